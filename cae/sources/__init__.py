@@ -1,0 +1,1 @@
+"""Where prices come from. Each source yields long-format price rows for `cae.ingest`."""
