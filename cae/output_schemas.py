@@ -1,0 +1,176 @@
+"""Pandera schemas of the output tables (DESIGN.md, "Tables"), one per table, named after it.
+
+`run_id` is not a column here: it lives in the hive partition path (`run_id=<id>/`). Columns are
+coerced to these dtypes, so a writer may hand over Int64 ids or Float32 betas. Kept apart from
+`schemas.py` (the warehouse-side models) so outputs and ingest can evolve without merge fights.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+from pandera.errors import SchemaError, SchemaErrors
+
+from cae.errors import ValidationError
+
+__all__ = ["METRIC_SPLITS", "SCHEMAS", "polars_schema", "validate"]
+
+METRIC_SPLITS = ("train", "val", "test")
+MAX_REPORTED_FAILURES = 5  # enough to see the pattern without flooding a one-line CLI error
+
+
+def _id(**kwargs: object) -> pa.Column:
+    return pa.Column(pl.Int32, pa.Check.ge(0), coerce=True, **kwargs)
+
+
+def _name() -> pa.Column:
+    return pa.Column(pl.Utf8, pa.Check.str_length(min_value=1))
+
+
+def _float(*, nullable: bool = False) -> pa.Column:
+    return pa.Column(pl.Float64, coerce=True, nullable=nullable)
+
+
+def _rule(expr: pl.Expr, name: str) -> pa.Check:
+    return pa.Check(lambda data: data.lazyframe.select(expr), name=name, error=name)
+
+
+_DATE = pa.Column(pl.Date)
+_OPTIONAL_DATE = pa.Column(pl.Date, nullable=True)
+_UTC = pl.Datetime("us", "UTC")
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "runs": pa.DataFrameSchema(
+        {
+            "created_at": pa.Column(_UTC, coerce=True),
+            "finished_at": pa.Column(_UTC, coerce=True, nullable=True),
+            "config_json": pa.Column(pl.Utf8),
+            "code_version": _name(),
+            "data_version": _name(),
+            "status": pa.Column(pl.Utf8, pa.Check.isin(["running", "succeeded", "failed"])),
+        },
+        strict=True,
+        name="runs",
+    ),
+    "windows": pa.DataFrameSchema(
+        {
+            "window_id": _id(unique=True),
+            "train_start": _DATE,
+            "train_end": _DATE,
+            "val_start": _OPTIONAL_DATE,
+            "val_end": _OPTIONAL_DATE,
+            "test_start": _DATE,
+            "test_end": _DATE,
+        },
+        strict=True,
+        name="windows",
+        # Point-in-time rule: each block ends before the next begins, so no window trains or
+        # validates on a date it is tested on.
+        checks=[
+            _rule(pl.col("train_start") <= pl.col("train_end"), "train_start <= train_end"),
+            _rule(
+                pl.col("val_start").is_null() == pl.col("val_end").is_null(),
+                "val_start and val_end both set or both null",
+            ),
+            _rule(
+                pl.col("val_start").is_null()
+                | (
+                    (pl.col("train_end") < pl.col("val_start"))
+                    & (pl.col("val_start") <= pl.col("val_end"))
+                    & (pl.col("val_end") < pl.col("test_start"))
+                ),
+                "train_end < val_start <= val_end < test_start",
+            ),
+            _rule(pl.col("train_end") < pl.col("test_start"), "train_end < test_start"),
+            _rule(pl.col("test_start") <= pl.col("test_end"), "test_start <= test_end"),
+        ],
+    ),
+    "betas": pa.DataFrameSchema(
+        {
+            "window_id": _id(),
+            "model": _name(),
+            "date": _DATE,
+            "ticker": _name(),
+            "factor": _id(),
+            "beta": _float(),
+        },
+        strict=True,
+        name="betas",
+        unique=["window_id", "model", "date", "ticker", "factor"],
+    ),
+    "factors": pa.DataFrameSchema(
+        {
+            "window_id": _id(),
+            "model": _name(),
+            "date": _DATE,
+            "factor": _id(),
+            "value": _float(),
+            # lambda: mean of the factors known before `date`; null on a window's first date.
+            "lambda": _float(nullable=True),
+        },
+        strict=True,
+        name="factors",
+        unique=["window_id", "model", "date", "factor"],
+    ),
+    "fitted": pa.DataFrameSchema(
+        {
+            "window_id": _id(),
+            "model": _name(),
+            "date": _DATE,
+            "ticker": _name(),
+            "ret": _float(),
+            "ret_hat_total": _float(nullable=True),
+            "ret_hat_pred": _float(nullable=True),
+        },
+        strict=True,
+        name="fitted",
+        unique=["window_id", "model", "date", "ticker"],
+    ),
+    "metrics": pa.DataFrameSchema(
+        {
+            # Null window_id: pooled over all windows (the paper's out-of-sample R2).
+            "window_id": _id(nullable=True),
+            "model": _name(),
+            "n_factors": pa.Column(pl.Int32, pa.Check.ge(1), coerce=True),
+            "split": pa.Column(pl.Utf8, pa.Check.isin(list(METRIC_SPLITS))),
+            "r2_total": _float(nullable=True),
+            "r2_pred": _float(nullable=True),
+            "n_obs": pa.Column(pl.Int64, pa.Check.ge(0), coerce=True),
+        },
+        strict=True,
+        name="metrics",
+        unique=["window_id", "model", "n_factors", "split"],
+    ),
+}
+
+
+def polars_schema(table: str) -> dict[str, pl.DataType]:
+    """Return the column -> Polars dtype mapping of one output table, without `run_id`."""
+    return {name: column.dtype.type for name, column in SCHEMAS[table].columns.items()}
+
+
+def validate(table: str, frame: pl.DataFrame, *, where: str) -> pl.DataFrame:
+    """Check `frame` against the table's schema; return it coerced and in schema column order.
+
+    Every failure is collected (`lazy=True`); the `ValidationError` names `where` (the target
+    file and run), the first failing rows (0-based) and the rule each breaks.
+    """
+    schema = SCHEMAS[table]
+    try:
+        clean = schema.validate(frame, lazy=True)
+    except (SchemaErrors, SchemaError) as error:
+        raise ValidationError(f"{table} -> {where}: {_describe(error)}") from error
+    return clean.select(list(schema.columns))
+
+
+def _describe(error: SchemaErrors | SchemaError) -> str:
+    if isinstance(error, SchemaError):
+        return str(error).splitlines()[0]
+    cases = error.failure_cases.head(MAX_REPORTED_FAILURES)
+    lines = []
+    for case in cases.iter_rows(named=True):
+        row = "all rows" if case["index"] is None else f"row {case['index']}"
+        column = f"column {case['column']} " if case["column"] else ""
+        lines.append(f"{row}: {column}breaks {case['check']} (got {case['failure_case']})")
+    more = error.failure_cases.height - cases.height
+    return "; ".join(lines) + (f"; and {more} more" if more > 0 else "")

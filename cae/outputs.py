@@ -1,0 +1,368 @@
+"""The output tables of a run, as Parquet partitions that appear all at once or not at all.
+
+Layout under `<home>/outputs/` (DESIGN.md, "Tables"):
+
+- `<table>/run_id=<id>/data.parquet`: one zstd file per table and run (hive partitioning; the
+  `run_id` column lives in the path, not in the file);
+- `.staging/run_id=<id>/`: what a running run has written so far, plus `owner.json` (pid, host);
+- `.tmp/`: files being written, renamed into place when complete.
+
+A run goes `start_run` -> `write_table` (any number of times) -> `finish_run`. Data tables are
+staged and published by `finish_run(..., "succeeded")` with one `os.replace` per table, so a reader
+sees the previous partition or the new one, never a half-written file. A failed run publishes
+nothing and removes what an earlier attempt of the same `run_id` had published, so `failed` always
+means "no rows". A killed run leaves only staging debris and a `running` row; the next
+`start_run` (or `mark_abandoned_runs`) marks it failed once its process is gone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from cae import warehouse
+from cae.errors import CaeError, ConfigError
+from cae.output_schemas import SCHEMAS, polars_schema, validate
+
+__all__ = [
+    "DATA_FILE",
+    "OUTPUTS_DIR",
+    "RUN_STATUSES",
+    "TABLES",
+    "code_version",
+    "data_version",
+    "finish_run",
+    "mark_abandoned_runs",
+    "new_run_id",
+    "outputs_dir",
+    "partition_path",
+    "read_table",
+    "run",
+    "start_run",
+    "write_table",
+]
+
+OUTPUTS_DIR = "outputs"
+DATA_FILE = "data.parquet"
+STAGING_DIR = ".staging"
+TMP_DIR = ".tmp"
+OWNER_FILE = "owner.json"
+COMPRESSION = "zstd"
+RUN_STATUSES = ("running", "succeeded", "failed")
+TABLES = tuple(SCHEMAS)  # runs first, then the data tables in DESIGN.md order
+DATA_TABLES = tuple(t for t in TABLES if t != "runs")
+# Run ids and part names become directory and file names: no separators, no `=` (hive syntax).
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_GIT_TIMEOUT_S = 5  # a git call that takes longer is a broken checkout; fall back to the version
+
+
+def outputs_dir(home: str | os.PathLike[str] | None = None) -> Path:
+    """Return `<home>/outputs`, the root of every output table."""
+    return warehouse.home_dir(home) / OUTPUTS_DIR
+
+
+def partition_path(home: str | os.PathLike[str] | None, table: str, run_id: str) -> Path:
+    """Return the published file of one table and run (it may not exist)."""
+    _check_table(table)
+    return outputs_dir(home) / table / f"run_id={run_id}" / DATA_FILE
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Return a fresh run id: UTC start time and 6 random hex digits (`r20261123-201500-a1b2c3`).
+
+    The leading letter keeps DuckDB's hive type inference from reading the id as a number.
+    """
+    now = now or datetime.now(UTC)
+    return f"r{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def code_version() -> str:
+    """Return the package version plus the git commit when run from a checkout (`0.1.0+g1a2b3c4`).
+
+    A checkout with uncommitted changes gets `.dirty`, so a result can always be traced to code.
+    """
+    from cae import __version__
+
+    repo = Path(__file__).resolve().parent.parent
+    if not (repo / "pyproject.toml").is_file():  # an installed wheel: no checkout to ask
+        return __version__
+    try:
+        commit = _git(repo, "rev-parse", "--short", "HEAD")
+        dirty = _git(repo, "status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+g{commit}" + (".dirty" if dirty else "")
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> str:
+    """Return the warehouse's ingest state as `batch-<max batch_id>-<md5 of all batches>`.
+
+    Any new, re-run or changed ingest batch changes it, so caches keyed on it expire exactly when
+    the data does.
+    """
+    n_batches, max_batch_id, batches_md5 = warehouse.run_sql(con, "data_version").fetchone()
+    return f"batch-{max_batch_id}-n{n_batches}-{batches_md5[:12]}"
+
+
+def start_run(
+    home: str | os.PathLike[str] | None,
+    config: Any,
+    *,
+    run_id: str | None = None,
+    data_version: str | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> str:
+    """Register a run as `running` and return its id.
+
+    `config` is a dataclass or a mapping; it is stored as sorted JSON in `runs.config_json`.
+    Passing an existing `run_id` starts it again: its staging is cleared and its partitions are
+    replaced when it finishes. The data version is, in order: the argument, computed on `con`
+    (the caller's warehouse connection), computed on a short read-only connection, or
+    `no-warehouse` when the warehouse file does not exist.
+    """
+    run_id = run_id or new_run_id()
+    _check_name(run_id, "run_id")
+    mark_abandoned_runs(home)
+    version = data_version or _resolve_data_version(home, con)
+    staging = _staging_dir(home, run_id)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    owner = {"pid": os.getpid(), "host": socket.gethostname()}
+    _atomic_write_bytes(home, staging / OWNER_FILE, json.dumps(owner).encode())
+    row = {
+        "created_at": datetime.now(UTC),
+        "finished_at": None,
+        "config_json": _config_json(config),
+        "code_version": code_version(),
+        "data_version": version,
+        "status": "running",
+    }
+    _publish_frame(home, "runs", run_id, pl.DataFrame([row]))
+    return run_id
+
+
+def write_table(
+    home: str | os.PathLike[str] | None,
+    run_id: str,
+    table: str,
+    frame: pl.DataFrame,
+    *,
+    part: str = "all",
+) -> Path:
+    """Validate `frame` and stage it as one part of `table` for a running run.
+
+    Writing the same `part` again replaces it (a retried task does not duplicate rows); distinct
+    parts (e.g. one per window) are concatenated when the run finishes. A `run_id` column in
+    `frame` must equal `run_id`; it is dropped because the partition path carries it.
+    Returns the staged file. Raises `ValidationError` naming the table, row and rule.
+    """
+    if table not in DATA_TABLES:
+        raise ConfigError(f"unknown output table {table!r}; expected one of {DATA_TABLES}")
+    _check_name(part, "part")
+    staging = _staging_dir(home, run_id)
+    if not (staging / OWNER_FILE).is_file():
+        raise CaeError(f"run {run_id} is not running in {outputs_dir(home)}: call start_run first")
+    target = staging / table / f"part-{part}.parquet"
+    clean = validate(table, _drop_run_id(frame, run_id, table), where=f"{target} (run {run_id})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_parquet(home, clean, target)
+    return target
+
+
+def finish_run(home: str | os.PathLike[str] | None, run_id: str, status: str) -> None:
+    """End a run: publish its staged tables (`succeeded`) or discard them (`failed`).
+
+    On success each staged table becomes `<table>/run_id=<id>/data.parquet` through a rename, and
+    tables this attempt did not write lose any partition from an earlier attempt. The `runs` row
+    is rewritten last, so a reader that sees `succeeded` also sees every table.
+    """
+    if status not in RUN_STATUSES[1:]:
+        raise ConfigError(f"finish_run status must be one of {RUN_STATUSES[1:]}, got {status!r}")
+    row = read_table(home, "runs", run_id)
+    if row.is_empty():
+        raise CaeError(f"no run {run_id} in {outputs_dir(home)}")
+    staging = _staging_dir(home, run_id)
+    for table in DATA_TABLES:
+        parts = sorted((staging / table).glob("part-*.parquet"))
+        published = partition_path(home, table, run_id)
+        if status == "succeeded" and parts:
+            tmp = _tmp_path(home)
+            pl.scan_parquet(parts).sink_parquet(tmp, compression=COMPRESSION)
+            published.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, published)
+        else:
+            published.unlink(missing_ok=True)
+    finished = row.drop("run_id").with_columns(
+        finished_at=pl.lit(datetime.now(UTC)), status=pl.lit(status)
+    )
+    _publish_frame(home, "runs", run_id, finished)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def run(home: str | os.PathLike[str] | None, config: Any, **start_kwargs: Any) -> Iterator[str]:
+    """Wrap a block in `start_run`/`finish_run`: `succeeded` if it returns, else `failed`."""
+    run_id = start_run(home, config, **start_kwargs)
+    try:
+        yield run_id
+    except BaseException:
+        finish_run(home, run_id, "failed")
+        raise
+    finish_run(home, run_id, "succeeded")
+
+
+def mark_abandoned_runs(home: str | os.PathLike[str] | None = None) -> list[str]:
+    """Mark `running` runs whose process on this host is gone as `failed`; return their ids.
+
+    A run whose owner file is missing (killed between writing its row and its owner file) counts
+    as abandoned too. Runs owned by another host are left alone: their pid means nothing here.
+    """
+    runs = read_table(home, "runs")
+    abandoned = []
+    for run_id in runs.filter(pl.col("status") == "running")["run_id"].to_list():
+        owner_file = _staging_dir(home, run_id) / OWNER_FILE
+        try:
+            owner = json.loads(owner_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            owner = None
+        if owner is None or (owner["host"] == socket.gethostname() and not _alive(owner["pid"])):
+            finish_run(home, run_id, "failed")
+            abandoned.append(run_id)
+    return abandoned
+
+
+def read_table(
+    home: str | os.PathLike[str] | None, table: str, run_id: str | None = None
+) -> pl.DataFrame:
+    """Read the published rows of one output table, for one run or all; no DuckDB lock involved.
+
+    Returns the table's full schema (with `run_id` first) even when nothing is published.
+    """
+    _check_table(table)
+    if run_id is not None:
+        files = [partition_path(home, table, run_id)]
+        files = [f for f in files if f.is_file()]
+    else:
+        files = sorted((outputs_dir(home) / table).glob(f"run_id=*/{DATA_FILE}"))
+    empty = pl.DataFrame(schema={"run_id": pl.Utf8, **polars_schema(table)})
+    if not files:
+        return empty
+    frames = [
+        pl.read_parquet(f).with_columns(run_id=pl.lit(f.parent.name.removeprefix("run_id=")))
+        for f in files
+    ]
+    return pl.concat(frames, how="vertical_relaxed").select(empty.columns).cast(empty.schema)
+
+
+def _resolve_data_version(
+    home: str | os.PathLike[str] | None, con: duckdb.DuckDBPyConnection | None
+) -> str:
+    if con is not None:
+        return data_version(con)
+    if not warehouse.warehouse_path(home).is_file():
+        return "no-warehouse"
+    try:
+        with warehouse.connect(home, read_only=True) as ro:
+            return data_version(ro)
+    except (duckdb.IOException, duckdb.ResourceInUseException) as error:
+        raise CaeError(
+            f"cannot read the data version: {warehouse.warehouse_path(home)} is locked by a "
+            "writer; pass the writer's connection as con= or data_version="
+        ) from error
+
+
+def _publish_frame(
+    home: str | os.PathLike[str] | None, table: str, run_id: str, frame: pl.DataFrame
+) -> None:
+    target = partition_path(home, table, run_id)
+    clean = validate(table, frame, where=f"{target} (run {run_id})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_parquet(home, clean, target)
+
+
+def _atomic_write_parquet(
+    home: str | os.PathLike[str] | None, frame: pl.DataFrame, target: Path
+) -> None:
+    tmp = _tmp_path(home)
+    frame.write_parquet(tmp, compression=COMPRESSION)
+    os.replace(tmp, target)
+
+
+def _atomic_write_bytes(home: str | os.PathLike[str] | None, target: Path, data: bytes) -> None:
+    tmp = _tmp_path(home)
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+
+
+def _tmp_path(home: str | os.PathLike[str] | None) -> Path:
+    # Same filesystem as the targets, so os.replace is an atomic rename, never a copy.
+    folder = outputs_dir(home) / TMP_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{uuid.uuid4().hex}.part"
+
+
+def _staging_dir(home: str | os.PathLike[str] | None, run_id: str) -> Path:
+    _check_name(run_id, "run_id")
+    return outputs_dir(home) / STAGING_DIR / f"run_id={run_id}"
+
+
+def _drop_run_id(frame: pl.DataFrame, run_id: str, table: str) -> pl.DataFrame:
+    if "run_id" not in frame.columns:
+        return frame
+    others = frame.filter(pl.col("run_id") != run_id)["run_id"].unique().to_list()
+    if others:
+        raise ConfigError(f"{table} frame has run_id {others[:3]} but is written for run {run_id}")
+    return frame.drop("run_id")
+
+
+def _config_json(config: Any) -> str:
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = dataclasses.asdict(config)
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"run config must be a dataclass or a mapping, got {type(config)}")
+    return json.dumps(dict(config), sort_keys=True, default=str)
+
+
+def _check_table(table: str) -> None:
+    if table not in TABLES:
+        raise ConfigError(f"unknown output table {table!r}; expected one of {TABLES}")
+
+
+def _check_name(name: str, what: str) -> None:
+    if not _SAFE_NAME.match(name):
+        raise ConfigError(f"{what} {name!r} must match {_SAFE_NAME.pattern}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        timeout=_GIT_TIMEOUT_S,
+        check=True,
+    )
+    return done.stdout.strip()

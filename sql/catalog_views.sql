@@ -1,0 +1,214 @@
+-- catalog_views: one view per output table over its Parquet partitions (DESIGN.md, "Tables").
+-- Grain: each view has the grain of its table (runs: one row per run; windows: per run and
+-- window; betas: per run, window, model, date, ticker and factor; factors: per run, window,
+-- model, date and factor; fitted: per run, window, model, date and ticker; metrics: per run,
+-- window, model, n_factors and split).
+-- Inputs: <outputs>/<table>/run_id=<id>/data.parquet. Paths are relative: the reader sets
+-- file_search_path to the outputs folder, so the catalog survives moving the home directory.
+-- Point-in-time rule: a view lists files when queried; each file is complete (renamed into
+-- place), so a query sees a run's previous partition or its new one, never a partial one.
+-- The typed empty select keeps every column and type when no run has been published yet.
+
+create or replace view runs as
+with
+
+published as (
+    select *
+    from read_parquet(
+        'runs/*/data.parquet',
+        hive_partitioning = true,
+        hive_types = {'run_id': varchar},
+        allow_empty = true
+    )
+    union all by name
+    select
+        null::varchar as run_id,
+        null::timestamptz as created_at,
+        null::timestamptz as finished_at,
+        null::varchar as config_json,
+        null::varchar as code_version,
+        null::varchar as data_version,
+        null::varchar as status,
+    where false
+)
+
+select
+    run_id,
+    created_at,
+    finished_at,
+    config_json,
+    code_version,
+    data_version,
+    status,
+from published;
+
+create or replace view windows as
+with
+
+published as (
+    select *
+    from read_parquet(
+        'windows/*/data.parquet',
+        hive_partitioning = true,
+        hive_types = {'run_id': varchar},
+        allow_empty = true
+    )
+    union all by name
+    select
+        null::varchar as run_id,
+        null::integer as window_id,
+        null::date as train_start,
+        null::date as train_end,
+        null::date as val_start,
+        null::date as val_end,
+        null::date as test_start,
+        null::date as test_end,
+    where false
+)
+
+select
+    run_id,
+    window_id,
+    train_start,
+    train_end,
+    val_start,
+    val_end,
+    test_start,
+    test_end,
+from published;
+
+create or replace view betas as
+with
+
+published as (
+    select *
+    from read_parquet(
+        'betas/*/data.parquet',
+        hive_partitioning = true,
+        hive_types = {'run_id': varchar},
+        allow_empty = true
+    )
+    union all by name
+    select
+        null::varchar as run_id,
+        null::integer as window_id,
+        null::varchar as model,
+        null::date as date,
+        null::varchar as ticker,
+        null::integer as factor,
+        null::double as beta,
+    where false
+)
+
+select
+    run_id,
+    window_id,
+    model,
+    date,
+    ticker,
+    factor,
+    beta,
+from published;
+
+create or replace view factors as
+with
+
+published as (
+    select *
+    from read_parquet(
+        'factors/*/data.parquet',
+        hive_partitioning = true,
+        hive_types = {'run_id': varchar},
+        allow_empty = true
+    )
+    union all by name
+    select
+        null::varchar as run_id,
+        null::integer as window_id,
+        null::varchar as model,
+        null::date as date,
+        null::integer as factor,
+        null::double as value,
+        null::double as "lambda",
+    where false
+)
+
+select
+    run_id,
+    window_id,
+    model,
+    date,
+    factor,
+    value,
+    "lambda",
+from published;
+
+create or replace view fitted as
+with
+
+published as (
+    select *
+    from read_parquet(
+        'fitted/*/data.parquet',
+        hive_partitioning = true,
+        hive_types = {'run_id': varchar},
+        allow_empty = true
+    )
+    union all by name
+    select
+        null::varchar as run_id,
+        null::integer as window_id,
+        null::varchar as model,
+        null::date as date,
+        null::varchar as ticker,
+        null::double as ret,
+        null::double as ret_hat_total,
+        null::double as ret_hat_pred,
+    where false
+)
+
+select
+    run_id,
+    window_id,
+    model,
+    date,
+    ticker,
+    ret,
+    ret_hat_total,
+    ret_hat_pred,
+from published;
+
+create or replace view metrics as
+with
+
+published as (
+    select *
+    from read_parquet(
+        'metrics/*/data.parquet',
+        hive_partitioning = true,
+        hive_types = {'run_id': varchar},
+        allow_empty = true
+    )
+    union all by name
+    select
+        null::varchar as run_id,
+        null::integer as window_id,
+        null::varchar as model,
+        null::integer as n_factors,
+        null::varchar as split,
+        null::double as r2_total,
+        null::double as r2_pred,
+        null::bigint as n_obs,
+    where false
+)
+
+select
+    run_id,
+    window_id,
+    model,
+    n_factors,
+    split,
+    r2_total,
+    r2_pred,
+    n_obs,
+from published;
