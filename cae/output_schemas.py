@@ -16,7 +16,8 @@ from cae.errors import ValidationError
 __all__ = ["METRIC_SPLITS", "SCHEMAS", "polars_schema", "validate"]
 
 METRIC_SPLITS = ("train", "val", "test")
-MAX_REPORTED_FAILURES = 5  # enough to see the pattern without flooding a one-line CLI error
+MAX_REPORTED_FAILURES = 5  # rules shown; enough to see the pattern in a one-line CLI error
+MAX_CASE_CHARS = 160  # a whole failing row is shown for table-wide rules; cut it to one line
 
 
 def _id(**kwargs: object) -> pa.Column:
@@ -153,9 +154,16 @@ def validate(table: str, frame: pl.DataFrame, *, where: str) -> pl.DataFrame:
     """Check `frame` against the table's schema; return it coerced and in schema column order.
 
     Every failure is collected (`lazy=True`); the `ValidationError` names `where` (the target
-    file and run), the first failing rows (0-based) and the rule each breaks.
+    file and run) and, per broken rule, the first failing row (0-based), its value and how many
+    rows break it.
     """
     schema = SCHEMAS[table]
+    missing = [c for c in schema.columns if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in schema.columns]
+    if missing or extra:
+        raise ValidationError(
+            f"{table} -> {where}: all rows: missing columns {missing}, unexpected columns {extra}"
+        )
     try:
         clean = schema.validate(frame, lazy=True)
     except (SchemaErrors, SchemaError) as error:
@@ -166,11 +174,21 @@ def validate(table: str, frame: pl.DataFrame, *, where: str) -> pl.DataFrame:
 def _describe(error: SchemaErrors | SchemaError) -> str:
     if isinstance(error, SchemaError):
         return str(error).splitlines()[0]
-    cases = error.failure_cases.head(MAX_REPORTED_FAILURES)
+    # One entry per broken rule: how many rows break it, and the first one with its value.
+    rules = (
+        error.failure_cases.with_row_index("order")
+        .group_by("schema_context", "column", "check", maintain_order=True)
+        .agg(
+            pl.len().alias("n_rows"),
+            pl.col("index").first(),
+            pl.col("failure_case").first(),
+        )
+    )
     lines = []
-    for case in cases.iter_rows(named=True):
-        row = "all rows" if case["index"] is None else f"row {case['index']}"
-        column = f"column {case['column']} " if case["column"] else ""
-        lines.append(f"{row}: {column}breaks {case['check']} (got {case['failure_case']})")
-    more = error.failure_cases.height - cases.height
-    return "; ".join(lines) + (f"; and {more} more" if more > 0 else "")
+    for case in rules.head(MAX_REPORTED_FAILURES).iter_rows(named=True):
+        column = f"column {case['column']} " if case["schema_context"] == "Column" else ""
+        where = "" if case["index"] is None else f"row {case['index']}: "
+        got = str(case["failure_case"])[:MAX_CASE_CHARS]
+        lines.append(f"{where}{column}breaks {case['check']} (got {got}; {case['n_rows']} rows)")
+    more = rules.height - MAX_REPORTED_FAILURES
+    return "; ".join(lines) + (f"; and {more} more rules" if more > 0 else "")

@@ -134,7 +134,7 @@ def start_run(
     (the caller's warehouse connection), computed on a short read-only connection, or
     `no-warehouse` when the warehouse file does not exist.
     """
-    run_id = run_id or new_run_id()
+    run_id = new_run_id() if run_id is None else run_id
     _check_name(run_id, "run_id")
     mark_abandoned_runs(home)
     version = data_version or _resolve_data_version(home, con)
@@ -278,7 +278,7 @@ def _resolve_data_version(
     try:
         with warehouse.connect(home, read_only=True) as ro:
             return data_version(ro)
-    except (duckdb.IOException, duckdb.ResourceInUseException) as error:
+    except (duckdb.IOException, duckdb.ConnectionException) as error:
         raise CaeError(
             f"cannot read the data version: {warehouse.warehouse_path(home)} is locked by a "
             "writer; pass the writer's connection as con= or data_version="

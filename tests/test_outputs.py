@@ -1,0 +1,276 @@
+import dataclasses
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import fake_outputs as fake
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from cae import outputs, warehouse
+from cae.errors import CaeError, ConfigError, ValidationError
+
+
+@dataclasses.dataclass(frozen=True)
+class _Config:
+    hidden: tuple[int, ...] = (32, 16)
+    seed: int = 7
+
+
+def _write_all(home, run_id, tables):
+    for table, frame in tables.items():
+        outputs.write_table(home, run_id, table, frame)
+
+
+def test_succeeded_run_publishes_every_table_with_its_run_id(tmp_path):
+    tables = fake.all_tables()
+    with outputs.run(tmp_path, _Config()) as run_id:
+        _write_all(tmp_path, run_id, tables)
+    for table, frame in tables.items():
+        got = outputs.read_table(tmp_path, table, run_id)
+        assert got.height == frame.height
+        assert got["run_id"].unique().to_list() == [run_id]
+    run = outputs.read_table(tmp_path, "runs", run_id).row(0, named=True)
+    assert run["status"] == "succeeded"
+    assert json.loads(run["config_json"]) == {"hidden": [32, 16], "seed": 7}
+    assert run["data_version"] == "no-warehouse"
+    assert run["finished_at"] >= run["created_at"]
+
+
+def test_partition_file_is_zstd_and_hive_partitioned(tmp_path):
+    with outputs.run(tmp_path, {}) as run_id:
+        outputs.write_table(tmp_path, run_id, "metrics", fake.metrics())
+    path = outputs.partition_path(tmp_path, "metrics", run_id)
+    assert path.parent.name == f"run_id={run_id}"
+    meta = pq.ParquetFile(path).metadata
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+    assert "run_id" not in pq.read_schema(path).names
+    glob = str(outputs.outputs_dir(tmp_path) / "metrics" / "*" / "*.parquet")
+    rel = duckdb.read_parquet(glob, hive_partitioning=True)
+    assert rel.select("run_id").distinct().fetchall() == [(run_id,)]
+
+
+def test_staged_tables_are_invisible_until_the_run_finishes(tmp_path):
+    run_id = outputs.start_run(tmp_path, {})
+    outputs.write_table(tmp_path, run_id, "betas", fake.betas())
+    assert outputs.read_table(tmp_path, "betas").height == 0
+    assert outputs.read_table(tmp_path, "runs", run_id)["status"].to_list() == ["running"]
+    outputs.finish_run(tmp_path, run_id, "succeeded")
+    assert outputs.read_table(tmp_path, "betas").height == fake.betas().height
+
+
+def test_exception_mid_run_leaves_no_rows_and_marks_the_run_failed(tmp_path):
+    with pytest.raises(RuntimeError, match="boom"), outputs.run(tmp_path, {}) as run_id:
+        outputs.write_table(tmp_path, run_id, "windows", fake.windows())
+        outputs.write_table(tmp_path, run_id, "betas", fake.betas())
+        raise RuntimeError("boom")
+    for table in outputs.DATA_TABLES:
+        assert outputs.read_table(tmp_path, table).height == 0
+    assert outputs.read_table(tmp_path, "runs")["status"].to_list() == ["failed"]
+    assert not (outputs.outputs_dir(tmp_path) / outputs.STAGING_DIR / f"run_id={run_id}").exists()
+
+
+def test_rerun_of_a_run_id_replaces_its_rows(tmp_path):
+    with outputs.run(tmp_path, {}, run_id="r1") as run_id:
+        _write_all(tmp_path, run_id, fake.all_tables(seed=1))
+    with outputs.run(tmp_path, {}, run_id="r1") as run_id:
+        outputs.write_table(tmp_path, run_id, "betas", fake.betas(seed=2))
+    betas = outputs.read_table(tmp_path, "betas")
+    assert betas.height == fake.betas().height
+    assert betas["beta"].to_list() == fake.betas(seed=2)["beta"].to_list()
+    # Tables the second attempt did not write must not survive from the first one.
+    assert outputs.read_table(tmp_path, "factors").height == 0
+    assert outputs.read_table(tmp_path, "runs").height == 1
+
+
+def test_failed_rerun_removes_rows_of_the_earlier_attempt(tmp_path):
+    with outputs.run(tmp_path, {}, run_id="r1") as run_id:
+        outputs.write_table(tmp_path, run_id, "metrics", fake.metrics())
+    with pytest.raises(ValueError), outputs.run(tmp_path, {}, run_id="r1"):
+        raise ValueError("retry failed")
+    assert outputs.read_table(tmp_path, "metrics").height == 0
+    assert outputs.read_table(tmp_path, "runs")["status"].to_list() == ["failed"]
+
+
+def test_same_part_replaces_and_distinct_parts_concatenate(tmp_path):
+    betas = fake.betas()
+    with outputs.run(tmp_path, {}) as run_id:
+        outputs.write_table(tmp_path, run_id, "metrics", fake.metrics())
+        outputs.write_table(tmp_path, run_id, "metrics", fake.metrics().head(3))
+        for window_id in (0, 1):
+            part = betas.filter(pl.col("window_id") == window_id)
+            outputs.write_table(tmp_path, run_id, "betas", part, part=f"w{window_id}")
+            outputs.write_table(tmp_path, run_id, "betas", part, part=f"w{window_id}")
+    assert outputs.read_table(tmp_path, "metrics").height == 3
+    assert (
+        outputs.read_table(tmp_path, "betas")
+        .sort(betas.columns[:5])
+        .drop("run_id")
+        .equals(
+            betas.sort(betas.columns[:5]).cast(
+                outputs.read_table(tmp_path, "betas").drop("run_id").schema
+            )
+        )
+    )
+
+
+def test_killed_run_publishes_nothing_and_is_marked_failed_later(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        import fake_outputs as fake
+        from cae import outputs
+        run_id = outputs.start_run({str(tmp_path)!r}, {{}}, run_id="killed")
+        outputs.write_table({str(tmp_path)!r}, run_id, "betas", fake.betas())
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    done = subprocess.run([sys.executable, "-c", script], env=env, timeout=60, check=False)
+    assert done.returncode == -signal.SIGKILL
+    assert outputs.read_table(tmp_path, "betas").height == 0
+    assert outputs.read_table(tmp_path, "runs")["status"].to_list() == ["running"]
+    assert outputs.mark_abandoned_runs(tmp_path) == ["killed"]
+    assert outputs.read_table(tmp_path, "runs")["status"].to_list() == ["failed"]
+    assert outputs.mark_abandoned_runs(tmp_path) == []
+
+
+def test_a_live_run_is_not_marked_abandoned(tmp_path):
+    run_id = outputs.start_run(tmp_path, {})
+    assert outputs.mark_abandoned_runs(tmp_path) == []
+    assert outputs.read_table(tmp_path, "runs", run_id)["status"].to_list() == ["running"]
+
+
+def test_bad_rows_name_the_table_file_row_and_rule(tmp_path):
+    windows = fake.windows().with_columns(
+        test_start=pl.when(pl.col("window_id") == 1)
+        .then(pl.col("train_end"))
+        .otherwise(pl.col("test_start"))
+    )
+    run_id = outputs.start_run(tmp_path, {})
+    with pytest.raises(ValidationError) as error:
+        outputs.write_table(tmp_path, run_id, "windows", windows)
+    message = str(error.value)
+    assert message.startswith("windows -> ")
+    assert f"run_id={run_id}" in message and "part-all.parquet" in message
+    assert "row 1: breaks train_end < test_start (got {" in message
+    assert "row 1: breaks train_end < val_start <= val_end < test_start" in message
+
+
+def test_missing_and_extra_columns_are_named(tmp_path):
+    metrics = fake.metrics().drop("n_obs").with_columns(extra=pl.lit(1))
+    run_id = outputs.start_run(tmp_path, {})
+    with pytest.raises(ValidationError) as error:
+        outputs.write_table(tmp_path, run_id, "metrics", metrics)
+    message = str(error.value)
+    assert "missing columns ['n_obs'], unexpected columns ['extra']" in message
+
+
+def test_every_failing_row_and_rule_is_reported(tmp_path):
+    metrics = fake.metrics().with_columns(n_factors=pl.lit(0), split=pl.lit("oos"))
+    run_id = outputs.start_run(tmp_path, {})
+    with pytest.raises(ValidationError) as error:
+        outputs.write_table(tmp_path, run_id, "metrics", metrics)
+    message = str(error.value)
+    n = metrics.height
+    assert (
+        f"row 0: column n_factors breaks greater_than_or_equal_to(1) (got 0; {n} rows)" in message
+    )
+    assert (
+        f"row 0: column split breaks isin(['train', 'val', 'test']) (got oos; {n} rows)" in message
+    )
+    assert "row 0: breaks multiple_fields_uniqueness" in message
+
+
+def test_duplicate_keys_are_rejected(tmp_path):
+    run_id = outputs.start_run(tmp_path, {})
+    twice = pl.concat([fake.factors().head(1), fake.factors().head(1)])
+    with pytest.raises(
+        ValidationError, match=r"factors -> .*row 0: breaks multiple_fields_uniqueness .*2 rows"
+    ):
+        outputs.write_table(tmp_path, run_id, "factors", twice)
+
+
+def test_frame_of_another_run_is_rejected(tmp_path):
+    run_id = outputs.start_run(tmp_path, {})
+    frame = fake.metrics().with_columns(run_id=pl.lit("other"))
+    with pytest.raises(ConfigError, match=r"metrics frame has run_id \['other'\]"):
+        outputs.write_table(tmp_path, run_id, "metrics", frame)
+    outputs.write_table(tmp_path, run_id, "metrics", frame.with_columns(run_id=pl.lit(run_id)))
+
+
+def test_writing_without_a_started_run_fails(tmp_path):
+    with pytest.raises(CaeError, match=r"run nope is not running .* call start_run first"):
+        outputs.write_table(tmp_path, "nope", "metrics", fake.metrics())
+    with pytest.raises(CaeError, match="no run nope"):
+        outputs.finish_run(tmp_path, "nope", "succeeded")
+
+
+@pytest.mark.parametrize("bad", ["a/b", "run_id=x", "", "../up"])
+def test_unsafe_run_ids_are_rejected(tmp_path, bad):
+    with pytest.raises(ConfigError, match="run_id"):
+        outputs.start_run(tmp_path, {}, run_id=bad)
+
+
+def test_unknown_table_and_status_are_config_errors(tmp_path):
+    run_id = outputs.start_run(tmp_path, {})
+    with pytest.raises(ConfigError, match="unknown output table 'beta'"):
+        outputs.write_table(tmp_path, run_id, "beta", fake.betas())
+    with pytest.raises(ConfigError, match="status must be one of"):
+        outputs.finish_run(tmp_path, run_id, "done")
+
+
+def test_data_version_follows_ingest_batches(tmp_path):
+    con = warehouse.connect(tmp_path)
+    empty = outputs.data_version(con)
+    assert empty == "batch-0-n0-d41d8cd98f00"  # md5 of the empty string
+    con.execute(
+        "insert into ingest_batches (source, file, sha256, started_at, status) "
+        "values ('sample', 'a.csv', 'abc', now(), 'succeeded')"
+    )
+    first = outputs.data_version(con)
+    assert first.startswith("batch-1-n1-") and first != empty
+    run_id = outputs.start_run(tmp_path, {}, con=con)
+    assert outputs.read_table(tmp_path, "runs", run_id)["data_version"].to_list() == [first]
+
+
+def test_start_run_explains_a_locked_warehouse(tmp_path):
+    con = warehouse.connect(tmp_path)
+    with pytest.raises(CaeError, match="locked by a writer; pass the writer's connection"):
+        outputs.start_run(tmp_path, {})
+    con.close()
+    run_id = outputs.start_run(tmp_path, {})
+    assert outputs.read_table(tmp_path, "runs", run_id)["data_version"][0].startswith("batch-0")
+
+
+def test_code_version_names_package_and_commit():
+    version = outputs.code_version()
+    assert re.fullmatch(r"0\.1\.0\+g[0-9a-f]{4,40}(\.dirty)?", version)
+
+
+def test_new_run_ids_are_unique_and_safe():
+    ids = {outputs.new_run_id() for _ in range(50)}
+    assert len(ids) == 50
+    assert all(re.fullmatch(r"r\d{8}-\d{6}-[0-9a-f]{6}", i) for i in ids)
+
+
+def test_read_table_of_empty_home_has_full_schema(tmp_path):
+    got = outputs.read_table(tmp_path, "fitted")
+    assert got.columns == [
+        "run_id",
+        "window_id",
+        "model",
+        "date",
+        "ticker",
+        "ret",
+        "ret_hat_total",
+        "ret_hat_pred",
+    ]
+    assert got.height == 0
