@@ -1,0 +1,166 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import fake_outputs as fake
+import polars as pl
+import pytest
+
+from cae import catalog, outputs, warehouse
+from cae.errors import CaeError, ConfigError
+
+ROLES = Path(__file__).with_name("concurrency_roles.py")
+
+
+def _publish(home, run_id="r1", seed=0):
+    with outputs.run(home, {"seed": seed}, run_id=run_id):
+        for table, frame in fake.all_tables(seed).items():
+            outputs.write_table(home, run_id, table, frame)
+
+
+def test_views_have_every_column_before_any_run(tmp_path):
+    expected = {
+        "runs": [
+            "run_id",
+            "created_at",
+            "finished_at",
+            "config_json",
+            "code_version",
+            "data_version",
+            "status",
+        ],
+        "metrics": [
+            "run_id",
+            "window_id",
+            "model",
+            "n_factors",
+            "split",
+            "r2_total",
+            "r2_pred",
+            "n_obs",
+        ],
+        "factors": ["run_id", "window_id", "model", "date", "factor", "value", "lambda"],
+    }
+    for view, columns in expected.items():
+        got = catalog.query(tmp_path, f"select * from {view}")
+        assert got.columns == columns
+        assert got.height == 0
+
+
+def test_views_match_the_tables_read_directly(tmp_path):
+    _publish(tmp_path, "r1", seed=1)
+    _publish(tmp_path, "r2", seed=2)
+    for table in outputs.TABLES:
+        direct = outputs.read_table(tmp_path, table)
+        viewed = catalog.query(tmp_path, f"select * from {table}")
+        assert viewed.columns == direct.columns
+        assert viewed.height == direct.height
+    pooled = catalog.query(
+        tmp_path,
+        "select run_id, model, r2_total from metrics "
+        "where window_id is null and run_id = $run order by model",
+        params={"run": "r2"},
+    )
+    assert pooled.rows() == [("r2", "ca1", 0.1), ("r2", "pca", 0.2)]
+
+
+def test_one_query_joins_outputs_and_the_warehouse_snapshot(tmp_path):
+    _publish(tmp_path)
+    with warehouse.connect(tmp_path) as con:
+        for ticker in fake.TICKERS[:2]:
+            con.execute(
+                "insert into tickers (ticker, sector, source) values (?, 'Tech', 'test')",
+                [ticker],
+            )
+        assert catalog.snapshot_warehouse(tmp_path, con) == catalog.snapshot_path(tmp_path)
+    got = catalog.query(
+        tmp_path,
+        "select t.sector, count(*) as n from fitted as f join tickers as t using (ticker) "
+        "group by t.sector",
+    )
+    per_ticker = fake.fitted().filter(pl.col("ticker") == fake.TICKERS[0]).height
+    assert got.rows() == [("Tech", 2 * per_ticker)]
+
+
+def test_without_a_snapshot_warehouse_tables_are_absent_but_outputs_work(tmp_path):
+    _publish(tmp_path)
+    assert catalog.query(tmp_path, "select count(*) as n from runs")["n"].to_list() == [1]
+    with pytest.raises(CaeError, match=r"query failed: .*prices"):
+        catalog.query(tmp_path, "select * from prices")
+
+
+def test_snapshot_is_skipped_not_waited_for_when_a_writer_holds_the_warehouse(tmp_path):
+    with warehouse.connect(tmp_path):
+        assert catalog.snapshot_warehouse(tmp_path) is None
+    assert not catalog.snapshot_path(tmp_path).exists()
+    assert catalog.snapshot_warehouse(tmp_path) == catalog.snapshot_path(tmp_path)
+    assert catalog.query(tmp_path, "select count(*) as n from prices")["n"].to_list() == [0]
+    assert list((outputs.outputs_dir(tmp_path) / outputs.TMP_DIR).iterdir()) == []
+
+
+def test_live_mode_fails_clearly_while_a_writer_holds_the_warehouse(tmp_path):
+    with warehouse.connect(tmp_path), pytest.raises(CaeError, match=r"cannot attach .*read-only"):
+        catalog.query(tmp_path, "select 1", warehouse="live")
+    assert (
+        catalog.query(tmp_path, "select count(*) as n from tickers", warehouse="live").item() == 0
+    )
+
+
+def test_unknown_warehouse_mode_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="warehouse must be one of"):
+        catalog.query(tmp_path, "select 1", warehouse="sometimes")
+
+
+def test_bad_sql_is_a_one_line_cae_error(tmp_path):
+    with pytest.raises(CaeError, match=r"query failed: .*no_such_table"):
+        catalog.query(tmp_path, "select * from no_such_table")
+
+
+def test_catalog_is_rebuilt_only_when_the_view_sql_changes(tmp_path, monkeypatch):
+    first = catalog.ensure_catalog(tmp_path).stat().st_ino
+    assert catalog.ensure_catalog(tmp_path).stat().st_ino == first
+    monkeypatch.setattr(catalog, "_views_sha256", lambda: "changed")
+    assert catalog.ensure_catalog(tmp_path).stat().st_ino != first
+
+
+def test_catalog_keeps_working_after_the_home_moves(tmp_path):
+    _publish(tmp_path / "a")
+    catalog.query(tmp_path / "a", "select 1")
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    assert catalog.query(tmp_path / "b", "select count(*) as n from windows").item() == 2
+
+
+@pytest.mark.timeout(120)
+def test_queries_during_a_writing_run_neither_fail_nor_block_it(tmp_path):
+    home = tmp_path / "home"
+    seconds = 4.0
+    # As after a first ingest: a warehouse exists and readers have a snapshot of it.
+    warehouse.connect(home).close()
+    catalog.snapshot_warehouse(home)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), str(ROLES.parent)])}
+    procs = {
+        role: subprocess.Popen(
+            [sys.executable, str(ROLES), role, str(home), str(seconds), str(tmp_path / role)],
+            env=env,
+        )
+        for role in ("writer", "reader")
+    }
+    for proc in procs.values():
+        assert proc.wait(timeout=100) == 0
+    writer = json.loads((tmp_path / "writer").read_text())
+    reader = json.loads((tmp_path / "reader").read_text())
+    assert writer["errors"] == []
+    assert reader["errors"][:3] == []
+    assert writer["iterations"] >= 3
+    assert reader["queries"] >= 10
+    # Never a partial partition: betas always come in whole runs, and a run's rows are visible
+    # at most one step before its `succeeded` row.
+    for row in reader["rows"]:
+        assert row["n_betas"] % 12 == 0
+        assert row["n_succeeded"] <= row["n_metrics"] <= row["n_succeeded"] + 1
+    final = catalog.query(home, "select count(*) as n from runs where status = 'succeeded'")
+    assert final.item() == writer["iterations"]
+    assert catalog.query(home, "select count(*) from ingest_batches").item() == writer["iterations"]
