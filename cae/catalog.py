@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +26,7 @@ import polars as pl
 
 from cae import warehouse as wh
 from cae.errors import CaeError, ConfigError
-from cae.outputs import TMP_DIR, outputs_dir
+from cae.outputs import outputs_dir, scratch_path
 
 __all__ = [
     "CATALOG_FILE",
@@ -181,6 +180,4 @@ def _views_sha256() -> str:
 
 
 def _tmp_db(home: str | os.PathLike[str] | None) -> Path:
-    folder = outputs_dir(home) / TMP_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{uuid.uuid4().hex}.duckdb"
+    return scratch_path(home, ".duckdb")

@@ -52,6 +52,7 @@ __all__ = [
     "partition_path",
     "read_table",
     "run",
+    "scratch_path",
     "start_run",
     "write_table",
 ]
@@ -200,7 +201,7 @@ def finish_run(home: str | os.PathLike[str] | None, run_id: str, status: str) ->
         parts = sorted((staging / table).glob("part-*.parquet"))
         published = partition_path(home, table, run_id)
         if status == "succeeded" and parts:
-            tmp = _tmp_path(home)
+            tmp = scratch_path(home)
             pl.scan_parquet(parts).sink_parquet(tmp, compression=COMPRESSION)
             published.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, published)
@@ -297,22 +298,25 @@ def _publish_frame(
 def _atomic_write_parquet(
     home: str | os.PathLike[str] | None, frame: pl.DataFrame, target: Path
 ) -> None:
-    tmp = _tmp_path(home)
+    tmp = scratch_path(home)
     frame.write_parquet(tmp, compression=COMPRESSION)
     os.replace(tmp, target)
 
 
 def _atomic_write_bytes(home: str | os.PathLike[str] | None, target: Path, data: bytes) -> None:
-    tmp = _tmp_path(home)
+    tmp = scratch_path(home)
     tmp.write_bytes(data)
     os.replace(tmp, target)
 
 
-def _tmp_path(home: str | os.PathLike[str] | None) -> Path:
-    # Same filesystem as the targets, so os.replace is an atomic rename, never a copy.
+def scratch_path(home: str | os.PathLike[str] | None, suffix: str = ".part") -> Path:
+    """Return a fresh file name in `<home>/outputs/.tmp` to write before renaming into place.
+
+    It is on the same filesystem as every output, so `os.replace` is an atomic rename.
+    """
     folder = outputs_dir(home) / TMP_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{uuid.uuid4().hex}.part"
+    return folder / f"{uuid.uuid4().hex}{suffix}"
 
 
 def _staging_dir(home: str | os.PathLike[str] | None, run_id: str) -> Path:
