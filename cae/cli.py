@@ -46,6 +46,25 @@ def version() -> None:
     console.print(__version__)
 
 
+# --- outputs: report (issue 5) ---
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(help="The run to report on (see the runs table).")],
+    home: HomeOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML file to write (default: outputs/reports/RUN_ID.html)."),
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report of one run: its tables and plots."""
+    from cae.report import write_report
+
+    console.print(str(write_report(home, run_id, out)), highlight=False, soft_wrap=True)
+
+
+# --- end outputs ---
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     try:
