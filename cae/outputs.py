@@ -17,6 +17,7 @@ means "no rows". A killed run leaves only staging debris and a `running` row; th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -24,6 +25,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -68,6 +70,7 @@ TABLES = tuple(SCHEMAS)  # runs first, then the data tables in DESIGN.md order
 DATA_TABLES = tuple(t for t in TABLES if t != "runs")
 # Run ids and part names become directory and file names: no separators, no `=` (hive syntax).
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+STALE_SCRATCH_S = 24 * 3600  # no write takes a day; an older scratch file is a killed writer's
 _GIT_TIMEOUT_S = 5  # a git call that takes longer is a broken checkout; fall back to the version
 
 
@@ -142,7 +145,11 @@ def start_run(
     staging = _staging_dir(home, run_id)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    owner = {"pid": os.getpid(), "host": socket.gethostname()}
+    owner = {
+        "pid": os.getpid(),
+        "process_started": _process_started(os.getpid()),
+        "host": socket.gethostname(),
+    }
     _atomic_write_bytes(home, staging / OWNER_FILE, json.dumps(owner).encode())
     row = {
         "created_at": datetime.now(UTC),
@@ -196,6 +203,9 @@ def finish_run(home: str | os.PathLike[str] | None, run_id: str, status: str) ->
     row = read_table(home, "runs", run_id)
     if row.is_empty():
         raise CaeError(f"no run {run_id} in {outputs_dir(home)}")
+    if row["status"][0] != "running":
+        # Finishing twice would publish an empty staging area over the real results.
+        raise CaeError(f"run {run_id} is not running (status {row['status'][0]})")
     staging = _staging_dir(home, run_id)
     for table in DATA_TABLES:
         parts = sorted((staging / table).glob("part-*.parquet"))
@@ -229,8 +239,10 @@ def run(home: str | os.PathLike[str] | None, config: Any, **start_kwargs: Any) -
 def mark_abandoned_runs(home: str | os.PathLike[str] | None = None) -> list[str]:
     """Mark `running` runs whose process on this host is gone as `failed`; return their ids.
 
-    A run whose owner file is missing (killed between writing its row and its owner file) counts
-    as abandoned too. Runs owned by another host are left alone: their pid means nothing here.
+    The owner is identified by pid and process start time, so a recycled pid does not keep a
+    dead run alive. A run without an owner file counts as abandoned. Runs owned by another host
+    are left alone: their pid means nothing here. Scratch files older than `STALE_SCRATCH_S`
+    (left by killed writers) are removed too.
     """
     runs = read_table(home, "runs")
     abandoned = []
@@ -240,9 +252,13 @@ def mark_abandoned_runs(home: str | os.PathLike[str] | None = None) -> list[str]
             owner = json.loads(owner_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             owner = None
-        if owner is None or (owner["host"] == socket.gethostname() and not _alive(owner["pid"])):
+        if owner is None or (
+            owner["host"] == socket.gethostname()
+            and _process_started(owner["pid"]) != owner.get("process_started")
+        ):
             finish_run(home, run_id, "failed")
             abandoned.append(run_id)
+    _remove_stale_scratch(home)
     return abandoned
 
 
@@ -262,10 +278,14 @@ def read_table(
     empty = pl.DataFrame(schema={"run_id": pl.Utf8, **polars_schema(table)})
     if not files:
         return empty
-    frames = [
-        pl.read_parquet(f).with_columns(run_id=pl.lit(f.parent.name.removeprefix("run_id=")))
-        for f in files
-    ]
+    frames = []
+    for f in files:
+        # A failed re-run may remove a partition between the listing and the read.
+        with contextlib.suppress(FileNotFoundError):
+            run = f.parent.name.removeprefix("run_id=")
+            frames.append(pl.read_parquet(f).with_columns(run_id=pl.lit(run)))
+    if not frames:
+        return empty
     return pl.concat(frames, how="vertical_relaxed").select(empty.columns).cast(empty.schema)
 
 
@@ -351,14 +371,35 @@ def _check_name(name: str, what: str) -> None:
         raise ConfigError(f"{what} {name!r} must match {_SAFE_NAME.pattern}")
 
 
-def _alive(pid: int) -> bool:
+def _process_started(pid: int) -> str | None:
+    """Return a token of when process `pid` started (None if no such process).
+
+    On Linux it is the start time in clock ticks from /proc, which differs for a recycled pid;
+    elsewhere it is only "alive", which is the best a portable check can do.
+    """
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return "alive"
+        return "alive" if not Path("/proc/self/stat").exists() else None
+    # Field 22 (starttime) counted after the parenthesised command name, which may hold spaces.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _remove_stale_scratch(home: str | os.PathLike[str] | None) -> None:
+    folder = outputs_dir(home) / TMP_DIR
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - STALE_SCRATCH_S
+    for path in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 def _git(repo: Path, *args: str) -> str:

@@ -274,3 +274,32 @@ def test_read_table_of_empty_home_has_full_schema(tmp_path):
         "ret_hat_pred",
     ]
     assert got.height == 0
+
+
+def test_finishing_a_finished_run_is_refused_and_keeps_its_rows(tmp_path):
+    with outputs.run(tmp_path, {}) as run_id:
+        outputs.write_table(tmp_path, run_id, "metrics", fake.metrics())
+    with pytest.raises(CaeError, match="is not running \\(status succeeded\\)"):
+        outputs.finish_run(tmp_path, run_id, "succeeded")
+    assert outputs.read_table(tmp_path, "metrics").height == fake.metrics().height
+
+
+def test_a_recycled_pid_does_not_keep_a_dead_run_alive(tmp_path):
+    run_id = outputs.start_run(tmp_path, {})
+    owner_file = outputs.outputs_dir(tmp_path) / outputs.STAGING_DIR / f"run_id={run_id}"
+    owner_file /= outputs.OWNER_FILE
+    owner = json.loads(owner_file.read_text())
+    assert owner["pid"] == os.getpid()
+    owner_file.write_text(json.dumps({**owner, "process_started": "0"}))
+    assert outputs.mark_abandoned_runs(tmp_path) == [run_id]
+
+
+def test_stale_scratch_files_are_removed(tmp_path):
+    old = outputs.scratch_path(tmp_path)
+    old.write_bytes(b"half a file")
+    os.utime(old, (1, 1))
+    fresh = outputs.scratch_path(tmp_path)
+    fresh.write_bytes(b"being written")
+    outputs.mark_abandoned_runs(tmp_path)
+    assert not old.exists()
+    assert fresh.exists()
