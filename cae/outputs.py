@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -36,7 +35,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from cae import warehouse
+from cae import versions, warehouse
 from cae.errors import CaeError, ConfigError
 from cae.output_schemas import SCHEMAS, polars_schema, validate
 
@@ -45,8 +44,6 @@ __all__ = [
     "OUTPUTS_DIR",
     "RUN_STATUSES",
     "TABLES",
-    "code_version",
-    "data_version",
     "finish_run",
     "mark_abandoned_runs",
     "new_run_id",
@@ -71,7 +68,6 @@ DATA_TABLES = tuple(t for t in TABLES if t != "runs")
 # Run ids and part names become directory and file names: no separators, no `=` (hive syntax).
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 STALE_SCRATCH_S = 24 * 3600  # no write takes a day; an older scratch file is a killed writer's
-_GIT_TIMEOUT_S = 5  # a git call that takes longer is a broken checkout; fall back to the version
 
 
 def outputs_dir(home: str | os.PathLike[str] | None = None) -> Path:
@@ -94,34 +90,6 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"r{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def code_version() -> str:
-    """Return the package version plus the git commit when run from a checkout (`0.1.0+g1a2b3c4`).
-
-    A checkout with uncommitted changes gets `.dirty`, so a result can always be traced to code.
-    """
-    from cae import __version__
-
-    repo = Path(__file__).resolve().parent.parent
-    if not (repo / "pyproject.toml").is_file():  # an installed wheel: no checkout to ask
-        return __version__
-    try:
-        commit = _git(repo, "rev-parse", "--short", "HEAD")
-        dirty = _git(repo, "status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        return __version__
-    return f"{__version__}+g{commit}" + (".dirty" if dirty else "")
-
-
-def data_version(con: duckdb.DuckDBPyConnection) -> str:
-    """Return the warehouse's ingest state as `batch-<max batch_id>-<md5 of all batches>`.
-
-    Any new, re-run or changed ingest batch changes it, so caches keyed on it expire exactly when
-    the data does.
-    """
-    n_batches, max_batch_id, batches_md5 = warehouse.run_sql(con, "data_version").fetchone()
-    return f"batch-{max_batch_id}-n{n_batches}-{batches_md5[:12]}"
-
-
 def start_run(
     home: str | os.PathLike[str] | None,
     config: Any,
@@ -141,6 +109,7 @@ def start_run(
     run_id = new_run_id() if run_id is None else run_id
     _check_name(run_id, "run_id")
     mark_abandoned_runs(home)
+    _refuse_live_run(home, run_id)
     version = data_version or _resolve_data_version(home, con)
     staging = _staging_dir(home, run_id)
     shutil.rmtree(staging, ignore_errors=True)
@@ -155,7 +124,7 @@ def start_run(
         "created_at": datetime.now(UTC),
         "finished_at": None,
         "config_json": _config_json(config),
-        "code_version": code_version(),
+        "code_version": versions.code_version(),
         "data_version": version,
         "status": "running",
     }
@@ -293,17 +262,24 @@ def _resolve_data_version(
     home: str | os.PathLike[str] | None, con: duckdb.DuckDBPyConnection | None
 ) -> str:
     if con is not None:
-        return data_version(con)
+        return versions.data_version(con)
     if not warehouse.warehouse_path(home).is_file():
         return "no-warehouse"
     try:
         with warehouse.connect(home, read_only=True) as ro:
-            return data_version(ro)
+            return versions.data_version(ro)
     except (duckdb.IOException, duckdb.ConnectionException) as error:
         raise CaeError(
             f"cannot read the data version: {warehouse.warehouse_path(home)} is locked by a "
             "writer; pass the writer's connection as con= or data_version="
         ) from error
+
+
+def _refuse_live_run(home: str | os.PathLike[str] | None, run_id: str) -> None:
+    # Called after mark_abandoned_runs: a row still `running` belongs to a live process.
+    status = read_table(home, "runs", run_id)["status"].to_list()
+    if status == ["running"]:
+        raise CaeError(f"run {run_id} is already running in another process; wait or pick a new id")
 
 
 def _publish_frame(
@@ -400,14 +376,3 @@ def _remove_stale_scratch(home: str | os.PathLike[str] | None) -> None:
         with contextlib.suppress(FileNotFoundError):
             if path.stat().st_mtime < cutoff:
                 path.unlink()
-
-
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        timeout=_GIT_TIMEOUT_S,
-        check=True,
-    )
-    return done.stdout.strip()

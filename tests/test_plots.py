@@ -109,3 +109,16 @@ def test_write_plots_skips_tables_the_run_did_not_store(tmp_path):
     with outputs.run(tmp_path, {}) as run_id:
         outputs.write_table(tmp_path, run_id, "metrics", fake.metrics())
     assert list(plots.write_plots(tmp_path, run_id)) == ["r2_by_window"]
+
+
+def test_changing_later_factor_returns_leaves_earlier_cumulative_values_unchanged():
+    factors = fake.factors()
+    cutoff = date(2020, 1, 8)
+    perturbed = factors.with_columns(
+        value=pl.when(pl.col("date") > cutoff).then(pl.col("value") + 1.0).otherwise("value")
+    )
+    before = plots.cumulative_factor_returns(factors, fake.windows())
+    after = plots.cumulative_factor_returns(perturbed, fake.windows())
+    past = pl.col("date") <= cutoff
+    assert after.filter(past).equals(before.filter(past))
+    assert not after.filter(~past).equals(before.filter(~past))
