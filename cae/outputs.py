@@ -176,20 +176,18 @@ def finish_run(home: str | os.PathLike[str] | None, run_id: str, status: str) ->
         # Finishing twice would publish an empty staging area over the real results.
         raise CaeError(f"run {run_id} is not running (status {row['status'][0]})")
     staging = _staging_dir(home, run_id)
-    for table in DATA_TABLES:
-        parts = sorted((staging / table).glob("part-*.parquet"))
-        published = partition_path(home, table, run_id)
-        if status == "succeeded" and parts:
-            tmp = scratch_path(home)
-            pl.scan_parquet(parts).sink_parquet(tmp, compression=COMPRESSION)
-            published.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, published)
-        else:
-            published.unlink(missing_ok=True)
-    finished = row.drop("run_id").with_columns(
-        finished_at=pl.lit(datetime.now(UTC)), status=pl.lit(status)
-    )
-    _publish_frame(home, "runs", run_id, finished)
+    if status == "succeeded":
+        try:
+            _publish_staged(home, run_id, staging)
+        except BaseException:
+            # A run that cannot publish is a failed run: no rows, and the row says so.
+            _unpublish(home, run_id)
+            _set_status(home, row, "failed")
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    else:
+        _unpublish(home, run_id)
+    _set_status(home, row, status)
     shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -273,6 +271,45 @@ def _resolve_data_version(
             f"cannot read the data version: {warehouse.warehouse_path(home)} is locked by a "
             "writer; pass the writer's connection as con= or data_version="
         ) from error
+
+
+def _publish_staged(home: str | os.PathLike[str] | None, run_id: str, staging: Path) -> None:
+    # Compact every table first (the slow part), then rename them all (the fast part), so the
+    # moment where some tables are new and others old is as short as it can be.
+    compacted = {}
+    try:
+        for table in DATA_TABLES:
+            parts = sorted((staging / table).glob("part-*.parquet"))
+            if parts:
+                compacted[table] = scratch_path(home)
+                _compact(parts, compacted[table])
+        for table in DATA_TABLES:
+            published = partition_path(home, table, run_id)
+            if table in compacted:
+                published.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(compacted.pop(table), published)
+            else:
+                published.unlink(missing_ok=True)
+    finally:
+        for leftover in compacted.values():
+            leftover.unlink(missing_ok=True)
+
+
+def _compact(parts: list[Path], target: Path) -> None:
+    pl.scan_parquet(parts).sink_parquet(target, compression=COMPRESSION)
+
+
+def _unpublish(home: str | os.PathLike[str] | None, run_id: str) -> None:
+    for table in DATA_TABLES:
+        partition_path(home, table, run_id).unlink(missing_ok=True)
+
+
+def _set_status(home: str | os.PathLike[str] | None, row: pl.DataFrame, status: str) -> None:
+    run_id = row["run_id"][0]
+    finished = row.drop("run_id").with_columns(
+        finished_at=pl.lit(datetime.now(UTC)), status=pl.lit(status)
+    )
+    _publish_frame(home, "runs", run_id, finished)
 
 
 def _refuse_live_run(home: str | os.PathLike[str] | None, run_id: str) -> None:

@@ -297,3 +297,20 @@ def test_stale_scratch_files_are_removed(tmp_path):
     outputs.mark_abandoned_runs(tmp_path)
     assert not old.exists()
     assert fresh.exists()
+
+
+def test_a_run_that_fails_while_publishing_is_failed_with_no_rows(tmp_path, monkeypatch):
+    calls = []
+
+    def compact_then_fail(parts, target):
+        calls.append(target)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        pl.scan_parquet(parts).sink_parquet(target)
+
+    monkeypatch.setattr(outputs, "_compact", compact_then_fail)
+    with pytest.raises(OSError, match="disk full"), outputs.run(tmp_path, {}) as run_id:
+        _write_all(tmp_path, run_id, fake.all_tables())
+    assert [outputs.read_table(tmp_path, t).height for t in outputs.DATA_TABLES] == [0] * 5
+    assert outputs.read_table(tmp_path, "runs")["status"].to_list() == ["failed"]
+    assert not calls[0].exists()  # the table compacted before the failure is not left behind
