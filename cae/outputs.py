@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -35,7 +34,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from cae import versions, warehouse
+from cae import run_owners, versions, warehouse
 from cae.errors import CaeError, ConfigError
 from cae.output_schemas import SCHEMAS, polars_schema, validate
 
@@ -114,12 +113,8 @@ def start_run(
     staging = _staging_dir(home, run_id)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    owner = {
-        "pid": os.getpid(),
-        "process_started": _process_started(os.getpid()),
-        "host": socket.gethostname(),
-    }
-    _atomic_write_bytes(home, staging / OWNER_FILE, json.dumps(owner).encode())
+    owner = json.dumps(run_owners.current_owner()).encode()
+    _atomic_write_bytes(home, staging / OWNER_FILE, owner)
     row = {
         "created_at": datetime.now(UTC),
         "finished_at": None,
@@ -206,23 +201,13 @@ def run(home: str | os.PathLike[str] | None, config: Any, **start_kwargs: Any) -
 def mark_abandoned_runs(home: str | os.PathLike[str] | None = None) -> list[str]:
     """Mark `running` runs whose process on this host is gone as `failed`; return their ids.
 
-    The owner is identified by pid and process start time, so a recycled pid does not keep a
-    dead run alive. A run without an owner file counts as abandoned. Runs owned by another host
-    are left alone: their pid means nothing here. Scratch files older than `STALE_SCRATCH_S`
-    (left by killed writers) are removed too.
+    Ownership rules are in `cae.run_owners` (pid plus process start time, this host only).
+    Scratch files older than `STALE_SCRATCH_S` (left by killed writers) are removed too.
     """
     runs = read_table(home, "runs")
     abandoned = []
     for run_id in runs.filter(pl.col("status") == "running")["run_id"].to_list():
-        owner_file = _staging_dir(home, run_id) / OWNER_FILE
-        try:
-            owner = json.loads(owner_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            owner = None
-        if owner is None or (
-            owner["host"] == socket.gethostname()
-            and _process_started(owner["pid"]) != owner.get("process_started")
-        ):
+        if run_owners.is_abandoned(_staging_dir(home, run_id) / OWNER_FILE):
             finish_run(home, run_id, "failed")
             abandoned.append(run_id)
     _remove_stale_scratch(home)
@@ -382,26 +367,6 @@ def _check_table(table: str) -> None:
 def _check_name(name: str, what: str) -> None:
     if not _SAFE_NAME.match(name):
         raise ConfigError(f"{what} {name!r} must match {_SAFE_NAME.pattern}")
-
-
-def _process_started(pid: int) -> str | None:
-    """Return a token of when process `pid` started (None if no such process).
-
-    On Linux it is the start time in clock ticks from /proc, which differs for a recycled pid;
-    elsewhere it is only "alive", which is the best a portable check can do.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return "alive"
-        return "alive" if not Path("/proc/self/stat").exists() else None
-    # Field 22 (starttime) counted after the parenthesised command name, which may hold spaces.
-    return stat.rsplit(")", 1)[1].split()[19]
 
 
 def _remove_stale_scratch(home: str | os.PathLike[str] | None) -> None:
