@@ -66,3 +66,13 @@ def test_cli_report_of_unknown_run_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no run nope" in err
     assert "Traceback" not in err
+
+
+def test_report_of_a_failed_run_says_so_without_plots(tmp_path):
+    with pytest.raises(RuntimeError), outputs.run(tmp_path, {}) as run_id:
+        outputs.write_table(tmp_path, run_id, "metrics", fake.metrics())
+        raise RuntimeError("training diverged")
+    text = report.render_report(tmp_path, run_id)
+    assert '<td class="text">failed</td>' in text
+    assert "No pooled metrics stored." in text
+    assert "<img" not in text
