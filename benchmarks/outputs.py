@@ -32,7 +32,9 @@ def _window_frames(window_id: int, n_tickers: int, n_dates: int, rng: np.random.
         .join(dates.to_frame("date"), how="cross")
         .join(tickers.to_frame(), how="cross")
     )
-    betas = grid.join(pl.DataFrame({"factor": range(N_FACTORS)}), how="cross").with_columns(
+    betas = grid.join(
+        pl.DataFrame({"factor": [f"f{k + 1}" for k in range(N_FACTORS)]}), how="cross"
+    ).with_columns(
         window_id=pl.lit(window_id), beta=pl.Series(rng.normal(1, 0.5, grid.height * N_FACTORS))
     )
     ret = rng.normal(0, 0.02, grid.height)

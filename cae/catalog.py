@@ -12,6 +12,11 @@ the live `warehouse.duckdb`: it attaches `warehouse_snapshot.duckdb`, a copy tha
 refreshes with `snapshot_warehouse(home, con)` after it commits. Snapshot and catalog are
 replaced by rename, which needs no lock, so readers never block writers and writers never make a
 running query fail. `warehouse="live"` reads the live file instead, for when no writer runs.
+
+Consistency: each table's partitions appear whole, but one query lists each table's files
+separately, so while a run is being published a query may see its metrics before its `succeeded`
+row. Filter on `runs.status = 'succeeded'` and re-run the query after the publish for a settled
+view.
 """
 
 from __future__ import annotations

@@ -13,14 +13,14 @@ from pandera.errors import SchemaError, SchemaErrors
 
 from cae.errors import ValidationError
 
-__all__ = ["METRIC_SPLITS", "SCHEMAS", "polars_schema", "validate"]
+__all__ = ["METRIC_SPLITS", "OPTIONAL_COLUMNS", "SCHEMAS", "polars_schema", "validate"]
 
 METRIC_SPLITS = ("train", "val", "test")
 MAX_REPORTED_FAILURES = 5  # rules shown; enough to see the pattern in a one-line CLI error
 MAX_CASE_CHARS = 160  # a whole failing row is shown for table-wide rules; cut it to one line
 
 
-def _id(**kwargs: object) -> pa.Column:
+def _id(**kwargs: object) -> pa.Column:  # a non-negative integer key
     return pa.Column(pl.Int32, pa.Check.ge(0), coerce=True, **kwargs)
 
 
@@ -92,7 +92,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "model": _name(),
             "date": _DATE,
             "ticker": _name(),
-            "factor": _id(),
+            "factor": _name(),  # a name: "f1".. for latent factors, "mkt".. for observable ones
             "beta": _float(),
         },
         strict=True,
@@ -104,7 +104,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "window_id": _id(),
             "model": _name(),
             "date": _DATE,
-            "factor": _id(),
+            "factor": _name(),
             "value": _float(),
             # lambda: mean of the factors known before `date`; null on a window's first date.
             "lambda": _float(nullable=True),
@@ -137,12 +137,21 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "r2_total": _float(nullable=True),
             "r2_pred": _float(nullable=True),
             "n_obs": pa.Column(pl.Int64, pa.Check.ge(0), coerce=True),
+            # Optional pooling parts (sum of squared errors and of squared returns): pooled R2
+            # across windows or runs is 1 - sum(sse) / sum(ssy), never a mean of R2s.
+            "sse_total": _float(nullable=True),
+            "sse_pred": _float(nullable=True),
+            "ssy": _float(nullable=True),
         },
         strict=True,
         name="metrics",
         unique=["window_id", "model", "n_factors", "split"],
     ),
 }
+
+
+# Columns a writer may leave out; they are stored as nulls.
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"metrics": ("sse_total", "sse_pred", "ssy")}
 
 
 def polars_schema(table: str) -> dict[str, pl.DataType]:
@@ -158,6 +167,9 @@ def validate(table: str, frame: pl.DataFrame, *, where: str) -> pl.DataFrame:
     rows break it.
     """
     schema = SCHEMAS[table]
+    dtypes = polars_schema(table)
+    absent = [c for c in OPTIONAL_COLUMNS.get(table, ()) if c not in frame.columns]
+    frame = frame.with_columns(pl.lit(None, dtype=dtypes[c]).alias(c) for c in absent)
     missing = [c for c in schema.columns if c not in frame.columns]
     extra = [c for c in frame.columns if c not in schema.columns]
     if missing or extra:

@@ -107,7 +107,7 @@ def plot_cumulative_factors(
         for (factor,), curve in curves.filter(pl.col("model") == model).group_by(
             "factor", maintain_order=True
         ):
-            ax.plot(curve["date"].to_list(), curve["cumulative"].to_list(), label=f"f{factor}")
+            ax.plot(curve["date"].to_list(), curve["cumulative"].to_list(), label=str(factor))
         ax.set_title(f"{model}: cumulative factor return (sum, out of sample)", fontsize=9)
         ax.axhline(0.0, color="grey", linewidth=0.5)
         ax.legend(fontsize=7, ncols=6, loc="upper left")
@@ -140,7 +140,7 @@ def plot_beta_distributions(betas: pl.DataFrame, path: str | os.PathLike[str]) -
         ax = fig.add_subplot(len(models), 1, i + 1)
         boxes = [
             {
-                "label": f"f{row['factor']}",
+                "label": str(row["factor"]),
                 "whislo": row["q05"],
                 "q1": row["q25"],
                 "med": row["q50"],

@@ -23,6 +23,7 @@ __all__ = ["REPORTS_DIR", "render_report", "report_path", "summarise_metrics", "
 
 REPORTS_DIR = "reports"
 FLOAT_DIGITS = 4  # R2 on daily returns lives in the 1e-3..1e-1 range; 4 digits show it
+POOLING_PARTS = ("sse_total", "sse_pred", "ssy")  # stored for pooling; not for reading
 MAX_TABLE_ROWS = 200  # a per-window table beyond this is for SQL, not for reading
 
 _CSS = """
@@ -43,15 +44,25 @@ def report_path(home: str | os.PathLike[str] | None, run_id: str) -> Path:
 def summarise_metrics(metrics: pl.DataFrame, split: str = "test") -> pl.DataFrame:
     """Summarise per-window R2 of one split by model and factor count.
 
-    Returns `model, n_factors, windows, r2_total_mean, r2_pred_mean, r2_total_min,
-    r2_total_max, n_obs`. Pooled rows (null `window_id`) are excluded: they are reported as
-    they are, since a pooled R2 cannot be rebuilt from window R2s.
+    Returns `model, n_factors, windows, r2_total_pooled, r2_pred_pooled, r2_total_mean,
+    r2_pred_mean, r2_total_min, r2_total_max, n_obs`. The pooled columns are GKX's pooled R2,
+    `1 - sum(sse) / sum(ssy)` over windows, and are null unless every window stored its sums;
+    a mean of window R2s is not a pooled R2. Pooled rows (null `window_id`) are excluded.
     """
+    absent = [c for c in POOLING_PARTS if c not in metrics.columns]
+    metrics = metrics.with_columns(pl.lit(None, pl.Float64).alias(c) for c in absent)
+    complete = pl.col("ssy").is_not_null().all()
     return (
         metrics.filter((pl.col("split") == split) & pl.col("window_id").is_not_null())
         .group_by("model", "n_factors")
         .agg(
             pl.len().alias("windows"),
+            pl.when(complete)
+            .then(1 - pl.col("sse_total").sum() / pl.col("ssy").sum())
+            .alias("r2_total_pooled"),
+            pl.when(complete & pl.col("sse_pred").is_not_null().all())
+            .then(1 - pl.col("sse_pred").sum() / pl.col("ssy").sum())
+            .alias("r2_pred_pooled"),
             pl.col("r2_total").mean().alias("r2_total_mean"),
             pl.col("r2_pred").mean().alias("r2_pred_mean"),
             pl.col("r2_total").min().alias("r2_total_min"),
@@ -75,7 +86,7 @@ def render_report(home: str | os.PathLike[str] | None, run_id: str) -> str:
         .select("model", "n_factors", "split", "r2_total", "r2_pred", "n_obs")
         .sort("split", "model", "n_factors")
     )
-    per_window = metrics.filter(pl.col("window_id").is_not_null()).drop("run_id")
+    per_window = metrics.filter(pl.col("window_id").is_not_null()).drop("run_id", *POOLING_PARTS)
     per_window = per_window.sort("window_id", "model", "n_factors", "split")
     sections = [
         f"<h1>cae run {html.escape(run_id)}</h1>",

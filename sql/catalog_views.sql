@@ -95,7 +95,7 @@ published as (
         null::varchar as model,
         null::date as date,
         null::varchar as ticker,
-        null::integer as factor,
+        null::varchar as factor,
         null::double as beta,
     where false
 )
@@ -127,7 +127,7 @@ published as (
         null::integer as window_id,
         null::varchar as model,
         null::date as date,
-        null::integer as factor,
+        null::varchar as factor,
         null::double as value,
         null::double as "lambda",
     where false
@@ -199,6 +199,9 @@ published as (
         null::double as r2_total,
         null::double as r2_pred,
         null::bigint as n_obs,
+        null::double as sse_total,
+        null::double as sse_pred,
+        null::double as ssy,
     where false
 )
 
@@ -211,4 +214,7 @@ select
     r2_total,
     r2_pred,
     n_obs,
+    sse_total,
+    sse_pred,
+    ssy,
 from published;

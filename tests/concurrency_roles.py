@@ -23,6 +23,10 @@ select
     (select count(*) from metrics) as n_metrics,
     (select count(*) from betas) as n_betas,
     (select count(*) from ingest_batches) as n_batches,
+    (
+        select count(*)
+        from (select run_id from betas group by run_id having count(*) <> 12)
+    ) as n_partial_runs,
 """
 
 
@@ -85,7 +89,7 @@ def _betas(i: int) -> pl.DataFrame:
             "model": ["ca1"] * BETAS_PER_RUN,
             "date": pl.date_range(pl.date(2020, 1, 1), pl.date(2020, 1, BETAS_PER_RUN), eager=True),
             "ticker": ["AAA"] * BETAS_PER_RUN,
-            "factor": [0] * BETAS_PER_RUN,
+            "factor": ["f1"] * BETAS_PER_RUN,
             "beta": [float(i)] * BETAS_PER_RUN,
         }
     )

@@ -7,6 +7,7 @@ import polars as pl
 
 MODELS = ("ca1", "pca")
 N_FACTORS = 3
+FACTORS = tuple(f"f{k + 1}" for k in range(N_FACTORS))
 TICKERS = ("AAA", "BBB", "CCC", "DDD")
 WINDOW_TEST_DATES = ((date(2020, 1, 1), 6), (date(2020, 1, 7), 6))  # (test_start, n_days)
 
@@ -38,7 +39,7 @@ def factors(seed: int = 0) -> pl.DataFrame:
     rows = []
     for window_id in range(len(WINDOW_TEST_DATES)):
         for model in MODELS:
-            for k in range(N_FACTORS):
+            for k in FACTORS:
                 values = rng.normal(0.001, 0.01, size=len(window_dates(window_id)))
                 for i, d in enumerate(window_dates(window_id)):
                     lam = float(values[:i].mean()) if i else None
@@ -57,7 +58,7 @@ def betas(seed: int = 0) -> pl.DataFrame:
         for model in MODELS:
             for d in window_dates(window_id):
                 for ticker in TICKERS:
-                    for k in range(N_FACTORS):
+                    for k in FACTORS:
                         rows.append((window_id, model, d, ticker, k, float(rng.normal(1.0, 0.5))))
     return pl.DataFrame(
         rows, schema=["window_id", "model", "date", "ticker", "factor", "beta"], orient="row"

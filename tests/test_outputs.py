@@ -314,3 +314,30 @@ def test_a_run_that_fails_while_publishing_is_failed_with_no_rows(tmp_path, monk
     assert [outputs.read_table(tmp_path, t).height for t in outputs.DATA_TABLES] == [0] * 5
     assert outputs.read_table(tmp_path, "runs")["status"].to_list() == ["failed"]
     assert not calls[0].exists()  # the table compacted before the failure is not left behind
+
+
+def test_frames_as_the_evaluation_code_builds_them_are_accepted(tmp_path):
+    # Int64 ids, named factors and the optional pooling sums, as cae.evaluate returns them.
+    metrics = fake.metrics().with_columns(
+        pl.col("window_id", "n_factors").cast(pl.Int64), sse_total=0.5, sse_pred=0.7, ssy=1.0
+    )
+    betas = fake.betas().with_columns(pl.col("window_id").cast(pl.Int64))
+    with outputs.run(tmp_path, {}) as run_id:
+        outputs.write_table(tmp_path, run_id, "metrics", metrics)
+        outputs.write_table(tmp_path, run_id, "betas", betas)
+    stored = outputs.read_table(tmp_path, "metrics")
+    assert stored["ssy"].to_list() == [1.0] * metrics.height
+    assert stored.schema["window_id"] == pl.Int32
+    assert outputs.read_table(tmp_path, "betas")["factor"].unique().sort().to_list() == [
+        "f1",
+        "f2",
+        "f3",
+    ]
+
+
+def test_optional_pooling_sums_may_be_left_out(tmp_path):
+    with outputs.run(tmp_path, {}) as run_id:
+        outputs.write_table(tmp_path, run_id, "metrics", fake.metrics())
+    assert (
+        outputs.read_table(tmp_path, "metrics")["sse_total"].null_count() == fake.metrics().height
+    )

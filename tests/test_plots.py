@@ -19,7 +19,7 @@ def test_cumulative_returns_match_a_running_sum_per_model_and_factor():
     factors = fake.factors()
     got = plots.cumulative_factor_returns(factors, fake.windows())
     for model in fake.MODELS:
-        for k in range(fake.N_FACTORS):
+        for k in fake.FACTORS:
             values = (
                 factors.filter((pl.col("model") == model) & (pl.col("factor") == k))
                 .sort("date")["value"]
@@ -64,8 +64,10 @@ def test_beta_quantiles_match_numpy_per_model_and_factor():
     betas = fake.betas()
     got = plots.beta_quantiles(betas)
     assert got.height == len(fake.MODELS) * fake.N_FACTORS
-    row = got.filter((pl.col("model") == "pca") & (pl.col("factor") == 2)).row(0, named=True)
-    values = betas.filter((pl.col("model") == "pca") & (pl.col("factor") == 2))["beta"].to_numpy()
+    row = got.filter((pl.col("model") == "pca") & (pl.col("factor") == "f3")).row(0, named=True)
+    values = betas.filter((pl.col("model") == "pca") & (pl.col("factor") == "f3"))[
+        "beta"
+    ].to_numpy()
     assert row["q25"] == pytest.approx(np.quantile(values, 0.25))
     assert row["q95"] == pytest.approx(np.quantile(values, 0.95))
     assert row["n"] == values.size

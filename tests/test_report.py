@@ -2,6 +2,7 @@ import base64
 import re
 
 import fake_outputs as fake
+import polars as pl
 import pytest
 
 from cae import cli, outputs, report
@@ -76,3 +77,14 @@ def test_report_of_a_failed_run_says_so_without_plots(tmp_path):
     assert '<td class="text">failed</td>' in text
     assert "No pooled metrics stored." in text
     assert "<img" not in text
+
+
+def test_summary_pools_squared_errors_when_windows_store_them():
+    metrics = fake.metrics().with_columns(
+        sse_total=pl.lit(1.0), sse_pred=pl.lit(3.0), ssy=pl.Series([4.0] * 8 + [None, None])
+    )
+    ca1 = report.summarise_metrics(metrics).row(0, named=True)
+    assert ca1["r2_total_pooled"] == pytest.approx(1 - 2.0 / 8.0)
+    assert ca1["r2_pred_pooled"] == pytest.approx(1 - 6.0 / 8.0)
+    missing = metrics.with_columns(ssy=pl.when(pl.col("window_id") == 0).then(None).otherwise(4.0))
+    assert report.summarise_metrics(missing)["r2_total_pooled"].to_list() == [None, None]
