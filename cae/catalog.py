@@ -49,6 +49,10 @@ CATALOG_FILE = "catalog.duckdb"
 SNAPSHOT_FILE = "warehouse_snapshot.duckdb"
 WarehouseMode = Literal["snapshot", "live", "none"]
 _WAREHOUSE_MODES = ("snapshot", "live", "none")
+_SNAPSHOT_HINT = (
+    " (warehouse tables are read from outputs/warehouse_snapshot.duckdb, which writers refresh "
+    "with cae.catalog.snapshot_warehouse after they commit)"
+)
 
 
 def catalog_path(home: str | os.PathLike[str] | None = None) -> Path:
@@ -128,9 +132,11 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """Open the catalog read-only, with warehouse tables attached as `warehouse` when available.
 
-    `warehouse`: `snapshot` (default; attached if a snapshot exists), `live` (the warehouse file
-    itself: fails if a writer holds it, and blocks a writer from opening it while connected) or
-    `none`. The caller closes the connection; keep it short so a rebuilt catalog is picked up.
+    `warehouse`: `snapshot` (default), `live` (the warehouse file itself: fails if a writer
+    holds it, and makes a writer's open fail while connected) or `none`. In `snapshot` mode a
+    home that has a warehouse but no snapshot yet gets one first (skipped at once if a writer
+    holds the warehouse); after that, keeping the snapshot fresh is the writers' job. The caller
+    closes the connection; keep it short so a rebuilt catalog is picked up.
     """
     if warehouse not in _WAREHOUSE_MODES:
         raise ConfigError(f"warehouse must be one of {_WAREHOUSE_MODES}, got {warehouse!r}")
@@ -139,7 +145,9 @@ def connect(
     path = ensure_catalog(home)
     con = duckdb.connect(str(path), read_only=True, config={"file_search_path": str(folder)})
     source = {"snapshot": snapshot_path(home), "live": wh.warehouse_path(home)}.get(warehouse)
-    if source is None or (warehouse == "snapshot" and not source.is_file()):
+    if warehouse == "snapshot" and not source.is_file() and snapshot_warehouse(home) is None:
+        return con
+    if source is None:
         return con
     try:
         wh.run_sql(con, "catalog_attach_warehouse", {"warehouse_path": str(source)})
@@ -168,8 +176,11 @@ def query(
         try:
             result = con.sql(sql, params=params or None)
             return pl.DataFrame() if result is None else result.pl()
+        except duckdb.CatalogException as error:
+            hint = "" if warehouse == "live" else _SNAPSHOT_HINT
+            raise CaeError(f"query failed: {_one_line(error)}{hint}") from error
         except duckdb.Error as error:
-            raise CaeError(f"query failed: {error}") from error
+            raise CaeError(f"query failed: {_one_line(error)}") from error
 
 
 def _copy_warehouse(con: duckdb.DuckDBPyConnection, target: Path) -> None:
@@ -178,6 +189,11 @@ def _copy_warehouse(con: duckdb.DuckDBPyConnection, target: Path) -> None:
         wh.run_sql(con, "warehouse_snapshot")
     finally:
         wh.run_sql(con, "warehouse_snapshot_detach")
+
+
+def _one_line(error: Exception) -> str:
+    # DuckDB messages span lines (hints, a caret under the query); the CLI prints one line.
+    return " ".join(str(error).split())
 
 
 def _views_sha256() -> str:

@@ -88,16 +88,30 @@ def test_one_query_joins_outputs_and_the_warehouse_snapshot(tmp_path):
     assert got.rows() == [("Tech", 2 * per_ticker)]
 
 
-def test_without_a_snapshot_warehouse_tables_are_absent_but_outputs_work(tmp_path):
+def test_without_a_warehouse_its_tables_are_absent_but_outputs_work(tmp_path):
     _publish(tmp_path)
     assert catalog.query(tmp_path, "select count(*) as n from runs")["n"].to_list() == [1]
-    with pytest.raises(CaeError, match=r"query failed: .*prices"):
+    with pytest.raises(CaeError, match=r"query failed: .*prices.*writers refresh"):
         catalog.query(tmp_path, "select * from prices")
+
+
+def test_a_first_query_takes_a_snapshot_of_an_idle_warehouse_then_leaves_it_alone(tmp_path):
+    with warehouse.connect(tmp_path) as con:
+        con.execute("insert into tickers (ticker, source) values ('AAA', 'test')")
+    assert catalog.query(tmp_path, "select ticker from tickers").item() == "AAA"
+    with warehouse.connect(tmp_path) as con:
+        con.execute("insert into tickers (ticker, source) values ('BBB', 'test')")
+    # Stale until a writer refreshes it: queries never open the live file on their own.
+    assert catalog.query(tmp_path, "select count(*) from tickers").item() == 1
+    with warehouse.connect(tmp_path) as con:
+        catalog.snapshot_warehouse(tmp_path, con)
+    assert catalog.query(tmp_path, "select count(*) from tickers").item() == 2
 
 
 def test_snapshot_is_skipped_not_waited_for_when_a_writer_holds_the_warehouse(tmp_path):
     with warehouse.connect(tmp_path):
         assert catalog.snapshot_warehouse(tmp_path) is None
+        assert catalog.query(tmp_path, "select count(*) from runs").item() == 0
     assert not catalog.snapshot_path(tmp_path).exists()
     assert catalog.snapshot_warehouse(tmp_path) == catalog.snapshot_path(tmp_path)
     assert catalog.query(tmp_path, "select count(*) as n from prices")["n"].to_list() == [0]
