@@ -4,7 +4,8 @@ Layout under `<home>/outputs/` (DESIGN.md, "Tables"):
 
 - `<table>/run_id=<id>/data.parquet`: one zstd file per table and run (hive partitioning; the
   `run_id` column lives in the path, not in the file);
-- `.staging/run_id=<id>/`: what a running run has written so far, plus `owner.json` (pid, host);
+- `.staging/run_id=<id>/`: what a running run has written so far, plus `owner.json` (who runs
+  it: see `cae.run_owners`);
 - `.tmp/`: files being written, renamed into place when complete.
 
 A run goes `start_run` -> `write_table` (any number of times) -> `finish_run`. Data tables are
