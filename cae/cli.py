@@ -46,6 +46,18 @@ def version() -> None:
     console.print(__version__)
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the process exit code."""
+    try:
+        app(args=argv, prog_name="cae")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else 1
+    except CaeError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        return 1
+    return 0
+
+
 # --- outputs: report (issue 5) ---
 @app.command()
 def report(
@@ -63,18 +75,6 @@ def report(
 
 
 # --- end outputs ---
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the process exit code."""
-    try:
-        app(args=argv, prog_name="cae")
-    except SystemExit as done:
-        return done.code if isinstance(done.code, int) else 1
-    except CaeError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":
