@@ -341,3 +341,13 @@ def test_optional_pooling_sums_may_be_left_out(tmp_path):
     assert (
         outputs.read_table(tmp_path, "metrics")["sse_total"].null_count() == fake.metrics().height
     )
+
+
+def test_nan_betas_are_rejected_but_nan_r2_is_kept(tmp_path):
+    run_id = outputs.start_run(tmp_path, {})
+    with pytest.raises(ValidationError, match=r"column beta breaks not_nullable \(got NaN"):
+        outputs.write_table(tmp_path, run_id, "betas", fake.betas().with_columns(beta=float("nan")))
+    # R2 is NaN when a block has no returns (sum r^2 = 0): a fact to store, not an error.
+    outputs.write_table(
+        tmp_path, run_id, "metrics", fake.metrics().with_columns(r2_pred=float("nan"))
+    )
