@@ -1,0 +1,301 @@
+"""Load price rows into the warehouse: validate, keep the bad rows aside, upsert the rest.
+
+One batch (a file or a source pull) is one transaction: its bookkeeping row in `ingest_batches`,
+its rejected rows and its upsert into `prices` commit together or not at all. Loading is
+set-based: the validated frame is registered with DuckDB and merged by the SQL in `sql/`.
+Re-ingesting the same rows changes nothing; a different value for a stored (ticker, date) is a
+correction and overwrites it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandera.errors as pa_errors
+import polars as pl
+
+from cae.errors import ValidationError
+from cae.schemas import RULE_MESSAGES, Prices
+from cae.sources import dropdir, files, sample, sp500_long
+from cae.sources.coerce import PROBLEM, ROW_NUMBER, coerce_prices
+from cae.warehouse import run_sql, transaction
+
+__all__ = [
+    "IngestReport",
+    "ingest_dropdir",
+    "ingest_file",
+    "ingest_frame",
+    "ingest_sample_tickers",
+    "ingest_source",
+    "split_valid",
+]
+
+_INDEX = "_index"
+_PRICE_COLUMNS = list(Prices.to_schema().columns)
+
+
+def _utc_now() -> dt.datetime:
+    # Naive UTC: the warehouse's timestamp columns carry no zone.
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one batch did: rows read, newly stored, corrected, and rejected."""
+
+    batch_id: int
+    source: str
+    file: str | None
+    rows_in: int
+    rows_new: int
+    rows_changed: int
+    rows_rejected: int
+
+
+def _failure_reasons(frame: pl.DataFrame) -> pl.DataFrame:
+    """Validate `frame` with `Prices` and return (index, reason) for every failing row."""
+    try:
+        Prices.validate(frame, lazy=True)
+    except pa_errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+    else:
+        return pl.DataFrame(schema={_INDEX: pl.Int64, "reason": pl.Utf8})
+    unmapped = cases.filter(pl.col("index").is_null())
+    if unmapped.height:
+        # Columns and dtypes are fixed by coerce_prices, so a frame-level failure is a bug.
+        raise ValidationError(f"prices frame breaks the schema: {unmapped.to_dicts()}")
+    templates = pl.DataFrame(
+        {"check": list(RULE_MESSAGES), "template": list(RULE_MESSAGES.values())}
+    )
+    template = pl.coalesce("template", pl.lit("{column} failed"))
+    reasons = cases.join(templates, on="check", how="left").select(
+        pl.col("index").cast(pl.Int64).alias(_INDEX),
+        pl.concat_str(
+            pl.col("check"),
+            pl.lit(": "),
+            template.str.replace_all(
+                "{column}", pl.col("column").fill_null(""), literal=True
+            ).str.replace_all("{value}", pl.col("failure_case").fill_null(""), literal=True),
+        ).alias("reason"),
+    )
+    # pandera names both copies of a duplicate key "uniqueness" but reports the check once
+    # per column pair; keep each message once per row.
+    return reasons.unique(maintain_order=True)
+
+
+def split_valid(
+    raw: pl.DataFrame, *, date_format: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split raw long rows into rows that pass `Prices` and rows that break a rule.
+
+    Parameters
+    ----------
+    raw
+        Long rows as a source yields them (see `cae.sources.coerce.coerce_prices`).
+    date_format
+        strptime format of text dates; inferred when omitted.
+
+    Returns
+    -------
+    tuple of pl.DataFrame
+        The valid rows with the `Prices` columns, and the rejects as `row_number`, `raw` (the
+        input row as JSON) and `reason` (every rule the row broke, `"rule: message"`, joined by
+        "; "). Every input row lands in exactly one of the two.
+    """
+    typed = coerce_prices(raw, date_format=date_format).with_row_index(_INDEX)
+    parsed = typed.filter(pl.col(PROBLEM).is_null())
+    failures = _failure_reasons(parsed.drop(_INDEX))
+    failures = failures.with_columns(parsed[_INDEX].gather(failures[_INDEX]).cast(pl.Int64))
+    reasons = pl.concat(
+        [
+            typed.filter(pl.col(PROBLEM).is_not_null()).select(
+                pl.col(_INDEX).cast(pl.Int64), pl.col(PROBLEM).alias("reason")
+            ),
+            failures,
+        ]
+    )
+    by_row = reasons.group_by(_INDEX, maintain_order=True).agg(pl.col("reason").str.join("; "))
+    valid = typed.join(by_row, on=_INDEX, how="anti").select(_PRICE_COLUMNS)
+    raw_json = (
+        raw.with_row_index(_INDEX)
+        .join(by_row, on=_INDEX, how="semi")
+        .select(
+            pl.col(_INDEX).cast(pl.Int64),
+            pl.struct(pl.all().exclude(_INDEX, ROW_NUMBER)).struct.json_encode().alias("raw"),
+        )
+    )
+    rejects = (
+        by_row.join(typed.select(_INDEX, ROW_NUMBER), on=_INDEX)
+        .join(raw_json, on=_INDEX)
+        .sort(_INDEX)
+        .select(ROW_NUMBER, "raw", "reason")
+    )
+    return valid, rejects
+
+
+def ingest_frame(
+    con: duckdb.DuckDBPyConnection,
+    frame: pl.DataFrame,
+    *,
+    source: str,
+    file: str | None,
+    sha256: str | None = None,
+    date_format: str | None = None,
+) -> IngestReport:
+    """Validate long price rows and upsert the valid ones into `prices`, in one transaction.
+
+    Rows that break a rule are stored in `rejected_rows` with the rule; the rest load. A row
+    identical to the stored one changes nothing; a different value for a stored (ticker, date)
+    overwrites it and counts as changed. A failure anywhere leaves the warehouse as it was.
+
+    Parameters
+    ----------
+    con
+        A writable warehouse connection.
+    frame
+        Long rows: `ticker`, `date`, `close` and optionally `open`, `high`, `low`, `volume`
+        (shares), `adj_close`, `shares_out`, `row_number` (1-based data row of the file).
+    source
+        Name of the source, stored with every row (`sample`, `files`, ...).
+    file
+        The file the rows came from, if any; recorded in `ingest_batches`.
+    sha256
+        Hash of that file; a drop folder uses it to ingest each file once.
+    date_format
+        strptime format of text dates; inferred when omitted.
+
+    Returns
+    -------
+    IngestReport
+        The batch id and its row counts.
+    """
+    started_at = _utc_now()
+    valid, rejects = split_valid(frame, date_format=date_format)
+    base = {"source": source, "file": file, "sha256": sha256, "started_at": started_at}
+    with transaction(con):
+        batch_id = int(run_sql(con, "ingest_batches_start", base).fetchall()[0][0])
+        params = {**base, "batch_id": batch_id}
+        con.register("incoming_prices", valid)
+        con.register("incoming_rejects", rejects)
+        try:
+            rows_new = int(run_sql(con, "prices_insert_new", params).fetchall()[0][0])
+            rows_changed = int(run_sql(con, "prices_update_changed", params).fetchall()[0][0])
+            run_sql(con, "rejected_rows_insert", params)
+        finally:
+            con.unregister("incoming_prices")
+            con.unregister("incoming_rejects")
+        counts = {
+            "rows_in": frame.height,
+            "rows_new": rows_new,
+            "rows_changed": rows_changed,
+            "rows_rejected": rejects.height,
+        }
+        finish = {**params, **counts, "status": "ok", "finished_at": _utc_now()}
+        run_sql(con, "ingest_batches_finish", finish)
+    return IngestReport(batch_id=batch_id, source=source, file=file, **counts)
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    path: str | os.PathLike[str],
+    *,
+    options: files.FileOptions | None = None,
+    source: str = "files",
+) -> IngestReport:
+    """Read one CSV or Parquet price file (long or wide) and ingest it as one batch."""
+    options = options or files.FileOptions()
+    frame = files.read_price_file(path, options)
+    return ingest_frame(
+        con,
+        frame,
+        source=source,
+        file=str(path),
+        sha256=files.file_sha256(path),
+        date_format=options.date_format,
+    )
+
+
+def ingest_sample_tickers(con: duckdb.DuckDBPyConnection) -> int:
+    """Load the sample's ticker metadata (name, sector, industry) into `tickers`; return rows."""
+    tickers = sample.read_sample_tickers()
+    with transaction(con):
+        con.register("incoming_tickers", tickers)
+        try:
+            run_sql(con, "tickers_upsert", {"source": "sample"})
+        finally:
+            con.unregister("incoming_tickers")
+    return tickers.height
+
+
+def ingest_source(
+    con: duckdb.DuckDBPyConnection,
+    spec: str | Sequence[str],
+    *,
+    options: files.FileOptions | None = None,
+    on_file: Callable[[str], None] | None = None,
+) -> list[IngestReport]:
+    """Ingest a named source (`sample`, `sp500-long`) or CSV/Parquet paths and globs.
+
+    `sample` also loads the `tickers` table. Each file is its own batch and transaction.
+    `on_file`, if given, is called with each file name before it loads (for progress display).
+    """
+    specs = [spec] if isinstance(spec, str) else list(spec)
+    reports = []
+    for item in specs:
+        if item == "sample":
+            if on_file:
+                on_file(sample.PRICES_FILE)
+            ingest_sample_tickers(con)
+            frame = sample.read_sample_prices()
+            reports.append(ingest_frame(con, frame, source="sample", file=sample.PRICES_FILE))
+        elif item == "sp500-long":
+            path = sp500_long.dataset_path()
+            if on_file:
+                on_file(path.name)
+            frame = sp500_long.read_sp500_long(path)
+            reports.append(ingest_frame(con, frame, source="sp500-long", file=str(path)))
+        else:
+            for path in files.expand_paths([item]):
+                if on_file:
+                    on_file(str(path))
+                reports.append(ingest_file(con, path, options=options))
+    return reports
+
+
+def ingest_dropdir(
+    con: duckdb.DuckDBPyConnection,
+    folder: str | os.PathLike[str],
+    *,
+    options: files.FileOptions | None = None,
+    min_age_seconds: float = dropdir.MIN_AGE_SECONDS,
+    on_file: Callable[[str], None] | None = None,
+) -> list[IngestReport]:
+    """Ingest every settled file in a landing folder whose content has not been ingested yet.
+
+    A file counts as new when its sha256 is not in `ingest_batches` with status `ok`, so an
+    edited file is ingested again (its changed rows count as corrections) and an unchanged one
+    is skipped. Half-written files (`.tmp`, `.part`, or modified within `min_age_seconds`) wait.
+    """
+    seen = {row[0] for row in run_sql(con, "ingest_batches_seen").fetchall()}
+    reports = []
+    for path, sha256 in dropdir.pending_files(Path(folder), seen, min_age_seconds=min_age_seconds):
+        if on_file:
+            on_file(str(path))
+        options_ = options or files.FileOptions()
+        frame = files.read_price_file(path, options_)
+        report = ingest_frame(
+            con,
+            frame,
+            source="dropdir",
+            file=str(path),
+            sha256=sha256,
+            date_format=options_.date_format,
+        )
+        reports.append(report)
+        seen.add(sha256)
+    return reports
