@@ -183,8 +183,10 @@ def ingest_frame(
         con.register("incoming_prices", valid)
         con.register("incoming_rejects", rejects)
         try:
-            rows_new = int(run_sql(con, "prices_insert_new", params).fetchall()[0][0])
+            run_sql(con, "prices_pending")
             rows_changed = int(run_sql(con, "prices_update_changed", params).fetchall()[0][0])
+            rows_new = int(run_sql(con, "prices_insert_new", params).fetchall()[0][0])
+            run_sql(con, "prices_pending_drop")
             run_sql(con, "rejected_rows_insert", params)
         finally:
             con.unregister("incoming_prices")

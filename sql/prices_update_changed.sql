@@ -1,30 +1,21 @@
--- prices_update_changed: overwrite stored rows whose values differ from the incoming ones
--- (a correction); identical rows are left alone, so re-ingesting a file changes nothing.
+-- prices_update_changed: overwrite stored rows whose values the batch corrects.
+-- Identical rows never reach `prices_pending`, so they keep their original batch_id.
 -- Grain: one row per ticker and date.
--- Inputs: `incoming_prices` (registered by cae.ingest, unique on ticker and date), `prices`;
--- parameters $source and $batch_id.
+-- Inputs: `prices_pending` (sql/prices_pending.sql), `prices`; parameters $source, $batch_id.
 -- Point in time: a correction replaces the stored value for that date only.
 update prices
 set
-    open = incoming.open,
-    high = incoming.high,
-    low = incoming.low,
-    close = incoming.close,
-    volume = incoming.volume,
-    adj_factor = incoming.adj_factor,
-    shares_out = incoming.shares_out,
+    open = pending.open,
+    high = pending.high,
+    low = pending.low,
+    close = pending.close,
+    volume = pending.volume,
+    adj_factor = pending.adj_factor,
+    shares_out = pending.shares_out,
     source = $source,
     batch_id = $batch_id,
-from incoming_prices as incoming
+from prices_pending as pending
 where
-    prices.ticker = incoming.ticker
-    and prices.date = incoming.date
-    and (
-        prices.open is distinct from incoming.open
-        or prices.high is distinct from incoming.high
-        or prices.low is distinct from incoming.low
-        or prices.close is distinct from incoming.close
-        or prices.volume is distinct from incoming.volume
-        or prices.adj_factor is distinct from incoming.adj_factor
-        or prices.shares_out is distinct from incoming.shares_out
-    );
+    not pending.is_new
+    and prices.ticker = pending.ticker
+    and prices.date = pending.date;
