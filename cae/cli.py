@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cae.errors import CaeError
+from cae.errors import CaeError, ConfigError
 
 __all__ = ["app", "main"]
 
@@ -44,6 +44,221 @@ def version() -> None:
     from cae import __version__
 
     console.print(__version__)
+
+
+# --- ingest, status, sql, run (issue 2) -------------------------------------------------------
+
+# Rows of a query result shown as a table; more go to a file with --format/--output.
+SQL_MAX_ROWS_SHOWN = 50
+
+
+def _open_warehouse(home: Path | None, *, read_only: bool = False):
+    from cae import warehouse
+
+    if read_only and warehouse.warehouse_path(home).exists():
+        return warehouse.connect(home, read_only=True)
+    return warehouse.connect(home)
+
+
+def _print_frame(frame, title: str | None = None) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    for name in frame.columns:
+        table.add_column(name, justify="right" if frame[name].dtype.is_numeric() else "left")
+    for row in frame.iter_rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+def _parse_mapping(pairs: list[str] | None) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs or []:
+        source, sep, target = pair.partition("=")
+        if not sep or not source or not target:
+            raise ConfigError(f"--map {pair!r}: expected SOURCE=COLUMN, e.g. --map Symbol=ticker")
+        mapping[source] = target
+    return mapping
+
+
+def _print_reports(reports) -> None:
+    import polars as pl
+
+    if not reports:
+        console.print("nothing to ingest: no new or changed files")
+        return
+    _print_frame(pl.DataFrame(reports).drop("source"), title="ingested")
+    new = sum(r.rows_new for r in reports)
+    changed = sum(r.rows_changed for r in reports)
+    rejected = sum(r.rows_rejected for r in reports)
+    console.print(f"{new} new rows, {changed} changed, {rejected} rejected")
+    if rejected:
+        first = next(r.batch_id for r in reports if r.rows_rejected)
+        console.print(
+            f'see why: cae sql "select * from rejected_rows where batch_id = {first}"',
+            highlight=False,
+        )
+
+
+def _progress():
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+
+
+def _ingest(home: Path | None, sources: list[str], dropdir: Path | None, options) -> list:
+    from cae import ingest as ingest_lib
+
+    con = _open_warehouse(home)
+    try:
+        with _progress() as progress:
+            task = progress.add_task("ingesting", total=None)
+
+            def on_file(name: str) -> None:
+                progress.update(task, description=f"ingesting {name}")
+
+            if dropdir is not None:
+                return ingest_lib.ingest_dropdir(con, dropdir, options=options, on_file=on_file)
+            return ingest_lib.ingest_source(con, sources, options=options, on_file=on_file)
+    finally:
+        con.close()
+
+
+@app.command()
+def ingest(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="sample (default) | sp500-long | CSV/Parquet paths or globs, long or wide.",
+            show_default=False,
+        ),
+    ] = None,
+    dropdir: Annotated[
+        Path | None,
+        typer.Option(help="Ingest every new or changed file in this landing folder once."),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Rename a file column: SOURCE=COLUMN (repeatable)."),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(help="strptime format of dates, e.g. %d/%m/%Y (default: inferred)."),
+    ] = None,
+    layout: Annotated[
+        str, typer.Option(help="long | wide | auto (long if a ticker column exists).")
+    ] = "auto",
+    home: HomeOption = None,
+) -> None:
+    """Load prices into the warehouse; re-ingesting the same data changes nothing."""
+    from cae.sources.files import FileOptions
+
+    if layout not in ("auto", "long", "wide"):
+        raise ConfigError(f"--layout {layout!r}: expected long, wide or auto")
+    if dropdir is not None and sources:
+        raise ConfigError("give either sources or --dropdir, not both")
+    options = FileOptions(columns=_parse_mapping(map_), date_format=date_format, layout=layout)
+    _print_reports(_ingest(home, sources or ["sample"], dropdir, options))
+
+
+def _print_status(home: Path | None) -> None:
+    from cae import ingest as ingest_lib
+
+    con = _open_warehouse(home, read_only=True)
+    try:
+        status = ingest_lib.warehouse_status(con)
+    finally:
+        con.close()
+    _print_frame(status["prices"], title="prices")
+    _print_frame(status["batches"], title="last batches")
+    if status["rejects"].height:
+        _print_frame(status["rejects"], title="rejected rows by rule")
+    else:
+        console.print("no rejected rows")
+
+
+@app.command()
+def status(home: HomeOption = None) -> None:
+    """Show what the warehouse holds: rows, tickers, date range, last batches, rejects."""
+    _print_status(home)
+
+
+@app.command()
+def sql(
+    query: Annotated[
+        str, typer.Argument(help='A DuckDB query, e.g. "select count(*) from prices".')
+    ],
+    format_: Annotated[
+        str | None,
+        typer.Option("--format", help="csv | json | parquet (default: a table on screen)."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Write the result to this file.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Run a query against the warehouse (read-only) and print or save the result."""
+    import duckdb
+
+    if format_ not in (None, "csv", "json", "parquet"):
+        raise ConfigError(f"--format {format_!r}: expected csv, json or parquet")
+    if format_ == "parquet" and output is None:
+        raise ConfigError("--format parquet needs --output FILE")
+    con = _open_warehouse(home, read_only=True)
+    try:
+        relation = con.sql(query)
+        frame = relation.pl() if relation is not None else None
+    except duckdb.Error as error:
+        raise ConfigError(f"query failed: {error}") from None
+    finally:
+        con.close()
+    if frame is None:
+        console.print("ok")
+        return
+    fmt = format_ or ("csv" if output is not None and output.suffix != ".json" else format_)
+    if output is not None and output.suffix == ".parquet":
+        fmt = format_ or "parquet"
+    if output is not None:
+        {"csv": frame.write_csv, "json": frame.write_json, "parquet": frame.write_parquet}[
+            fmt or "csv"
+        ](output)
+        console.print(f"wrote {frame.height} rows to {output}", highlight=False)
+    elif fmt == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif fmt == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    elif frame.shape == (1, 1):
+        # A single value prints bare, so scripts can use it: cae sql "select count(*) ..."
+        console.print(str(frame.item()), highlight=False)
+    else:
+        _print_frame(frame.head(SQL_MAX_ROWS_SHOWN))
+        if frame.height > SQL_MAX_ROWS_SHOWN:
+            console.print(
+                f"... {frame.height - SQL_MAX_ROWS_SHOWN} more rows; "
+                "use --format csv --output FILE for all"
+            )
+
+
+@app.command()
+def run(home: HomeOption = None) -> None:
+    """Run the main job on the bundled sample: ingest it, then print the warehouse status."""
+    from cae.sources.files import FileOptions
+
+    _print_reports(_ingest(home, ["sample"], None, FileOptions()))
+    _print_status(home)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,7 @@ __all__ = [
     "ingest_sample_tickers",
     "ingest_source",
     "split_valid",
+    "warehouse_status",
 ]
 
 _INDEX = "_index"
@@ -301,3 +302,21 @@ def ingest_dropdir(
         reports.append(report)
         seen.add(sha256)
     return reports
+
+
+def _result_frame(result: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    columns = [d[0] for d in result.description]
+    return pl.DataFrame(result.fetchall(), schema=columns, orient="row")
+
+
+def warehouse_status(con: duckdb.DuckDBPyConnection, *, last_batches: int = 10) -> dict:
+    """Return the warehouse's status as small frames: `prices`, `batches`, `rejects`.
+
+    `prices` is one row (rows, tickers, first and last date, tickers with metadata), `batches`
+    the most recent `last_batches` batches, `rejects` the rejected rows counted by rule.
+    """
+    return {
+        "prices": _result_frame(run_sql(con, "status_prices")),
+        "batches": _result_frame(run_sql(con, "status_batches", {"limit": last_batches})),
+        "rejects": _result_frame(run_sql(con, "status_rejects")),
+    }

@@ -1,15 +1,15 @@
--- status_batches: the most recent ingest batches, newest first. Grain: one row per batch.
--- Inputs: `ingest_batches`; parameter $limit.
+-- status_batches: the most recent ingest batches, newest first, with short column names for a
+-- terminal. Grain: one row per batch. Inputs: `ingest_batches`; parameter $limit.
 select
-    batch_id,
+    batch_id as batch,
     source,
-    file,
-    rows_in,
-    rows_new,
-    rows_changed,
-    rows_rejected,
+    regexp_extract(file, '[^/\\]+$') as file,
+    rows_in as rows,
+    rows_new as new,
+    rows_changed as changed,
+    rows_rejected as rejected,
     status,
-    finished_at,
+    strftime(finished_at, '%Y-%m-%d %H:%M') as finished_at,
 from ingest_batches
 order by batch_id desc
 limit $limit;
