@@ -19,7 +19,7 @@ import duckdb
 import pandera.errors as pa_errors
 import polars as pl
 
-from cae.errors import ValidationError
+from cae.errors import FileFormatError, ValidationError
 from cae.schemas import RULE_MESSAGES, Prices
 from cae.sources import dropdir, files, sample, sp500_long
 from cae.sources.coerce import PROBLEM, ROW_NUMBER, coerce_prices
@@ -283,14 +283,20 @@ def ingest_dropdir(
     A file counts as new when its sha256 is not in `ingest_batches` with status `ok`, so an
     edited file is ingested again (its changed rows count as corrections) and an unchanged one
     is skipped. Half-written files (`.tmp`, `.part`, or modified within `min_age_seconds`) wait.
+    An unreadable file does not stop the others: they load, then `FileFormatError` names it.
     """
     seen = {row[0] for row in run_sql(con, "ingest_batches_seen").fetchall()}
-    reports = []
+    options_ = options or files.FileOptions()
+    reports, unreadable = [], []
     for path, sha256 in dropdir.pending_files(Path(folder), seen, min_age_seconds=min_age_seconds):
         if on_file:
             on_file(str(path))
-        options_ = options or files.FileOptions()
-        frame = files.read_price_file(path, options_)
+        try:
+            frame = files.read_price_file(path, options_)
+        except FileFormatError as error:
+            # One unreadable file must not hold back the others; it is retried next pass.
+            unreadable.append(str(error))
+            continue
         report = ingest_frame(
             con,
             frame,
@@ -301,6 +307,11 @@ def ingest_dropdir(
         )
         reports.append(report)
         seen.add(sha256)
+    if unreadable:
+        raise FileFormatError(
+            f"{len(unreadable)} unreadable file(s) in {folder} "
+            f"({len(reports)} other file(s) ingested): " + " | ".join(unreadable)
+        )
     return reports
 
 
