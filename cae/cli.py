@@ -144,7 +144,7 @@ def ingest(
     sources: Annotated[
         list[str] | None,
         typer.Argument(
-            help="sample (default) | sp500-long | CSV/Parquet paths or globs, long or wide.",
+            help="sample (default) | sp500-long | yfinance:T1,T2 | CSV/Parquet paths or globs.",
             show_default=False,
         ),
     ] = None,

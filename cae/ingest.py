@@ -21,11 +21,12 @@ import polars as pl
 
 from cae.errors import FileFormatError, ValidationError
 from cae.schemas import RULE_MESSAGES, Prices
-from cae.sources import dropdir, files, sample, sp500_long
+from cae.sources import dropdir, files, sample, sp500_long, yfinance
 from cae.sources.coerce import PROBLEM, ROW_NUMBER, coerce_prices
 from cae.warehouse import run_sql, transaction
 
 __all__ = [
+    "YFINANCE_PREFIX",
     "IngestReport",
     "ingest_dropdir",
     "ingest_file",
@@ -36,6 +37,8 @@ __all__ = [
     "warehouse_status",
 ]
 
+# `cae ingest yfinance:AAPL,MSFT` downloads those tickers (needs the `online` extra).
+YFINANCE_PREFIX = "yfinance:"
 _INDEX = "_index"
 _PRICE_COLUMNS = list(Prices.to_schema().columns)
 
@@ -242,7 +245,7 @@ def ingest_source(
     options: files.FileOptions | None = None,
     on_file: Callable[[str], None] | None = None,
 ) -> list[IngestReport]:
-    """Ingest a named source (`sample`, `sp500-long`) or CSV/Parquet paths and globs.
+    """Ingest a named source (`sample`, `sp500-long`, `yfinance:T1,T2`) or CSV/Parquet paths/globs.
 
     `sample` also loads the `tickers` table. Each file is its own batch and transaction.
     `on_file`, if given, is called with each file name before it loads (for progress display).
@@ -262,6 +265,12 @@ def ingest_source(
                 on_file(path.name)
             frame = sp500_long.read_sp500_long(path)
             reports.append(ingest_frame(con, frame, source="sp500-long", file=str(path)))
+        elif item.startswith(YFINANCE_PREFIX):
+            tickers = [t.strip() for t in item.removeprefix(YFINANCE_PREFIX).split(",") if t]
+            if on_file:
+                on_file(item)
+            frame = yfinance.download(tickers)
+            reports.append(ingest_frame(con, frame, source="yfinance", file=None))
         else:
             for path in files.expand_paths([item]):
                 if on_file:
