@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -58,7 +59,8 @@ def run_phase(home: str, path: str) -> None:
     (report,) = ingest.ingest_source(con, path)
     seconds = time.perf_counter() - start
     con.close()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mb = usage.ru_maxrss / 1024
     result = {
         "rows_in": report.rows_in,
         "rows_new": report.rows_new,
@@ -90,6 +92,7 @@ def main() -> None:
         run_phase(*args.phase)
         return
     results = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "prices.parquet"
         make_prices(args.rows, args.tickers).write_parquet(path)
@@ -111,6 +114,8 @@ def main() -> None:
         rates = sorted(r["rows_in"] / r["seconds"] for p, _, r in results if p == phase)
         print(f"{phase}: median {rates[len(rates) // 2]:,.0f} rows/s (best {rates[-1]:,.0f})")
     print(f"target: >= {TARGET_ROWS_PER_SECOND:,} rows/s for both phases")
+    load = f"{load_before:.1f}/{os.getloadavg()[0]:.1f}"
+    print(f"1-min load average before/after: {load}, {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
