@@ -123,6 +123,9 @@ def split_valid(
             failures,
         ]
     )
+    if reasons.height == 0:
+        empty = {ROW_NUMBER: pl.Int64, "raw": pl.Utf8, "reason": pl.Utf8}
+        return typed.select(_PRICE_COLUMNS), pl.DataFrame(schema=empty)
     by_row = reasons.group_by(_INDEX, maintain_order=True).agg(pl.col("reason").str.join("; "))
     valid = typed.join(by_row, on=_INDEX, how="anti").select(_PRICE_COLUMNS)
     raw_json = (
