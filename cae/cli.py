@@ -53,11 +53,18 @@ SQL_MAX_ROWS_SHOWN = 50
 
 
 def _open_warehouse(home: Path | None, *, read_only: bool = False):
+    import duckdb
+
     from cae import warehouse
 
-    if read_only and warehouse.warehouse_path(home).exists():
-        return warehouse.connect(home, read_only=True)
-    return warehouse.connect(home)
+    path = warehouse.warehouse_path(home)
+    try:
+        if read_only and path.exists():
+            return warehouse.connect(home, read_only=True)
+        return warehouse.connect(home)
+    except duckdb.IOException as error:
+        # DuckDB allows one writing process per file: another cae command holds it.
+        raise ConfigError(f"cannot open {path}: {str(error).splitlines()[0]}") from None
 
 
 def _print_frame(frame, title: str | None = None) -> None:

@@ -127,3 +127,34 @@ def test_dropdir_option_ingests_then_skips(tmp_path, capsys):
 def test_each_command_has_help(command, capsys):
     assert cli.main([command, "--help"]) == 0
     assert "--home" in capsys.readouterr().out
+
+
+def test_a_locked_warehouse_is_a_one_line_error(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from cae import warehouse
+
+    home = tmp_path / "locked"
+    warehouse.connect(home).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+            "print('ready', flush=True); time.sleep(30)",
+            str(warehouse.warehouse_path(home)),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        assert cli.main(["sql", "select 1", "--home", str(home)]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert "cannot open" in err
+    assert "lock" in err
+    assert "Traceback" not in err
