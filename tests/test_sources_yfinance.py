@@ -9,7 +9,7 @@ from cae.sources.yfinance import parse_download
 
 # Hand-made in the shape `yfinance.download(..., auto_adjust=False)` returns and `to_csv` writes:
 # two column levels (Price, Ticker) over a Date index; NEWCO lists on 2024-01-03.
-RECORDED = Path(__file__).parent / "data" / "yfinance_download.csv"
+RECORDED = Path(__file__).parent / "fixtures" / "yfinance_download.csv"
 
 
 def recorded_frame():
