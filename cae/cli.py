@@ -116,11 +116,20 @@ def _print_reports(reports) -> None:
 
 
 def _progress():
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
@@ -128,16 +137,29 @@ def _progress():
     )
 
 
+def _count_files(sources: list[str], dropdir: Path | None) -> int | None:
+    from cae.sources import files
+
+    if dropdir is not None:
+        return None
+    named = [s for s in sources if s in ("sample", "sp500-long") or s.startswith("yfinance:")]
+    paths = [s for s in sources if s not in named]
+    return len(named) + (len(files.expand_paths(paths)) if paths else 0)
+
+
 def _ingest(home: Path | None, sources: list[str], dropdir: Path | None, options) -> list:
     from cae import ingest as ingest_lib
 
+    total = _count_files(sources, dropdir)  # also fails early on a missing path
     con = _open_warehouse(home)
     try:
         with _progress() as progress:
-            task = progress.add_task("ingesting", total=None)
+            task = progress.add_task("ingesting", total=total)
+            started = []
 
             def on_file(name: str) -> None:
-                progress.update(task, description=f"ingesting {name}")
+                progress.update(task, description=f"ingesting {name}", completed=len(started))
+                started.append(name)
 
             if dropdir is not None:
                 return ingest_lib.ingest_dropdir(con, dropdir, options=options, on_file=on_file)
@@ -235,13 +257,12 @@ def sql(
     if frame is None:
         console.print("ok")
         return
-    fmt = format_ or ("csv" if output is not None and output.suffix != ".json" else format_)
-    if output is not None and output.suffix == ".parquet":
-        fmt = format_ or "parquet"
+    fmt = format_
+    if fmt is None and output is not None:
+        fmt = {".json": "json", ".parquet": "parquet"}.get(output.suffix.lower(), "csv")
     if output is not None:
-        {"csv": frame.write_csv, "json": frame.write_json, "parquet": frame.write_parquet}[
-            fmt or "csv"
-        ](output)
+        writers = {"csv": frame.write_csv, "json": frame.write_json, "parquet": frame.write_parquet}
+        writers[fmt](output)
         console.print(f"wrote {frame.height} rows to {output}", highlight=False)
     elif fmt == "csv":
         sys.stdout.write(frame.write_csv())

@@ -87,8 +87,7 @@ def _failure_reasons(frame: pl.DataFrame) -> pl.DataFrame:
             ).str.replace_all("{value}", pl.col("failure_case").fill_null(""), literal=True),
         ).alias("reason"),
     )
-    # pandera names both copies of a duplicate key "uniqueness" but reports the check once
-    # per column pair; keep each message once per row.
+    # A row's reason lists each broken rule once, however often pandera reports it.
     return reasons.unique(maintain_order=True)
 
 
