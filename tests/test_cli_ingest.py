@@ -158,3 +158,22 @@ def test_a_locked_warehouse_is_a_one_line_error(tmp_path, capsys):
     assert "cannot open" in err
     assert "lock" in err
     assert "Traceback" not in err
+
+
+def test_sql_output_suffix_picks_the_format(sample_home, tmp_path):
+    out = tmp_path / "count.parquet"
+    argv = ["sql", "select count(*) as n from prices", "--output", str(out)]
+    assert cli.main([*argv, "--home", str(sample_home)]) == 0
+    assert pl.read_parquet(out)["n"].to_list() == [122574]
+
+
+def test_status_counts_rejects_by_rule(tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    path.write_text(GOOD + "BBB,2020-01-02,10,11,9,-1,5\nCCC,2020-01-02,10,11,9,-2,5\n")
+    home = str(tmp_path / "h")
+    assert cli.main(["ingest", str(path), "--home", home]) == 0
+    capsys.readouterr()
+    assert cli.main(["status", "--home", home]) == 0
+    out = capsys.readouterr().out
+    assert "rejected rows by rule" in out
+    assert "price_positive" in out

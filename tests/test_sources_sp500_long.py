@@ -23,3 +23,14 @@ def test_missing_skfolio_names_the_extra(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match=r"pip install 'cae\[sp500-long\]'"):
         sp500_long.dataset_path()
+
+
+def test_dataset_is_found_inside_the_installed_package_without_importing_it(tmp_path, monkeypatch):
+    package = tmp_path / "skfolio"
+    (package / "datasets" / "data").mkdir(parents=True)
+    (package / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")
+    data = package / "datasets" / "data" / "sp500_dataset.csv.gz"
+    data.write_bytes(gzip.compress(b"Date,AAPL\n1990-01-02,0.264\n"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert sp500_long.dataset_path() == data
+    assert sp500_long.read_sp500_long()["ticker"].to_list() == ["AAPL"]
