@@ -59,7 +59,7 @@ RULE_MESSAGES = {
         f"open must lie within [low, high] (tolerance OPEN_RANGE_TOLERANCE="
         f"{OPEN_RANGE_TOLERANCE:g}; got {{value}})"
     ),
-    "multiple_fields_uniqueness": "(ticker, date) appears more than once in this batch",
+    "duplicate_key": "(ticker, date) appears more than once in this batch",
 }
 
 
@@ -128,9 +128,22 @@ class Prices(pa.DataFrameModel):
     def _open_in_range(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(_within_range("open", OPEN_RANGE_TOLERANCE))
 
+    @pa.dataframe_check(name="duplicate_key")
+    def _duplicate_key(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        key = pl.struct("ticker", "date")
+        ticker, date = pl.col("ticker"), pl.col("date")
+        increasing = (ticker > ticker.shift()) | (
+            (ticker == ticker.shift()) & (date > date.shift())
+        )
+        # Files usually arrive sorted by ticker and date; a strictly increasing key cannot
+        # repeat, which is checked far faster than hashing every key.
+        is_sorted = data.lazyframe.select(increasing.slice(1).fill_null(False).all()).collect()
+        if is_sorted.item():
+            return data.lazyframe.select(pl.repeat(True, pl.len()))
+        return data.lazyframe.select(~key.is_duplicated())
+
     class Config:
-        """No duplicate key inside one batch; extra columns (such as `row_number`) pass through."""
+        """Extra columns (such as `row_number`) pass through; types are coerced before."""
 
         strict = False
         coerce = False
-        unique = ["ticker", "date"]  # noqa: RUF012 (pandera reads a plain list)

@@ -151,7 +151,7 @@ def test_duplicate_key_rejects_every_copy(con, tmp_path):
     assert rejected["row_number"].to_list() == [1, 4]
     assert (
         rejected["reason"].to_list()
-        == ["multiple_fields_uniqueness: (ticker, date) appears more than once in this batch"] * 2
+        == ["duplicate_key: (ticker, date) appears more than once in this batch"] * 2
     )
 
 

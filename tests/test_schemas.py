@@ -76,4 +76,30 @@ def test_duplicate_key_is_reported_for_both_rows():
     with pytest.raises(pa_errors.SchemaErrors) as caught:
         Prices.validate(frame, lazy=True)
     cases = caught.value.failure_cases
-    assert sorted(cases.filter(check="multiple_fields_uniqueness")["index"].to_list()) == [0, 1]
+    assert sorted(cases.filter(check="duplicate_key")["index"].to_list()) == [0, 1]
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled"])
+@pytest.mark.parametrize("n_duplicates", [0, 3])
+def test_duplicate_key_matches_a_naive_count(order, n_duplicates):
+    tickers = [f"T{i}" for i in range(5) for _ in range(20)]
+    dates = [dt.date(2020, 1, 1) + dt.timedelta(days=d) for _ in range(5) for d in range(20)]
+    base = pl.concat([prices()] * 100).with_columns(
+        ticker=pl.Series(tickers), date=pl.Series(dates)
+    )
+    frame = pl.concat([base, base.slice(10, n_duplicates)])
+    frame = (
+        frame.sort("ticker", "date")
+        if order == "sorted"
+        else frame.sample(fraction=1.0, shuffle=True, seed=7)
+    )
+    naive = {}
+    for row in frame.select("ticker", "date").iter_rows():
+        naive[row] = naive.get(row, 0) + 1
+    expected = sum(count for count in naive.values() if count > 1)
+    if expected == 0:
+        assert Prices.validate(frame, lazy=True).height == 100
+        return
+    with pytest.raises(pa_errors.SchemaErrors) as caught:
+        Prices.validate(frame, lazy=True)
+    assert caught.value.failure_cases.filter(check="duplicate_key").height == expected == 6
