@@ -86,3 +86,17 @@ def test_sha256_is_the_content_hash(tmp_path):
     assert files.file_sha256(path) == (
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     )
+
+
+def test_mapping_onto_an_existing_column_is_a_file_format_error(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("ticker,date,close,last\nAAA,2020-01-02,1.5,1.6\n")
+    with pytest.raises(FileFormatError, match="gives two columns the same name"):
+        files.read_price_file(path, FileOptions(columns={"last": "close"}))
+
+
+def test_two_spellings_of_one_column_are_a_file_format_error(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("ticker,date,Close,close\nAAA,2020-01-02,1.5,1.6\n")
+    with pytest.raises(FileFormatError, match="two columns map to the same name"):
+        files.read_price_file(path)

@@ -146,8 +146,14 @@ def to_long(table: pl.DataFrame, options: FileOptions, *, name: str = "frame") -
     Long tables keep one row per input row. Wide tables (a date column plus one close column per
     ticker) become one row per non-empty cell; their `row_number` is the date's data row.
     """
-    renamed = {c: options.columns.get(c, c) for c in table.columns}
-    table = table.rename(renamed).with_row_index(ROW_NUMBER, offset=1)
+    renamed = [options.columns.get(c, c) for c in table.columns]
+    if len(set(renamed)) < len(renamed):
+        raise FileFormatError(
+            f"{name}: the column mapping gives two columns the same name "
+            f"({', '.join(renamed)}); {EXPECTED}"
+        )
+    table = table.rename(dict(zip(table.columns, renamed, strict=True)))
+    table = table.with_row_index(ROW_NUMBER, offset=1)
     canonical = {c: _normalise(c) for c in table.columns if c != ROW_NUMBER}
     layout = options.layout
     if layout == "auto":
