@@ -100,3 +100,10 @@ def test_two_spellings_of_one_column_are_a_file_format_error(tmp_path):
     path.write_text("ticker,date,Close,close\nAAA,2020-01-02,1.5,1.6\n")
     with pytest.raises(FileFormatError, match="two columns map to the same name"):
         files.read_price_file(path)
+
+
+def test_broken_gzip_is_a_file_format_error(tmp_path):
+    path = tmp_path / "p.csv.gz"
+    path.write_bytes(b"ticker,date,close\nAAA,2020-01-02,1.5\n")
+    with pytest.raises(FileFormatError, match=r"p\.csv\.gz: not a readable gzip file"):
+        files.read_price_file(path)

@@ -114,7 +114,12 @@ def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
     else:
         data = path.read_bytes()
         if path.name.lower().endswith(".gz") or data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError) as error:
+                raise FileFormatError(
+                    f"{path}: not a readable gzip file ({error}); {EXPECTED}"
+                ) from None
         if b"\x00" in data[:_SNIFF_BYTES]:
             raise FileFormatError(f"{path}: binary content, not a text CSV; {EXPECTED}")
         try:
