@@ -70,6 +70,7 @@ def _open_warehouse(home: Path | None, *, read_only: bool = False):
 def _print_frame(frame, title: str | None = None) -> None:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(
         title=title,
@@ -82,7 +83,8 @@ def _print_frame(frame, title: str | None = None) -> None:
     for name in frame.columns:
         table.add_column(name, justify="right" if frame[name].dtype.is_numeric() else "left")
     for row in frame.iter_rows():
-        table.add_row(*("" if v is None else str(v) for v in row))
+        # Text, not markup: a value such as "[low, high]" must print as it is.
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
     console.print(table)
 
 
@@ -263,14 +265,14 @@ def sql(
     if output is not None:
         writers = {"csv": frame.write_csv, "json": frame.write_json, "parquet": frame.write_parquet}
         writers[fmt](output)
-        console.print(f"wrote {frame.height} rows to {output}", highlight=False)
+        console.print(f"wrote {frame.height} rows to {output}", highlight=False, markup=False)
     elif fmt == "csv":
         sys.stdout.write(frame.write_csv())
     elif fmt == "json":
         sys.stdout.write(frame.write_json() + "\n")
     elif frame.shape == (1, 1):
         # A single value prints bare, so scripts can use it: cae sql "select count(*) ..."
-        console.print(str(frame.item()), highlight=False)
+        console.print(str(frame.item()), highlight=False, markup=False)
     else:
         _print_frame(frame.head(SQL_MAX_ROWS_SHOWN))
         if frame.height > SQL_MAX_ROWS_SHOWN:

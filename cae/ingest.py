@@ -331,7 +331,9 @@ def _result_frame(result: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return pl.DataFrame(result.fetchall(), schema=columns, orient="row")
 
 
-def warehouse_status(con: duckdb.DuckDBPyConnection, *, last_batches: int = 10) -> dict:
+def warehouse_status(
+    con: duckdb.DuckDBPyConnection, *, last_batches: int = 10
+) -> dict[str, pl.DataFrame]:
     """Return the warehouse's status as small frames: `prices`, `batches`, `rejects`.
 
     `prices` is one row (rows, tickers, first and last date, tickers with metadata), `batches`

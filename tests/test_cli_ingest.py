@@ -177,3 +177,16 @@ def test_status_counts_rejects_by_rule(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "rejected rows by rule" in out
     assert "price_positive" in out
+
+
+def test_sql_table_prints_brackets_literally(tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    path.write_text(GOOD + "BBB,2020-01-02,10,10.5,9,11,5\nCCC,2020-01-02,10,11,9,[bold]x,5\n")
+    home = str(tmp_path / "h")
+    assert cli.main(["ingest", str(path), "--home", home]) == 0
+    capsys.readouterr()
+    query = "select reason from rejected_rows order by row_number"
+    assert cli.main(["sql", query, "--home", home]) == 0
+    out = capsys.readouterr().out
+    assert "within [low, high]" in out
+    assert "'[bold]x' is not a number" in out
