@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cae.errors import CaeError, ConfigError
 
@@ -298,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 1
     except CaeError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        message = escape(str(error))  # a file name or value may contain [brackets]
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         return 1
     return 0
 

@@ -190,3 +190,10 @@ def test_sql_table_prints_brackets_literally(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "within [low, high]" in out
     assert "'[bold]x' is not a number" in out
+
+
+def test_error_text_with_brackets_prints_literally(tmp_path, capsys):
+    path = tmp_path / "[bold]prices.csv"
+    path.write_text("")
+    assert cli.main(["ingest", str(path), "--home", str(tmp_path / "h")]) == 1
+    assert "[bold]prices.csv: the file is empty" in capsys.readouterr().err

@@ -82,7 +82,9 @@ def expand_paths(specs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     found: dict[Path, None] = {}
     for spec in specs:
         text = str(spec)
-        matches = sorted(glob.glob(text, recursive=True)) if glob.has_magic(text) else [text]
+        # An existing file is taken as named, even if its name has glob characters ([, *, ?).
+        is_pattern = glob.has_magic(text) and not Path(text).is_file()
+        matches = sorted(glob.glob(text, recursive=True)) if is_pattern else [text]
         paths = [Path(m) for m in matches if Path(m).is_file()]
         if not paths:
             raise FileFormatError(f"{text}: no such file (or the pattern matches no file)")
