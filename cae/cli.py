@@ -141,11 +141,12 @@ def _progress():
 
 
 def _count_files(sources: list[str], dropdir: Path | None) -> int | None:
+    from cae.ingest import NAMED_SOURCES, YFINANCE_PREFIX
     from cae.sources import files
 
     if dropdir is not None:
         return None
-    named = [s for s in sources if s in ("sample", "sp500-long") or s.startswith("yfinance:")]
+    named = [s for s in sources if s in NAMED_SOURCES or s.startswith(YFINANCE_PREFIX)]
     paths = [s for s in sources if s not in named]
     return len(named) + (len(files.expand_paths(paths)) if paths else 0)
 

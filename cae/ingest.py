@@ -26,6 +26,7 @@ from cae.sources.coerce import PROBLEM, ROW_NUMBER, coerce_prices
 from cae.warehouse import run_sql, transaction
 
 __all__ = [
+    "NAMED_SOURCES",
     "YFINANCE_PREFIX",
     "IngestReport",
     "ingest_dropdir",
@@ -39,6 +40,8 @@ __all__ = [
 
 # `cae ingest yfinance:AAPL,MSFT` downloads those tickers (needs the `online` extra).
 YFINANCE_PREFIX = "yfinance:"
+# Sources named by a word rather than a path.
+NAMED_SOURCES = ("sample", "sp500-long")
 _INDEX = "_index"
 _PRICE_COLUMNS = list(Prices.to_schema().columns)
 
@@ -240,6 +243,28 @@ def ingest_sample_tickers(con: duckdb.DuckDBPyConnection) -> int:
     return tickers.height
 
 
+def _unreadable(errors: list[FileFormatError], n_ingested: int, where: str) -> FileFormatError:
+    """One error naming every unreadable file, or the error itself when it is the only news."""
+    if len(errors) == 1 and n_ingested == 0:
+        return errors[0]
+    return FileFormatError(
+        f"{len(errors)} unreadable file(s){where} ({n_ingested} other file(s) ingested): "
+        + " | ".join(str(e) for e in errors)
+    )
+
+
+def _ingest_named(con: duckdb.DuckDBPyConnection, name: str) -> IngestReport:
+    if name == "sample":
+        ingest_sample_tickers(con)
+        frame = sample.read_sample_prices()
+        return ingest_frame(con, frame, source="sample", file=sample.PRICES_FILE)
+    if name == "sp500-long":
+        path = sp500_long.dataset_path()
+        return ingest_frame(con, sp500_long.read_sp500_long(path), source=name, file=str(path))
+    tickers = [t.strip() for t in name.removeprefix(YFINANCE_PREFIX).split(",") if t.strip()]
+    return ingest_frame(con, yfinance.download(tickers), source="yfinance", file=None)
+
+
 def ingest_source(
     con: duckdb.DuckDBPyConnection,
     spec: str | Sequence[str],
@@ -249,35 +274,31 @@ def ingest_source(
 ) -> list[IngestReport]:
     """Ingest a named source (`sample`, `sp500-long`, `yfinance:T1,T2`) or CSV/Parquet paths/globs.
 
-    `sample` also loads the `tickers` table. Each file is its own batch and transaction.
-    `on_file`, if given, is called with each file name before it loads (for progress display).
+    `sample` also loads the `tickers` table. Each file is its own batch and transaction. Paths
+    are resolved before anything loads, so a missing file stops the command early. An unreadable
+    file does not stop the others: they load, then `FileFormatError` names it. `on_file`, if
+    given, is called with each source or file name before it loads (for progress display).
     """
     specs = [spec] if isinstance(spec, str) else list(spec)
-    reports = []
+    plan: list[str | Path] = []
     for item in specs:
-        if item == "sample":
-            if on_file:
-                on_file(sample.PRICES_FILE)
-            ingest_sample_tickers(con)
-            frame = sample.read_sample_prices()
-            reports.append(ingest_frame(con, frame, source="sample", file=sample.PRICES_FILE))
-        elif item == "sp500-long":
-            path = sp500_long.dataset_path()
-            if on_file:
-                on_file(path.name)
-            frame = sp500_long.read_sp500_long(path)
-            reports.append(ingest_frame(con, frame, source="sp500-long", file=str(path)))
-        elif item.startswith(YFINANCE_PREFIX):
-            tickers = [t.strip() for t in item.removeprefix(YFINANCE_PREFIX).split(",") if t]
-            if on_file:
-                on_file(item)
-            frame = yfinance.download(tickers)
-            reports.append(ingest_frame(con, frame, source="yfinance", file=None))
+        if item in NAMED_SOURCES or item.startswith(YFINANCE_PREFIX):
+            plan.append(item)
         else:
-            for path in files.expand_paths([item]):
-                if on_file:
-                    on_file(str(path))
-                reports.append(ingest_file(con, path, options=options))
+            plan.extend(files.expand_paths([item]))
+    reports, unreadable = [], []
+    for item in plan:
+        if on_file:
+            on_file(str(item))
+        if isinstance(item, str):
+            reports.append(_ingest_named(con, item))
+            continue
+        try:
+            reports.append(ingest_file(con, item, options=options))
+        except FileFormatError as error:
+            unreadable.append(error)
+    if unreadable:
+        raise _unreadable(unreadable, len(reports), "")
     return reports
 
 
@@ -306,7 +327,7 @@ def ingest_dropdir(
             frame = files.read_price_file(path, options_)
         except FileFormatError as error:
             # One unreadable file must not hold back the others; it is retried next pass.
-            unreadable.append(str(error))
+            unreadable.append(error)
             continue
         report = ingest_frame(
             con,
@@ -319,10 +340,7 @@ def ingest_dropdir(
         reports.append(report)
         seen.add(sha256)
     if unreadable:
-        raise FileFormatError(
-            f"{len(unreadable)} unreadable file(s) in {folder} "
-            f"({len(reports)} other file(s) ingested): " + " | ".join(unreadable)
-        )
+        raise _unreadable(unreadable, len(reports), f" in {folder}")
     return reports
 
 

@@ -271,3 +271,20 @@ def test_sample_loads_once_with_its_tickers(con):
     )
     (second,) = ingest.ingest_source(con, "sample")
     assert (second.rows_new, second.rows_changed, second.rows_rejected) == (0, 0, 0)
+
+
+def test_an_unreadable_file_does_not_hold_back_the_others(con, tmp_path):
+    good = write_csv(tmp_path / "a.csv", GOOD)
+    (tmp_path / "b.csv").write_text("")
+    with pytest.raises(FileFormatError) as caught:
+        ingest.ingest_source(con, [str(tmp_path / "b.csv"), str(good)])
+    assert str(caught.value).startswith("1 unreadable file(s) (1 other file(s) ingested): ")
+    assert "b.csv: the file is empty" in str(caught.value)
+    assert con.execute("select count(*) from prices").fetchone() == (3,)
+
+
+def test_a_missing_path_stops_before_anything_loads(con, tmp_path):
+    good = write_csv(tmp_path / "a.csv", GOOD)
+    with pytest.raises(FileFormatError, match="no such file"):
+        ingest.ingest_source(con, [str(good), str(tmp_path / "missing.csv")])
+    assert snapshot(con)["ingest_batches"] == []

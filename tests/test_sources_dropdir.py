@@ -67,5 +67,5 @@ def test_a_bad_file_is_named_and_does_not_hold_back_the_others(con, tmp_path):
     with pytest.raises(FileFormatError, match=expected):
         ingest.ingest_dropdir(con, tmp_path)
     assert con.execute("select file from ingest_batches").fetchall() == [(str(tmp_path / "b.csv"),)]
-    with pytest.raises(FileFormatError, match="0 other file"):
+    with pytest.raises(FileFormatError, match=r"^\S*a\.csv: the file is empty"):
         ingest.ingest_dropdir(con, tmp_path)
