@@ -211,12 +211,15 @@ def ingest(
 
 def _print_status(home: Path | None) -> None:
     from cae import ingest as ingest_lib
+    from cae import warehouse
 
     con = _open_warehouse(home, read_only=True)
     try:
         status = ingest_lib.warehouse_status(con)
     finally:
         con.close()
+    path = warehouse.warehouse_path(home)
+    console.print(f"warehouse {path}", highlight=False, markup=False)
     _print_frame(status["prices"], title="prices")
     _print_frame(status["batches"], title="last batches")
     if status["rejects"].height:

@@ -23,6 +23,7 @@ def test_run_ingests_the_sample_and_prints_status(sample_home, capsys):
     assert "2009-08-21" in out
     assert "2010-08-20" in out
     assert "no rejected rows" in out
+    assert f"warehouse {sample_home}" in out
 
 
 def test_second_sample_ingest_reports_zero_new(sample_home, capsys):
