@@ -107,3 +107,15 @@ def test_broken_gzip_is_a_file_format_error(tmp_path):
     path.write_bytes(b"ticker,date,close\nAAA,2020-01-02,1.5\n")
     with pytest.raises(FileFormatError, match=r"p\.csv\.gz: not a readable gzip file"):
         files.read_price_file(path)
+
+
+def test_a_folder_stands_for_its_price_files(tmp_path):
+    for name in ["b.parquet", "a.csv", "notes.md"]:
+        (tmp_path / name).write_text("x")
+    (tmp_path / "sub").mkdir()
+    assert [p.name for p in files.expand_paths([tmp_path])] == ["a.csv", "b.parquet"]
+
+
+def test_an_empty_folder_is_an_error(tmp_path):
+    with pytest.raises(FileFormatError, match="no such file"):
+        files.expand_paths([tmp_path])

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from cae.sources.files import CSV_SUFFIXES, PARQUET_SUFFIXES, file_sha256
+from cae.sources.files import file_sha256, is_price_file
 
 __all__ = ["MIN_AGE_SECONDS", "PARTIAL_SUFFIXES", "pending_files"]
 
@@ -24,7 +24,7 @@ def _is_candidate(path: Path) -> bool:
     name = path.name.lower()
     if name.startswith(".") or name.endswith(PARTIAL_SUFFIXES):
         return False
-    return path.is_file() and name.endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
+    return is_price_file(path)
 
 
 def pending_files(

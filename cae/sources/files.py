@@ -28,6 +28,7 @@ __all__ = [
     "FileOptions",
     "expand_paths",
     "file_sha256",
+    "is_price_file",
     "read_price_file",
     "read_table",
     "to_long",
@@ -75,9 +76,10 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 
 def expand_paths(specs: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """Return the files named by paths and globs, in order, each once.
+    """Return the files named by paths, folders and globs, in order, each once.
 
-    Raises `FileFormatError` for a path that does not exist or a glob that matches nothing.
+    A folder stands for the CSV and Parquet files directly inside it. Raises `FileFormatError`
+    for a path that does not exist or a glob or folder that holds no such file.
     """
     found: dict[Path, None] = {}
     for spec in specs:
@@ -85,11 +87,18 @@ def expand_paths(specs: Sequence[str | os.PathLike[str]]) -> list[Path]:
         # An existing file is taken as named, even if its name has glob characters ([, *, ?).
         is_pattern = glob.has_magic(text) and not Path(text).is_file()
         matches = sorted(glob.glob(text, recursive=True)) if is_pattern else [text]
+        if Path(text).is_dir():
+            matches = sorted(str(p) for p in Path(text).iterdir() if is_price_file(p))
         paths = [Path(m) for m in matches if Path(m).is_file()]
         if not paths:
             raise FileFormatError(f"{text}: no such file (or the pattern matches no file)")
         found.update(dict.fromkeys(paths))
     return list(found)
+
+
+def is_price_file(path: Path) -> bool:
+    """Tell whether a file's name marks it as a CSV or Parquet price file."""
+    return path.is_file() and path.name.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
 
 
 def _is_parquet(path: Path, head: bytes) -> bool:
