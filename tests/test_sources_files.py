@@ -119,3 +119,9 @@ def test_a_folder_stands_for_its_price_files(tmp_path):
 def test_an_empty_folder_is_an_error(tmp_path):
     with pytest.raises(FileFormatError, match="no such file"):
         files.expand_paths([tmp_path])
+
+
+def test_a_row_number_column_in_the_file_gives_way(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("row_number,ticker,date,close\n7,AAA,2020-01-02,1.5\n")
+    assert files.read_price_file(path)["row_number"].to_list() == [1]

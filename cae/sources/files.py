@@ -169,7 +169,8 @@ def to_long(table: pl.DataFrame, options: FileOptions, *, name: str = "frame") -
             f"({', '.join(renamed)}); {EXPECTED}"
         )
     table = table.rename(dict(zip(table.columns, renamed, strict=True)))
-    table = table.with_row_index(ROW_NUMBER, offset=1)
+    # The file's own row counter, if it has one, gives way to cae's.
+    table = table.drop(ROW_NUMBER, strict=False).with_row_index(ROW_NUMBER, offset=1)
     canonical = {c: _normalise(c) for c in table.columns if c != ROW_NUMBER}
     layout = options.layout
     if layout == "auto":
