@@ -288,3 +288,19 @@ def test_a_missing_path_stops_before_anything_loads(con, tmp_path):
     with pytest.raises(FileFormatError, match="no such file"):
         ingest.ingest_source(con, [str(good), str(tmp_path / "missing.csv")])
     assert snapshot(con)["ingest_batches"] == []
+
+
+def test_wide_parquet_ingests_closes_only(con, tmp_path):
+    path = tmp_path / "wide.parquet"
+    pl.DataFrame(
+        {
+            "Date": [dt.date(2020, 1, 2), dt.date(2020, 1, 3)],
+            "AAA": [10.0, None],
+            "BBB": [20.0, -1.0],
+        }
+    ).write_parquet(path)
+    (report,) = ingest.ingest_source(con, str(path))
+    assert (report.rows_in, report.rows_new, report.rows_rejected) == (3, 2, 1)
+    rows = con.execute("select ticker, close, open from prices order by all").fetchall()
+    assert rows == [("AAA", 10.0, None), ("BBB", 20.0, None)]
+    assert con.execute("select row_number from rejected_rows").fetchone() == (2,)
