@@ -12,8 +12,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from cae.errors import CaeError
+from cae.errors import CaeError, ConfigError
 
 __all__ = ["app", "main"]
 
@@ -46,6 +47,255 @@ def version() -> None:
     console.print(__version__)
 
 
+# --- ingest, status, sql, run (issue 2) -------------------------------------------------------
+
+# Rows of a query result shown as a table; more go to a file with --format/--output.
+SQL_MAX_ROWS_SHOWN = 50
+
+
+def _open_warehouse(home: Path | None, *, read_only: bool = False):
+    import duckdb
+
+    from cae import warehouse
+
+    path = warehouse.warehouse_path(home)
+    try:
+        if read_only and path.exists():
+            return warehouse.connect(home, read_only=True)
+        return warehouse.connect(home)
+    except duckdb.IOException as error:
+        # DuckDB allows one writing process per file: another cae command holds it.
+        raise ConfigError(f"cannot open {path}: {str(error).splitlines()[0]}") from None
+
+
+def _print_frame(frame, title: str | None = None) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    for name in frame.columns:
+        table.add_column(name, justify="right" if frame[name].dtype.is_numeric() else "left")
+    for row in frame.iter_rows():
+        # Text, not markup: a value such as "[low, high]" must print as it is.
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
+    console.print(table)
+
+
+def _parse_mapping(pairs: list[str] | None) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs or []:
+        source, sep, target = pair.partition("=")
+        if not sep or not source or not target:
+            raise ConfigError(f"--map {pair!r}: expected SOURCE=COLUMN, e.g. --map Symbol=ticker")
+        mapping[source] = target
+    return mapping
+
+
+def _print_reports(reports) -> None:
+    import polars as pl
+
+    if not reports:
+        console.print("nothing to ingest: no new or changed files")
+        return
+    _print_frame(pl.DataFrame(reports).drop("source"), title="ingested")
+    new = sum(r.rows_new for r in reports)
+    changed = sum(r.rows_changed for r in reports)
+    rejected = sum(r.rows_rejected for r in reports)
+    console.print(f"{new} new rows, {changed} changed, {rejected} rejected")
+    if rejected:
+        first = next(r.batch_id for r in reports if r.rows_rejected)
+        console.print(
+            f'see why: cae sql "select * from rejected_rows where batch_id = {first}"',
+            highlight=False,
+        )
+
+
+def _progress():
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+
+
+def _count_files(sources: list[str], dropdir: Path | None) -> int | None:
+    from cae.ingest import NAMED_SOURCES, YFINANCE_PREFIX
+    from cae.sources import files
+
+    if dropdir is not None:
+        return None
+    named = [s for s in sources if s in NAMED_SOURCES or s.startswith(YFINANCE_PREFIX)]
+    paths = [s for s in sources if s not in named]
+    return len(named) + (len(files.expand_paths(paths)) if paths else 0)
+
+
+def _ingest(home: Path | None, sources: list[str], dropdir: Path | None, options) -> list:
+    from cae import ingest as ingest_lib
+
+    total = _count_files(sources, dropdir)  # also fails early on a missing path
+    con = _open_warehouse(home)
+    try:
+        with _progress() as progress:
+            task = progress.add_task("ingesting", total=total)
+            started = []
+
+            def on_file(name: str) -> None:
+                progress.update(task, description=f"ingesting {name}", completed=len(started))
+                started.append(name)
+
+            if dropdir is not None:
+                return ingest_lib.ingest_dropdir(con, dropdir, options=options, on_file=on_file)
+            return ingest_lib.ingest_source(con, sources, options=options, on_file=on_file)
+    finally:
+        con.close()
+
+
+@app.command()
+def ingest(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="sample (default) | sp500-long | yfinance:T1,T2 | CSV/Parquet paths or globs.",
+            show_default=False,
+        ),
+    ] = None,
+    dropdir: Annotated[
+        Path | None,
+        typer.Option(help="Ingest every new or changed file in this landing folder once."),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Rename a file column: SOURCE=COLUMN (repeatable)."),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(help="strptime format of dates, e.g. %d/%m/%Y (default: inferred)."),
+    ] = None,
+    layout: Annotated[
+        str, typer.Option(help="long | wide | auto (long if a ticker column exists).")
+    ] = "auto",
+    home: HomeOption = None,
+) -> None:
+    """Load prices into the warehouse; re-ingesting the same data changes nothing."""
+    from cae.sources.files import FileOptions
+
+    if layout not in ("auto", "long", "wide"):
+        raise ConfigError(f"--layout {layout!r}: expected long, wide or auto")
+    if dropdir is not None and sources:
+        raise ConfigError("give either sources or --dropdir, not both")
+    options = FileOptions(columns=_parse_mapping(map_), date_format=date_format, layout=layout)
+    _print_reports(_ingest(home, sources or ["sample"], dropdir, options))
+
+
+def _print_status(home: Path | None) -> None:
+    from cae import ingest as ingest_lib
+    from cae import warehouse
+
+    con = _open_warehouse(home, read_only=True)
+    try:
+        status = ingest_lib.warehouse_status(con)
+    finally:
+        con.close()
+    path = warehouse.warehouse_path(home)
+    console.print(f"warehouse {path}", highlight=False, markup=False)
+    _print_frame(status["prices"], title="prices")
+    _print_frame(status["batches"], title="last batches")
+    if status["rejects"].height:
+        _print_frame(status["rejects"], title="rejected rows by rule")
+    else:
+        console.print("no rejected rows")
+
+
+@app.command()
+def status(home: HomeOption = None) -> None:
+    """Show what the warehouse holds: rows, tickers, date range, last batches, rejects."""
+    _print_status(home)
+
+
+@app.command()
+def sql(
+    query: Annotated[
+        str, typer.Argument(help='A DuckDB query, e.g. "select count(*) from prices".')
+    ],
+    format_: Annotated[
+        str | None,
+        typer.Option("--format", help="csv | json | parquet (default: a table on screen)."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Write the result to this file.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Run a query against the warehouse (read-only) and print or save the result."""
+    import duckdb
+
+    if format_ not in (None, "csv", "json", "parquet"):
+        raise ConfigError(f"--format {format_!r}: expected csv, json or parquet")
+    if format_ == "parquet" and output is None:
+        raise ConfigError("--format parquet needs --output FILE")
+    con = _open_warehouse(home, read_only=True)
+    try:
+        relation = con.sql(query)
+        frame = relation.pl() if relation is not None else None
+    except duckdb.Error as error:
+        raise ConfigError(f"query failed: {error}") from None
+    finally:
+        con.close()
+    if frame is None:
+        console.print("ok")
+        return
+    fmt = format_
+    if fmt is None and output is not None:
+        fmt = {".json": "json", ".parquet": "parquet"}.get(output.suffix.lower(), "csv")
+    if output is not None:
+        writers = {"csv": frame.write_csv, "json": frame.write_json, "parquet": frame.write_parquet}
+        writers[fmt](output)
+        console.print(f"wrote {frame.height} rows to {output}", highlight=False, markup=False)
+    elif fmt == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif fmt == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    elif frame.shape == (1, 1):
+        # A single value prints bare, so scripts can use it: cae sql "select count(*) ..."
+        console.print(str(frame.item()), highlight=False, markup=False)
+    else:
+        _print_frame(frame.head(SQL_MAX_ROWS_SHOWN))
+        if frame.height > SQL_MAX_ROWS_SHOWN:
+            console.print(
+                f"... {frame.height - SQL_MAX_ROWS_SHOWN} more rows; "
+                "use --format csv --output FILE for all"
+            )
+
+
+@app.command()
+def run(home: HomeOption = None) -> None:
+    """Run the main job on the bundled sample: ingest it, then print the warehouse status."""
+    from cae.sources.files import FileOptions
+
+    _print_reports(_ingest(home, ["sample"], None, FileOptions()))
+    _print_status(home)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     try:
@@ -53,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 1
     except CaeError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        message = escape(str(error))  # a file name or value may contain [brackets]
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         return 1
     return 0
 

@@ -1,8 +1,10 @@
 -- Migration 1: the raw warehouse tables (DESIGN.md, "Tables").
--- prices: one row per ticker and trading date, raw (not split-adjusted) as the source gave it.
+-- prices: one row per ticker and trading date, raw (not split-adjusted) as the source gave it;
+--   volume and shares_out in shares; adj_factor turns close into an adjusted close (1.0 if unknown).
 -- tickers: one row per ticker, descriptive metadata (name, sector, industry).
 -- ingest_batches: one row per ingested file or source pull, with its counts and outcome.
--- rejected_rows: one row per input row that broke a rule, kept with the raw text and the rule.
+-- rejected_rows: one row per input row that broke a rule, kept with the raw text and the rule;
+--   row_number is the 1-based data row of the file (the header line is not counted).
 
 create table prices (
     ticker varchar not null,
@@ -13,6 +15,7 @@ create table prices (
     close double not null,
     volume double,
     adj_factor double not null default 1.0,
+    shares_out double,
     source varchar not null,
     batch_id bigint not null,
     primary key (ticker, date),

@@ -1,0 +1,134 @@
+"""Turn a source's raw long rows into typed price columns, noting each cell that fails to parse.
+
+Sources hand over whatever their files hold (text from a CSV, numbers from Parquet). Parsing is
+done here, once, so that a bad cell rejects its row with a message instead of failing the file or
+turning a whole column into text.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from cae.errors import FileFormatError
+
+__all__ = [
+    "DATE_FORMATS",
+    "NUMERIC_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "PROBLEM",
+    "REQUIRED_COLUMNS",
+    "ROW_NUMBER",
+    "coerce_prices",
+    "infer_date_format",
+]
+
+REQUIRED_COLUMNS = ("ticker", "date", "close")
+OPTIONAL_COLUMNS = ("open", "high", "low", "volume", "adj_close", "shares_out")
+NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_close", "shares_out")
+# 1-based data row in the source file (the header is not counted), stored in rejected_rows.
+ROW_NUMBER = "row_number"
+# Parse failures found here, "rule: message", null for a clean row.
+PROBLEM = "problem"
+# Tried in this order; the one that parses most of the values wins, ties go to the earlier one.
+DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y")
+# Enough distinct values to tell formats apart without parsing a large file twice.
+_DATE_SAMPLE = 2_000
+
+
+def infer_date_format(values: pl.Series) -> str:
+    """Return the format in `DATE_FORMATS` that parses the most of `values` (text dates)."""
+    sample = values.drop_nulls().unique(maintain_order=True).head(_DATE_SAMPLE).str.strip_chars()
+    best, best_count = DATE_FORMATS[0], -1
+    for fmt in DATE_FORMATS:
+        count = sample.str.to_date(fmt, strict=False).is_not_null().sum()
+        if count > best_count:
+            best, best_count = fmt, count
+    return best
+
+
+def _text(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.Utf8).str.strip_chars()
+
+
+def _parse_date(raw: pl.DataFrame, date_format: str | None) -> tuple[pl.Expr, pl.Expr | None]:
+    dtype = raw.schema["date"]
+    if dtype == pl.Date:
+        return pl.col("date"), None
+    if isinstance(dtype, pl.Datetime):
+        return pl.col("date").dt.date(), None
+    text = _text("date")
+    if dtype.is_integer():
+        fmt = date_format or "%Y%m%d"
+    else:
+        fmt = date_format or infer_date_format(raw["date"].cast(pl.Utf8))
+    parsed = text.str.to_date(fmt, strict=False)
+    problem = pl.when(text.is_not_null() & (text != "") & parsed.is_null()).then(
+        pl.format(f"date_parses: date '{{}}' does not match {fmt}", text)
+    )
+    return parsed, problem
+
+
+def _parse_number(raw: pl.DataFrame, column: str) -> tuple[pl.Expr, pl.Expr | None]:
+    dtype = raw.schema[column]
+    if dtype.is_numeric() or dtype == pl.Null:
+        return pl.col(column).cast(pl.Float64), None
+    text = _text(column)
+    parsed = text.cast(pl.Float64, strict=False)
+    problem = pl.when(text.is_not_null() & (text != "") & parsed.is_null()).then(
+        pl.format(f"number_parses: {column} '{{}}' is not a number", text)
+    )
+    return parsed, problem
+
+
+def coerce_prices(raw: pl.DataFrame, *, date_format: str | None = None) -> pl.DataFrame:
+    """Return typed `Prices` columns plus `row_number` and `problem` from raw long rows.
+
+    Parameters
+    ----------
+    raw
+        Long rows with at least `ticker`, `date`, `close`; optional `open`, `high`, `low`,
+        `volume` (shares), `adj_close`, `shares_out` and `row_number`. Any dtype: text is parsed.
+    date_format
+        strptime format of text dates; inferred from the values when omitted.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per input row, in order: `row_number`, `ticker`, `date`, `open`, `high`, `low`,
+        `close`, `volume`, `adj_factor` (adj_close / close, 1.0 without adj_close), `shares_out`
+        and `problem` (the parse failures of the row, or null). A cell that fails to parse is null.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise FileFormatError(f"frame is missing required column(s) {', '.join(missing)}")
+    frame = raw.with_columns(
+        pl.lit(None, dtype=pl.Float64).alias(c) for c in OPTIONAL_COLUMNS if c not in raw.columns
+    )
+    if ROW_NUMBER not in frame.columns:
+        frame = frame.with_row_index(ROW_NUMBER, offset=1)
+    date, date_problem = _parse_date(frame, date_format)
+    numbers = {c: _parse_number(frame, c) for c in NUMERIC_COLUMNS}
+    problems = [p for p in [date_problem, *(p for _, p in numbers.values())] if p is not None]
+    joined = pl.concat_str(problems, separator="; ", ignore_nulls=True) if problems else None
+    problem = pl.when(joined != "").then(joined) if joined is not None else pl.lit(None)
+    typed = frame.select(
+        pl.col(ROW_NUMBER).cast(pl.Int64),
+        _text("ticker").alias("ticker"),
+        date.alias("date"),
+        *(expr.alias(c) for c, (expr, _) in numbers.items()),
+        problem.cast(pl.Utf8).alias(PROBLEM),
+    )
+    adj_factor = pl.coalesce(pl.col("adj_close") / pl.col("close"), pl.lit(1.0))
+    return typed.with_columns(adj_factor.alias("adj_factor")).select(
+        ROW_NUMBER,
+        "ticker",
+        "date",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "adj_factor",
+        "shares_out",
+        PROBLEM,
+    )
