@@ -152,6 +152,7 @@ def _count_files(sources: list[str], dropdir: Path | None) -> int | None:
 
 
 def _ingest(home: Path | None, sources: list[str], dropdir: Path | None, options) -> list:
+    from cae import catalog
     from cae import ingest as ingest_lib
 
     total = _count_files(sources, dropdir)  # also fails early on a missing path
@@ -166,8 +167,11 @@ def _ingest(home: Path | None, sources: list[str], dropdir: Path | None, options
                 started.append(name)
 
             if dropdir is not None:
-                return ingest_lib.ingest_dropdir(con, dropdir, options=options, on_file=on_file)
-            return ingest_lib.ingest_source(con, sources, options=options, on_file=on_file)
+                reports = ingest_lib.ingest_dropdir(con, dropdir, options=options, on_file=on_file)
+            else:
+                reports = ingest_lib.ingest_source(con, sources, options=options, on_file=on_file)
+        catalog.snapshot_warehouse(home, con)
+        return reports
     finally:
         con.close()
 
@@ -244,24 +248,24 @@ def sql(
         typer.Option("--format", help="csv | json | parquet (default: a table on screen)."),
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write the result to this file.")] = None,
+    live: Annotated[
+        bool, typer.Option(help="Read the live warehouse instead of its snapshot (may be locked).")
+    ] = False,
     home: HomeOption = None,
 ) -> None:
-    """Run a query against the warehouse (read-only) and print or save the result."""
-    import duckdb
+    """Query the outputs and the warehouse together (read-only) and print or save the result.
+
+    Reads go through the catalog (`cae.catalog`): output views plus a snapshot of the warehouse,
+    so a query never blocks, or is blocked by, a running ingest or flow.
+    """
+    from cae import catalog
 
     if format_ not in (None, "csv", "json", "parquet"):
         raise ConfigError(f"--format {format_!r}: expected csv, json or parquet")
     if format_ == "parquet" and output is None:
         raise ConfigError("--format parquet needs --output FILE")
-    con = _open_warehouse(home, read_only=True)
-    try:
-        relation = con.sql(query)
-        frame = relation.pl() if relation is not None else None
-    except duckdb.Error as error:
-        raise ConfigError(f"query failed: {error}") from None
-    finally:
-        con.close()
-    if frame is None:
+    frame = catalog.query(home, query, warehouse="live" if live else "snapshot")
+    if frame.width == 0:
         console.print("ok")
         return
     fmt = format_

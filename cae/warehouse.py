@@ -79,8 +79,10 @@ def _migration_names() -> list[str]:
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """Return the number of migrations applied to this warehouse (0 for a new file)."""
-    run_sql(con, "schema_migrations")
-    row = run_sql(con, "schema_version").fetchone()
+    try:
+        row = run_sql(con, "schema_version").fetchone()
+    except duckdb.CatalogException:  # a new file: no bookkeeping table yet
+        return 0
     return int(row[0]) if row else 0
 
 
@@ -90,6 +92,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
     Each migration runs in its own transaction together with its bookkeeping row, so a failure
     leaves the warehouse at the previous version. Returns the names applied.
     """
+    run_sql(con, "schema_migrations")
     current = schema_version(con)
     applied = []
     for name in _migration_names():

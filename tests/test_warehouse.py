@@ -36,3 +36,9 @@ def test_read_only_connection_cannot_write(cae_home):
     con = warehouse.connect(read_only=True)
     with pytest.raises(duckdb.Error):
         con.execute("insert into tickers (ticker, source) values ('X', 't')")
+
+
+def test_schema_version_reads_a_read_only_warehouse(cae_home):
+    warehouse.connect().close()
+    con = warehouse.connect(read_only=True)
+    assert warehouse.schema_version(con) == len(warehouse._migration_names())
