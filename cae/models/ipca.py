@@ -77,6 +77,9 @@ class IPCA(FactorModel):
         self.Gamma_ = gamma  # (P, K)
         self.Gamma_alpha_ = alpha  # (P,); zeros without an intercept
         self.factors_ = self._with_intercept(f).to(torch.float32)
+        self.factor_names_ = tuple(f"f{k + 1}" for k in range(K)) + (
+            ("alpha",) if self.intercept else ()
+        )
         return self
 
     def _with_intercept(self, f: torch.Tensor) -> torch.Tensor:
