@@ -7,7 +7,8 @@ uses lambda from the factors of every earlier block of the window plus the block
 dates, never its own period. The results are tidy Polars frames shaped like DESIGN.md's
 `windows`, `betas`, `factors`, `fitted` and `metrics` tables (without run_id); betas, factors and
 fitted values cover the test blocks. Pooled metrics (window_id null) sum squared errors over all
-test blocks before dividing.
+test blocks before dividing. On the train block (in sample) predictive R2 uses lambda = the
+mean of all training factors, as GKX's in-sample numbers do.
 """
 
 from __future__ import annotations
@@ -124,15 +125,14 @@ def evaluate_window(
             model.fit(train, val)
         f_train = model.factors(train)
         f_val = model.factors(val)
-        history = {
-            "train": f_train[:0],
-            "val": f_train,
-            "test": torch.cat([f_train, f_val], dim=0),
-        }
+        history = {"val": f_train, "test": torch.cat([f_train, f_val], dim=0)}
         predictions = {}
         for split, block in (("train", train), ("val", val), ("test", test)):
             y_total = model.predict(block, "total")
-            y_pred = model.predict(block, "predictive", history[split])
+            if split == "train":
+                y_pred = _in_sample_predictive(model, train, f_train)
+            else:
+                y_pred = model.predict(block, "predictive", history[split])
             predictions[split] = (y_total, y_pred)
             metrics.append(
                 _metrics_row(window.window_id, name, model, split, block, *predictions[split])
@@ -156,6 +156,16 @@ def evaluate_window(
             schema=METRICS_SCHEMA | POOLING_SCHEMA,
         ),
     )
+
+
+def _in_sample_predictive(model: FactorModel, train: Panel, f_train: torch.Tensor) -> torch.Tensor:
+    """Return beta . mean(f) on the training block: GKX's in-sample predictive fit.
+
+    In sample, lambda is the mean of all training factors; an expanding mean would start from a
+    single draw and measure little but its noise.
+    """
+    y_hat = torch.einsum("tnk,k->tn", model.betas(train), f_train.mean(dim=0))
+    return torch.where(train.mask, y_hat, torch.zeros_like(y_hat))
 
 
 def _metrics_row(

@@ -178,3 +178,14 @@ def test_oracle_on_one_window_scores_true_betas_times_true_factors(sim):
     y_hat = torch.einsum("tnk,tk->tn", sim.betas[start:stop], sim.factors[start:stop])
     expected = r2_uncentered(test.y, y_hat, test.mask)
     assert math.isclose(out.summary()["r2_total"][0], expected, rel_tol=1e-6)
+
+
+def test_in_sample_predictive_uses_the_mean_of_all_training_factors(sim, result):
+    w = plan_windows(PLAN, sim.panel.dates)[0]
+    train = sim.panel.slice_dates(*w.train)
+    lam = sim.factors[w.train[0] : w.train[1]].mean(dim=0)
+    y_hat = torch.einsum("tnk,k->tn", sim.betas[w.train[0] : w.train[1]], lam)
+    row = result.metrics.filter(
+        (pl.col("window_id") == 0) & (pl.col("model") == "oracle") & (pl.col("split") == "train")
+    ).row(0, named=True)
+    assert math.isclose(row["r2_pred"], r2_uncentered(train.y, y_hat, train.mask), rel_tol=1e-5)

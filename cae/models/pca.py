@@ -8,6 +8,10 @@ static betas of the tickers observed at t.
 Tickers never seen in training, or seen fewer than `min_obs` times, get no beta: their betas are 0,
 so their fitted return is 0 (they still count in the R2 denominator), and they take no part in the
 out-of-sample factor regression.
+
+Masked ALS can overfit when K is large relative to how much the tickers' histories overlap: a
+factor can latch onto a few tickers with short histories (seen on a simulated panel with K = 10:
+the first factor's scale blew up while K = 3 was well behaved). Keep K small or raise `min_obs`.
 """
 
 from __future__ import annotations
