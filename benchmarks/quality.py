@@ -121,7 +121,14 @@ def main() -> None:
         "train/val/test; out-of-sample pooled uncentered R2 in %, annualised Sharpe ratios"
     )
     table = pl.concat([run("linear", args), run("nonlinear", args)])
-    with pl.Config(tbl_rows=50, tbl_hide_dataframe_shape=True, float_precision=2):
+    with pl.Config(
+        tbl_rows=50,
+        tbl_formatting="ASCII_MARKDOWN",
+        tbl_hide_column_data_types=True,
+        tbl_hide_dataframe_shape=True,
+        tbl_width_chars=200,
+        float_precision=2,
+    ):
         print(
             table.select(
                 "panel",
