@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import polars as pl
+import torch
 
 from cae.errors import ConfigError
 from cae.models.base import FactorModel, Kind
 from cae.tensors import Panel
 
-__all__ = ["SelectionResult", "config_grid", "select_model"]
+__all__ = ["SelectedModel", "SelectionResult", "config_grid", "select_model"]
 
 C = TypeVar("C")
 
@@ -36,6 +37,7 @@ class SelectionResult(Generic[C]):
     best_config : the configuration with the highest validation score.
     best_index : int; its position in the grid.
     best_score : float; its validation score under the selection criterion.
+    best_model : FactorModel; the selected model as fitted on the training block.
     scores : pl.DataFrame; one row per candidate: config_id, one column per config field,
         r2_total, r2_pred (validation), n_factors, selected.
     """
@@ -43,6 +45,7 @@ class SelectionResult(Generic[C]):
     best_config: C
     best_index: int
     best_score: float
+    best_model: FactorModel
     scores: pl.DataFrame
 
 
@@ -90,9 +93,10 @@ def select_model(
         raise ConfigError("select_model needs at least one configuration")
     if criterion not in ("total", "predictive"):
         raise ConfigError(f"criterion must be 'total' or 'predictive', not {criterion!r}")
-    rows = []
+    rows, fitted = [], []
     for config_id, config in enumerate(configs):
         model = factory(config).fit(train, val)
+        fitted.append(model)
         history = model.factors(train)
         rows.append(
             {
@@ -108,8 +112,60 @@ def select_model(
     best = max(range(len(rows)), key=lambda i: (values[i], -i))
     scores = pl.DataFrame(rows).with_columns(selected=pl.col("config_id") == best)
     return SelectionResult(
-        best_config=configs[best], best_index=best, best_score=rows[best][key], scores=scores
+        best_config=configs[best],
+        best_index=best,
+        best_score=rows[best][key],
+        best_model=fitted[best],
+        scores=scores,
     )
+
+
+class SelectedModel(FactorModel):
+    """A model that picks its configuration on the validation block, then acts as the winner.
+
+    Lets `cae.evaluate` run selection inside each window like any other model: `fit(train, val)`
+    runs `select_model` and keeps the winner as fitted on `train` (early-stopped on `val`), as
+    GKX do; it is not refitted on train + validation.
+
+    Parameters
+    ----------
+    factory : callable building an unfitted model from a configuration.
+    configs : the grid.
+    criterion : "total" or "predictive".
+    """
+
+    name = "selected"
+
+    def __init__(
+        self,
+        factory: Callable[[Any], FactorModel],
+        configs: Sequence[Any],
+        criterion: Kind = "total",
+    ) -> None:
+        self.factory = factory
+        self.configs = configs
+        self.criterion = criterion
+
+    def fit(self, train: Panel, val: Panel | None = None) -> SelectedModel:
+        """Select on `val` (required) and keep the best model and every grid score."""
+        if val is None or val.n_dates == 0:
+            raise ConfigError("SelectedModel needs a validation block to select on")
+        self.selection_ = select_model(self.factory, self.configs, train, val, self.criterion)
+        self.model_ = self.selection_.best_model
+        self.n_factors = self.model_.n_factors
+        self.factors_ = self.model_.factors_
+        names = getattr(self.model_, "factor_names_", None)
+        if names is not None:
+            self.factor_names_ = names
+        return self
+
+    def betas(self, panel: Panel) -> torch.Tensor:
+        """Return the selected model's betas (T, N, K)."""
+        return self.model_.betas(panel)
+
+    def factors(self, panel: Panel) -> torch.Tensor:
+        """Return the selected model's factors (T, K)."""
+        return self.model_.factors(panel)
 
 
 def _config_fields(config: Any) -> dict[str, Any]:

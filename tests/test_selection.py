@@ -6,7 +6,7 @@ import torch
 from cae.errors import ConfigError
 from cae.models.base import FactorModel
 from cae.models.pca import PCA
-from cae.selection import config_grid, select_model
+from cae.selection import SelectedModel, config_grid, select_model
 from cae.simulate import SimConfig, simulate_panel
 
 
@@ -113,3 +113,39 @@ def test_bad_criterion_is_a_config_error():
     panel = small_panel()
     with pytest.raises(ConfigError, match="criterion must be 'total' or 'predictive'"):
         select_model(Scaled, [ScaleConfig()], panel, panel, criterion="sharpe")
+
+
+def test_selected_model_acts_as_the_winner_fitted_on_train():
+    panel = small_panel()
+    train, val = panel.slice_dates(0, 20), panel.slice_dates(20, 30)
+    model = SelectedModel(Scaled, [ScaleConfig(0.5), ScaleConfig(1.0)]).fit(train, val)
+    assert model.selection_.best_index == 1
+    assert model.model_.scale == 1.0 and model.model_.seen == (20, 10)
+    assert model.score(val) == pytest.approx(1.0, abs=1e-6)
+    assert model.selection_.scores.height == 2
+
+
+def test_selected_model_needs_a_validation_block():
+    panel = small_panel()
+    with pytest.raises(ConfigError, match="needs a validation block"):
+        SelectedModel(Scaled, [ScaleConfig()]).fit(panel, None)
+
+
+def test_selected_model_runs_inside_evaluate_without_joining_val_to_train():
+    from cae.evaluate import evaluate
+    from cae.windows import WindowPlan
+
+    sim = simulate_panel(SimConfig(n_dates=50, n_tickers=30, n_chars=4, seed=3))
+
+    @dataclass(frozen=True)
+    class K:
+        n_factors: int = 1
+
+    grid = config_grid(K(), n_factors=[1, 2])
+    out = evaluate(
+        sim.panel,
+        WindowPlan(n_train=25, n_val=10, n_test=15),
+        [("pca_selected", lambda: SelectedModel(lambda c: PCA(c.n_factors), grid))],
+    )
+    assert out.summary()["n_factors"][0] in (1, 2)
+    assert out.fitted.height == int(sim.panel.mask[35:].sum())
