@@ -57,7 +57,14 @@ def test_normalisation_gamma_orthonormal_factors_orthogonal(make_panel):
 
 def test_matches_the_ipca_package(make_panel):
     pytest.importorskip("pandas")
-    ipca_pkg = pytest.importorskip("ipca")
+    numba = pytest.importorskip("numba")
+    # Compiling the package's numba kernels takes 10-25 s here; on 30 dates plain numpy is fast.
+    jit_was_disabled = numba.config.DISABLE_JIT
+    numba.config.DISABLE_JIT = True
+    try:
+        ipca_pkg = pytest.importorskip("ipca")
+    finally:
+        numba.config.DISABLE_JIT = jit_was_disabled
     panel, _ = ipca_panel(make_panel, T=30, N=25, P=4, noise=0.03, seed=2)
     tt, nn = torch.nonzero(panel.mask, as_tuple=True)
     X = panel.X[tt, nn].numpy().astype(float)
