@@ -123,39 +123,53 @@ def evaluate_window(
             model.fit(panel.slice_dates(window.train[0], window.val[1]), None)
         else:
             model.fit(train, val)
-        f_train = model.factors(train)
-        f_val = model.factors(val)
-        history = {"val": f_train, "test": torch.cat([f_train, f_val], dim=0)}
-        predictions = {}
-        for split, block in (("train", train), ("val", val), ("test", test)):
-            y_total = model.predict(block, "total")
-            if split == "train":
-                y_pred = _in_sample_predictive(model, train, f_train)
-            else:
-                y_pred = model.predict(block, "predictive", history[split])
-            predictions[split] = (y_total, y_pred)
-            metrics.append(
-                _metrics_row(window.window_id, name, model, split, block, *predictions[split])
-            )
-        names = _factor_names(model)
-        fitted.append(_fitted_frame(window.window_id, name, test, *predictions["test"]))
-        factors.append(
-            _factors_frame(
-                window.window_id, name, test, model.factors(test), history["test"], names
-            )
-        )
+        # Scoring builds no autograd graph, whatever the model.
+        with torch.no_grad():
+            rows, frames = _score(window.window_id, name, model, (train, val, test), keep_betas)
+        metrics.extend(rows)
+        fitted.append(frames["fitted"])
+        factors.append(frames["factors"])
         if keep_betas:
-            betas.append(_betas_frame(window.window_id, name, test, model.betas(test), names))
+            betas.append(frames["betas"])
     return Evaluation(
         windows=windows_frame([window]),
         betas=pl.concat(betas, how="vertical") if betas else pl.DataFrame(schema=BETAS_SCHEMA),
         factors=pl.concat(factors, how="vertical"),
         fitted=pl.concat(fitted, how="vertical"),
-        metrics=pl.DataFrame(
-            metrics,
-            schema=METRICS_SCHEMA | POOLING_SCHEMA,
-        ),
+        metrics=pl.DataFrame(metrics, schema=METRICS_SCHEMA | POOLING_SCHEMA),
     )
+
+
+def _score(
+    window_id: int,
+    name: str,
+    model: FactorModel,
+    blocks: tuple[Panel, Panel, Panel],
+    keep_betas: bool,
+) -> tuple[list[dict], dict[str, pl.DataFrame]]:
+    """Return a fitted model's metric rows for train/val/test and its test-block frames."""
+    train, val, test = blocks
+    f_train = model.factors(train)
+    f_val = model.factors(val)
+    history = {"val": f_train, "test": torch.cat([f_train, f_val], dim=0)}
+    rows, predictions = [], {}
+    for split, block in (("train", train), ("val", val), ("test", test)):
+        y_total = model.predict(block, "total")
+        if split == "train":
+            y_pred = _in_sample_predictive(model, train, f_train)
+        else:
+            y_pred = model.predict(block, "predictive", history[split])
+        predictions[split] = (y_total, y_pred)
+        rows.append(_metrics_row(window_id, name, model, split, block, y_total, y_pred))
+    names = _factor_names(model)
+    f_test = model.factors(test)
+    frames = {
+        "fitted": _fitted_frame(window_id, name, test, *predictions["test"]),
+        "factors": _factors_frame(window_id, name, test, f_test, history["test"], names),
+    }
+    if keep_betas:
+        frames["betas"] = _betas_frame(window_id, name, test, model.betas(test), names)
+    return rows, frames
 
 
 def _in_sample_predictive(model: FactorModel, train: Panel, f_train: torch.Tensor) -> torch.Tensor:
@@ -226,6 +240,11 @@ def _factor_names(model: FactorModel) -> list[str]:
     return list(names) if names is not None and len(names) == k else [f"f{i + 1}" for i in range(k)]
 
 
+def _np(t: torch.Tensor) -> np.ndarray:
+    """Return a tensor as a numpy array, whatever its device or autograd state."""
+    return t.detach().cpu().numpy()
+
+
 def _dates(dates: np.ndarray) -> pl.Series:
     return pl.Series("date", np.asarray(dates, dtype="datetime64[D]")).cast(pl.Date)
 
@@ -233,16 +252,16 @@ def _dates(dates: np.ndarray) -> pl.Series:
 def _fitted_frame(
     window_id: int, name: str, test: Panel, y_total: torch.Tensor, y_pred: torch.Tensor
 ) -> pl.DataFrame:
-    tt, nn = np.nonzero(test.mask.numpy())
+    tt, nn = np.nonzero(_np(test.mask))
     return pl.DataFrame(
         {
             "window_id": np.full(len(tt), window_id, dtype=np.int64),
             "model": [name] * len(tt),
             "date": _dates(test.dates[tt]),
             "ticker": test.tickers[nn].astype(str),
-            "ret": test.y.numpy()[tt, nn].astype(np.float64),
-            "ret_hat_total": y_total.numpy()[tt, nn].astype(np.float64),
-            "ret_hat_pred": y_pred.numpy()[tt, nn].astype(np.float64),
+            "ret": _np(test.y)[tt, nn].astype(np.float64),
+            "ret_hat_total": _np(y_total)[tt, nn].astype(np.float64),
+            "ret_hat_pred": _np(y_pred)[tt, nn].astype(np.float64),
         }
     )
 
@@ -263,8 +282,8 @@ def _factors_frame(
             "model": [name] * (T * K),
             "date": _dates(np.repeat(test.dates, K)),
             "factor": names * T,
-            "value": f.numpy().reshape(-1).astype(np.float64),
-            "lambda": lam.numpy().reshape(-1).astype(np.float64),
+            "value": _np(f).reshape(-1).astype(np.float64),
+            "lambda": _np(lam).reshape(-1).astype(np.float64),
         }
     )
 
@@ -272,9 +291,9 @@ def _factors_frame(
 def _betas_frame(
     window_id: int, name: str, test: Panel, betas: torch.Tensor, names: list[str]
 ) -> pl.DataFrame:
-    tt, nn = np.nonzero(test.mask.numpy())
+    tt, nn = np.nonzero(_np(test.mask))
     K = len(names)
-    values = betas.numpy()[tt, nn]  # (n_obs, K)
+    values = _np(betas)[tt, nn]  # (n_obs, K)
     return pl.DataFrame(
         {
             "window_id": np.full(len(tt) * K, window_id, dtype=np.int64),

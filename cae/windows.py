@@ -8,7 +8,7 @@ independent index ranges, so each can be fitted on its own (in parallel).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -51,7 +51,7 @@ class Window:
     train: tuple[int, int]
     val: tuple[int, int]
     test: tuple[int, int]
-    dates: np.ndarray  # the panel's dates, for the date bounds below
+    dates: np.ndarray = field(compare=False, repr=False)  # the panel's dates, for `bounds`
 
     def split(self, panel: Panel) -> tuple[Panel, Panel, Panel]:
         """Return the (train, val, test) panels of this window, sharing the panel's storage."""

@@ -189,3 +189,35 @@ def test_in_sample_predictive_uses_the_mean_of_all_training_factors(sim, result)
         (pl.col("window_id") == 0) & (pl.col("model") == "oracle") & (pl.col("split") == "train")
     ).row(0, named=True)
     assert math.isclose(row["r2_pred"], r2_uncentered(train.y, y_hat, train.mask), rel_tol=1e-5)
+
+
+def test_all_baselines_survive_a_difficult_unbalanced_panel(sim):
+    from cae.models import IPCA as IPCA_
+    from cae.models import CrossSectional, Observable
+
+    mask = sim.panel.mask.clone()
+    mask[:45, :5] = False  # five tickers list only in the last window's test block
+    mask[55] = False  # a test date with nobody observed
+    mask[:, 5] = False
+    mask[20:23, 5] = True  # a ticker seen three times in training, then gone
+    panel = replace(sim.panel, y=sim.panel.y * mask, X=sim.panel.X * mask.unsqueeze(-1), mask=mask)
+    models = [
+        ("pca", lambda: PCA(n_factors=3)),
+        ("ipca", lambda: IPCA_(n_factors=3, intercept=True)),
+        ("observable", lambda: Observable()),
+        ("cross_sectional", lambda: CrossSectional()),
+    ]
+    out = evaluate(panel, PLAN, models)
+    assert out.metrics.filter(pl.col("split") == "test")["r2_total"].is_finite().all()
+    assert out.factors["value"].is_finite().all() and out.factors["lambda"].is_finite().all()
+    # windows 0 and 1 saw tickers 0-4 fewer than min_obs times in training (0 and 5 dates)
+    new = out.fitted.filter(
+        pl.col("ticker").is_in(list(panel.tickers[:5])) & (pl.col("window_id") < 2)
+    )
+    assert new.height > 0
+    # PCA and observable have no beta for them, so a zero prediction
+    for name in ("pca", "observable"):
+        assert (new.filter(pl.col("model") == name)["ret_hat_total"] == 0).all()
+    # IPCA and cross-sectional betas come from characteristics, so new tickers get fits
+    assert (new.filter(pl.col("model") == "ipca")["ret_hat_total"] != 0).all()
+    assert out.fitted.filter(pl.col("date") == np.datetime64(panel.dates[55], "D")).height == 0

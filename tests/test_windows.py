@@ -92,3 +92,10 @@ def test_split_returns_panels_of_each_block():
     train, val, test = w.split(panel)
     assert (train.n_dates, val.n_dates, test.n_dates) == (9, 3, 4)
     assert test.dates[0] == panel.dates[12]
+
+
+def test_windows_compare_by_ranges():
+    a = plan_windows(WindowPlan(n_train=5, n_val=3, n_test=4), DATES)
+    b = plan_windows(WindowPlan(n_train=5, n_val=3, n_test=4), DATES.copy())
+    assert a == b
+    assert "dates" not in repr(a[0])

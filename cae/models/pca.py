@@ -77,7 +77,9 @@ class PCA(FactorModel):
             if sse_old - sse <= self.tol * sse_total:
                 break
             sse_old = sse
-        beta, f = _normalise(beta * has_beta.unsqueeze(1), f)
+        beta, f = _normalise(beta, f)
+        # Rotation leaves round-off in rows that must be exactly zero.
+        beta = beta * has_beta.unsqueeze(1)
         self.tickers_ = np.asarray(train.tickers)
         self.beta_ = beta  # (N_train, K), 0 for tickers without a beta
         self.has_beta_ = has_beta  # (N_train,)
