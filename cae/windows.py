@@ -130,6 +130,6 @@ def windows_frame(windows: list[Window]) -> pl.DataFrame:
 def _check(plan: WindowPlan) -> None:
     if plan.scheme not in ("expanding", "rolling"):
         raise ConfigError(f"window scheme must be 'expanding' or 'rolling', not {plan.scheme!r}")
-    for field in ("n_train", "n_val", "n_test", "refit_step"):
-        if getattr(plan, field) < 1:
-            raise ConfigError(f"window {field} must be at least 1, not {getattr(plan, field)}")
+    for name in ("n_train", "n_val", "n_test", "refit_step"):
+        if getattr(plan, name) < 1:
+            raise ConfigError(f"window {name} must be at least 1, not {getattr(plan, name)}")
