@@ -68,3 +68,13 @@ def test_factor_at_t_depends_only_on_the_cross_section_at_t(make_panel):
     y2[7:] += 1.0
     f_a, f_b = model.factors(panel), model.factors(make_panel(y2, panel.mask, panel.X))
     assert torch.equal(f_a[:7], f_b[:7]) and not torch.equal(f_a[7:], f_b[7:])
+
+
+def test_chunked_solve_matches_one_batch(make_panel, monkeypatch):
+    import cae.models._regress as regress
+
+    panel = random_panel(make_panel, T=10)
+    whole = CrossSectional().fit(panel).factors(panel)
+    monkeypatch.setattr(regress, "CHUNK_CELLS", 20 * 4 * 3)  # 3 dates per chunk
+    chunked = CrossSectional().fit(panel).factors(panel)
+    assert torch.equal(whole, chunked)

@@ -130,3 +130,13 @@ def test_more_factors_than_characteristics_is_a_panel_error(make_panel):
     panel, _ = ipca_panel(make_panel, P=2)
     with pytest.raises(PanelError, match="IPCA with 3 factors needs at least 3 characteristics"):
         IPCA(n_factors=3).fit(panel)
+
+
+def test_chunked_managed_portfolios_match_one_batch(make_panel, monkeypatch):
+    import cae.models.ipca as ipca_module
+
+    panel, _ = ipca_panel(make_panel, noise=0.05)
+    whole = ipca_module._managed(panel)
+    monkeypatch.setattr(ipca_module, "CHUNK_CELLS", 30 * 4 * 7)  # 7 dates per chunk
+    chunked = ipca_module._managed(panel)
+    assert torch.allclose(whole[0], chunked[0]) and torch.allclose(whole[1], chunked[1])

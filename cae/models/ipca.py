@@ -20,7 +20,7 @@ from typing import Self
 import torch
 
 from cae.errors import PanelError
-from cae.models._regress import PINV_RTOL
+from cae.models._regress import CHUNK_CELLS, PINV_RTOL
 from cae.models.base import FactorModel
 from cae.tensors import Panel
 
@@ -92,8 +92,8 @@ class IPCA(FactorModel):
         gamma = self.Gamma_
         if self.intercept:
             gamma = torch.cat([gamma, self.Gamma_alpha_.unsqueeze(1)], dim=1)
-        beta = torch.einsum("tnp,pk->tnk", panel.X.to(torch.float64), gamma)  # (T, N, K)
-        return (beta * panel.mask.unsqueeze(-1)).to(torch.float32)
+        beta = torch.einsum("tnp,pk->tnk", panel.X, gamma.to(panel.X.dtype))  # (T, N, K)
+        return beta * panel.mask.unsqueeze(-1)
 
     def factors(self, panel: Panel) -> torch.Tensor:
         """Return f[t] (T, K) from y[t] and Z[t] with Gamma fixed (the f-step), plus the 1s."""
@@ -103,10 +103,19 @@ class IPCA(FactorModel):
 
 
 def _managed(panel: Panel) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return W[t] = Z[t]'Z[t] (T, P, P) and x[t] = Z[t]'y[t] (T, P) over observed cells."""
-    Z = panel.X.to(torch.float64) * panel.mask.unsqueeze(-1)  # (T, N, P)
-    W = torch.einsum("tnp,tnq->tpq", Z, Z)
-    x = torch.einsum("tnp,tn->tp", Z, panel.y.to(torch.float64))
+    """Return W[t] = Z[t]'Z[t] (T, P, P) and x[t] = Z[t]'y[t] (T, P) over observed cells.
+
+    Accumulate in float64 over chunks of dates, so the float64 copy of X stays small.
+    """
+    T, N, P = panel.X.shape
+    W = torch.zeros((T, P, P), dtype=torch.float64)
+    x = torch.zeros((T, P), dtype=torch.float64)
+    step = max(1, CHUNK_CELLS // max(N * P, 1))
+    for start in range(0, T, step):
+        rows = slice(start, start + step)
+        Z = panel.X[rows].to(torch.float64) * panel.mask[rows].unsqueeze(-1)  # (t, N, P)
+        W[rows] = torch.einsum("tnp,tnq->tpq", Z, Z)
+        x[rows] = torch.einsum("tnp,tn->tp", Z, panel.y[rows].to(torch.float64))
     return W, x
 
 

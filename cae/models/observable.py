@@ -46,20 +46,19 @@ def observable_factors(panel: Panel, char_idx: list[int], quantile: float) -> to
     y = panel.y.to(torch.float64)
     n_obs = m.sum(dim=1)  # (T,)
     market = (y * m).sum(dim=1) / n_obs.clamp(min=1)
-    if not char_idx:
-        return market.unsqueeze(1).to(torch.float32)
-    X = panel.X[..., char_idx].to(torch.float64)  # (T, N, C)
-    # Masked cells sort last, so the observed tickers hold ranks 0..n_obs-1.
-    key = torch.where(m.unsqueeze(-1), X, torch.inf)
-    rank = torch.argsort(torch.argsort(key, dim=1, stable=True), dim=1, stable=True)
-    pct = (rank + 0.5) / n_obs.clamp(min=1).view(-1, 1, 1)  # (T, N, C)
-    obs = m.unsqueeze(-1)
-    long = obs & (pct > 1.0 - quantile)
-    short = obs & (pct < quantile)
-    yy = y.unsqueeze(-1)
-    long_mean = (yy * long).sum(dim=1) / long.sum(dim=1).clamp(min=1)  # (T, C)
-    short_mean = (yy * short).sum(dim=1) / short.sum(dim=1).clamp(min=1)
-    return torch.cat([market.unsqueeze(1), long_mean - short_mean], dim=1).to(torch.float32)
+    factors = [market]
+    # One characteristic at a time keeps the rank tensors at (T, N) instead of (T, N, C).
+    for p in char_idx:
+        # Masked cells sort last, so the observed tickers hold ranks 0..n_obs-1.
+        key = torch.where(m, panel.X[..., p], torch.inf)
+        rank = torch.argsort(torch.argsort(key, dim=1, stable=True), dim=1, stable=True)
+        pct = (rank + 0.5) / n_obs.clamp(min=1).unsqueeze(1)  # (T, N)
+        long = m & (pct > 1.0 - quantile)
+        short = m & (pct < quantile)
+        long_mean = (y * long).sum(dim=1) / long.sum(dim=1).clamp(min=1)
+        short_mean = (y * short).sum(dim=1) / short.sum(dim=1).clamp(min=1)
+        factors.append(long_mean - short_mean)
+    return torch.stack(factors, dim=1).to(torch.float32)
 
 
 class Observable(FactorModel):
