@@ -16,7 +16,7 @@ def low_rank(T=40, N=15, K=2, noise=0.0):
 
 def test_noiseless_rank_k_panel_is_fitted_exactly(make_panel):
     panel = make_panel(low_rank())
-    model = PCA(n_factors=2).fit(panel)
+    model = PCA(n_factors=2, ridge=0.0).fit(panel)
     assert model.score(panel) == pytest.approx(1.0, abs=1e-6)
     assert model.betas(panel).shape == (40, 15, 2)
     assert model.factors_.shape == (40, 2)
@@ -25,17 +25,34 @@ def test_noiseless_rank_k_panel_is_fitted_exactly(make_panel):
 def test_balanced_panel_matches_truncated_svd(make_panel):
     y = low_rank(noise=0.05)
     panel = make_panel(y)
-    model = PCA(n_factors=2, tol=1e-12).fit(panel)
+    model = PCA(n_factors=2, tol=1e-12, ridge=0.0).fit(panel)
     u, s, vh = torch.linalg.svd(panel.y.double())
     best = (u[:, :2] * s[:2]) @ vh[:2]
     assert torch.allclose(model.predict(panel).double(), best, atol=1e-4)
 
 
-def test_betas_are_orthonormal_and_factor_variances_decrease(make_panel):
+def test_components_are_orthogonal_balanced_and_decreasing(make_panel):
     model = PCA(n_factors=2).fit(make_panel(low_rank(noise=0.05)))
-    assert torch.allclose(model.beta_.T @ model.beta_, torch.eye(2, dtype=torch.float64), atol=1e-8)
-    ff = model.factors_.T @ model.factors_
-    assert abs(ff[0, 1]) < 1e-5 and ff[0, 0] >= ff[1, 1]
+    bb = model.beta_.T @ model.beta_
+    ff = model.factors_.double().T @ model.factors_.double()
+    assert abs(float(bb[0, 1])) < 1e-8 and abs(float(ff[0, 1])) < 1e-5
+    assert torch.allclose(torch.diagonal(bb), torch.diagonal(ff), rtol=1e-5)
+    assert bb[0, 0] >= bb[1, 1]
+
+
+def test_ridge_shrinks_singular_values_by_the_penalty(make_panel):
+    y = low_rank(noise=0.05)
+    panel = make_panel(y)
+    model = PCA(n_factors=2, ridge=0.5, tol=1e-14, max_iter=5000).fit(panel)
+    s_fit = torch.linalg.svdvals(model.predict(panel).double())[:2]
+    s_data = torch.linalg.svdvals(panel.y.double())[:2]
+    assert torch.allclose(s_fit, s_data - model.ridge_, rtol=1e-4)
+
+
+def test_ridge_out_of_sample_factors_match_penalised_training_factors(make_panel):
+    panel = make_panel(low_rank(noise=0.05))
+    model = PCA(n_factors=2, ridge=0.5, tol=1e-14, max_iter=5000).fit(panel)
+    assert torch.allclose(model.factors(panel), model.factors_, atol=1e-5)
 
 
 def test_masked_cell_changes_nothing(make_panel):
@@ -58,20 +75,36 @@ def test_masked_cell_changes_nothing(make_panel):
 def test_unbalanced_panel_fits_observed_cells(make_panel):
     mask = torch.rand(40, 15, generator=G) > 0.3
     panel = make_panel(low_rank(), mask)
-    assert PCA(n_factors=2).fit(panel).score(panel) == pytest.approx(1.0, abs=1e-6)
+    assert PCA(n_factors=2, ridge=0.0).fit(panel).score(panel) == pytest.approx(1.0, abs=1e-6)
 
 
 def test_out_of_sample_factors_match_per_date_lstsq(make_panel):
     y = low_rank(T=60, noise=0.05)
     mask = torch.rand(60, 15, generator=G) > 0.2
     panel = make_panel(y, mask)
-    model = PCA(n_factors=2).fit(panel.slice_dates(0, 40))
+    model = PCA(n_factors=2, ridge=0.0).fit(panel.slice_dates(0, 40))
     test = panel.slice_dates(40, 60)
     f = model.factors(test)
     beta = model.beta_.numpy()
     for t in range(20):
         obs = test.mask[t].numpy()
         expected, *_ = np.linalg.lstsq(beta[obs], test.y[t].numpy()[obs].astype(float), rcond=None)
+        assert np.allclose(f[t].numpy(), expected, atol=1e-5)
+
+
+def test_ridge_out_of_sample_factors_match_per_date_ridge_solve(make_panel):
+    y = low_rank(T=60, noise=0.05)
+    mask = torch.rand(60, 15, generator=G) > 0.2
+    panel = make_panel(y, mask)
+    model = PCA(n_factors=2, ridge=0.1).fit(panel.slice_dates(0, 40))
+    test = panel.slice_dates(40, 60)
+    f = model.factors(test)
+    beta = model.beta_.numpy()
+    for t in range(20):
+        obs = test.mask[t].numpy()
+        b = beta[obs]
+        gram = b.T @ b + model.ridge_ * np.eye(2)
+        expected = np.linalg.solve(gram, b.T @ test.y[t].numpy()[obs].astype(float))
         assert np.allclose(f[t].numpy(), expected, atol=1e-5)
 
 
