@@ -37,8 +37,8 @@ class PCA(FactorModel):
     ----------
     n_factors : int; K.
     max_iter : int; ALS sweeps at most.
-    tol : float; stop when a sweep lowers the masked sum of squared errors by less than this
-        fraction of the masked sum of y^2.
+    tol : float; stop when a sweep lowers the (penalised) masked sum of squared errors by less
+        than this fraction of the masked sum of y^2.
     min_obs : int; training observations a ticker needs to get a beta.
     ridge : float; L2 penalty on betas and factors alike, as a fraction of the noise edge
         rms(y) (sqrt(T) + sqrt(N)). With equal penalties ALS soft-thresholds singular values by
@@ -82,15 +82,17 @@ class PCA(FactorModel):
         n_obs = int(m.sum())
         edge = (sse_total / max(n_obs, 1)) ** 0.5 * (m.shape[0] ** 0.5 + int(has_beta.sum()) ** 0.5)
         self.ridge_ = self.ridge * edge
-        sse_old = sse_total
+        loss_old = sse_total
         for _ in range(self.max_iter):
             f = masked_ols(beta.expand(y.shape[0], -1, -1), y, m, self.ridge_)  # (T, K)
             beta = masked_ols(f.expand(y.shape[1], -1, -1), y.T, m.T, self.ridge_)  # (N, K)
             resid = torch.where(m, y - f @ beta.T, 0.0)
-            sse = float((resid * resid).sum())
-            if sse_old - sse <= self.tol * sse_total:
+            # ALS lowers the penalised loss every sweep (not always the plain SSE): track it.
+            penalty = self.ridge_ * float((f * f).sum() + (beta * beta).sum())
+            loss = float((resid * resid).sum()) + penalty
+            if loss_old - loss <= self.tol * sse_total:
                 break
-            sse_old = sse
+            loss_old = loss
         beta, f = _normalise(beta, f)
         # Rotation leaves round-off in rows that must be exactly zero.
         beta = beta * has_beta.unsqueeze(1)
