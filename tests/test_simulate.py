@@ -83,3 +83,15 @@ def test_oracle_slices_by_date():
 def test_bad_beta_shape_is_a_config_error():
     with pytest.raises(ConfigError, match="beta_shape must be 'linear' or 'nonlinear'"):
         simulate_panel(SimConfig(beta_shape="cubic"))
+
+
+def test_oracle_rejects_dates_outside_the_simulation(make_panel):
+    sim = simulate_panel(SMALL)
+    other = make_panel(torch.zeros(3, 50), start="1990-01")
+    with pytest.raises(ConfigError, match="dates that are not in the simulation"):
+        Oracle(sim).betas(other)
+
+
+def test_too_few_characteristics_is_a_config_error():
+    with pytest.raises(ConfigError, match="n_chars must be at least 3, not 2"):
+        simulate_panel(SimConfig(n_chars=2))
