@@ -1,0 +1,142 @@
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from cae.errors import PanelError
+from cae.models.ipca import IPCA
+from cae.simulate import SimConfig, simulate_panel
+
+
+def ipca_panel(make_panel, T=50, N=30, P=4, K=2, intercept=False, noise=0.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    Z = torch.rand(T, N, P, generator=g, dtype=torch.float64) * 2 - 1
+    gamma = torch.randn(P, K, generator=g, dtype=torch.float64)
+    f = 0.05 * torch.randn(T, K, generator=g, dtype=torch.float64) + 0.01
+    y = torch.einsum("tnp,pk,tk->tn", Z, gamma, f)
+    if intercept:
+        y = y + Z @ (0.01 * torch.randn(P, generator=g, dtype=torch.float64))
+    y = y + noise * torch.randn(T, N, generator=g, dtype=torch.float64)
+    mask = torch.rand(T, N, generator=g) > 0.15
+    return make_panel(y, mask, Z), gamma
+
+
+def projector(a):
+    q, _ = torch.linalg.qr(a)
+    return q @ q.T
+
+
+def test_noiseless_panel_is_fitted_exactly_and_gamma_spans_the_truth(make_panel):
+    panel, gamma = ipca_panel(make_panel)
+    model = IPCA(n_factors=2).fit(panel)
+    assert model.score(panel) == pytest.approx(1.0, abs=1e-6)
+    assert torch.allclose(projector(model.Gamma_), projector(gamma), atol=1e-5)
+
+
+def test_noiseless_panel_with_intercept_is_fitted_exactly(make_panel):
+    panel, _ = ipca_panel(make_panel, intercept=True)
+    assert IPCA(n_factors=2).fit(panel).score(panel) < 0.9999
+    model = IPCA(n_factors=2, intercept=True).fit(panel)
+    assert model.score(panel) == pytest.approx(1.0, abs=1e-6)
+    assert model.factors_.shape == (50, 3) and torch.all(model.factors_[:, 2] == 1)
+    assert model.betas(panel).shape == (50, 30, 3)
+
+
+def test_normalisation_gamma_orthonormal_factors_orthogonal(make_panel):
+    panel, _ = ipca_panel(make_panel, noise=0.02, intercept=True)
+    model = IPCA(n_factors=2, intercept=True).fit(panel)
+    G = model.Gamma_
+    assert torch.allclose(G.T @ G, torch.eye(2, dtype=torch.float64), atol=1e-8)
+    assert torch.allclose(G.T @ model.Gamma_alpha_, torch.zeros(2, dtype=torch.float64), atol=1e-8)
+    f = model.factors_[:, :2].double()
+    assert abs(float((f.T @ f)[0, 1])) < 1e-4
+    assert torch.all(f.mean(dim=0) > 0)
+
+
+def test_matches_the_ipca_package(make_panel):
+    pytest.importorskip("pandas")
+    numba = pytest.importorskip("numba")
+    # Compiling the package's numba kernels takes 10-25 s here; on 30 dates plain numpy is fast.
+    jit_was_disabled = numba.config.DISABLE_JIT
+    numba.config.DISABLE_JIT = True
+    try:
+        ipca_pkg = pytest.importorskip("ipca")
+    finally:
+        numba.config.DISABLE_JIT = jit_was_disabled
+    panel, _ = ipca_panel(make_panel, T=30, N=25, P=4, noise=0.03, seed=2)
+    tt, nn = torch.nonzero(panel.mask, as_tuple=True)
+    X = panel.X[tt, nn].numpy().astype(float)
+    y = panel.y[tt, nn].numpy().astype(float)
+    indices = np.column_stack([nn.numpy(), tt.numpy()])
+    for intercept in (False, True):
+        ours = IPCA(n_factors=2, intercept=intercept, tol=1e-10).fit(panel).predict(panel)
+        ref = ipca_pkg.InstrumentedPCA(
+            n_factors=2, intercept=intercept, max_iter=20000, iter_tol=1e-10
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref.fit(X, y, indices=indices, quiet=True)
+        fitted = np.einsum("ip,pk,ki->i", X, ref.Gamma, ref.Factors[:, tt.numpy()])
+        assert np.allclose(ours[tt, nn].numpy(), fitted, atol=1e-6)
+
+
+def test_out_of_sample_factors_match_per_date_lstsq(make_panel):
+    panel, _ = ipca_panel(make_panel, T=60, noise=0.05)
+    model = IPCA(n_factors=2).fit(panel.slice_dates(0, 40))
+    test = panel.slice_dates(40, 60)
+    f = model.factors(test).numpy()
+    for t in range(20):
+        obs = test.mask[t].numpy()
+        beta = test.X[t].numpy()[obs].astype(float) @ model.Gamma_.numpy()
+        expected, *_ = np.linalg.lstsq(beta, test.y[t].numpy()[obs].astype(float), rcond=None)
+        assert np.allclose(f[t], expected, atol=1e-5)
+
+
+def test_masked_cell_changes_nothing(make_panel):
+    panel, _ = ipca_panel(make_panel, noise=0.05)
+    dirty = replace(
+        panel,
+        X=torch.where(panel.mask.unsqueeze(-1), panel.X, torch.tensor(9.0)),
+        y=torch.where(panel.mask, panel.y, torch.tensor(9.0)),
+    )
+    a, b = IPCA(n_factors=2).fit(panel), IPCA(n_factors=2).fit(dirty)
+    assert torch.allclose(a.Gamma_, b.Gamma_, atol=1e-10)
+    assert torch.allclose(a.predict(panel), b.predict(dirty), atol=1e-7)
+
+
+def test_perturbing_the_future_leaves_past_predictions_unchanged(make_panel):
+    sim = simulate_panel(SimConfig(n_dates=60, n_tickers=40, n_chars=4, seed=1))
+    model = IPCA(n_factors=2).fit(sim.panel.slice_dates(0, 40))
+    test = sim.panel.slice_dates(40, 60)
+    future = replace(test, y=torch.cat([test.y[:10], test.y[10:] + 3.0]))
+    for kind in ("total", "predictive"):
+        a, b = model.predict(test, kind), model.predict(future, kind)
+        assert torch.equal(a[:10], b[:10]) and not torch.equal(a[10:], b[10:])
+    assert torch.equal(
+        model.predict(test, "predictive")[10], model.predict(future, "predictive")[10]
+    )
+
+
+def test_linear_simulation_recovers_oracle_like_fit():
+    sim = simulate_panel(SimConfig(n_dates=120, n_tickers=100, n_chars=5, seed=0))
+    train, test = sim.panel.slice_dates(0, 90), sim.panel.slice_dates(90, 120)
+    model = IPCA(n_factors=3).fit(train)
+    assert model.score(test) > 0.35  # oracle is ~0.40 by construction
+
+
+def test_more_factors_than_characteristics_is_a_panel_error(make_panel):
+    panel, _ = ipca_panel(make_panel, P=2)
+    with pytest.raises(PanelError, match="IPCA with 3 factors needs at least 3 characteristics"):
+        IPCA(n_factors=3).fit(panel)
+
+
+def test_chunked_managed_portfolios_match_one_batch(make_panel, monkeypatch):
+    import cae.models.ipca as ipca_module
+
+    panel, _ = ipca_panel(make_panel, noise=0.05)
+    whole = ipca_module._managed(panel)
+    monkeypatch.setattr(ipca_module, "CHUNK_CELLS", 30 * 4 * 7)  # 7 dates per chunk
+    chunked = ipca_module._managed(panel)
+    assert torch.allclose(whole[0], chunked[0]) and torch.allclose(whole[1], chunked[1])
