@@ -237,6 +237,7 @@ def train_stack(
     max_epochs: int,
     patience: int,
     seed: int,
+    compile: bool = False,
 ) -> tuple[CAStack, TrainHistory]:
     """Train every member of `stack` with Adam and per-member early stopping.
 
@@ -247,6 +248,10 @@ def train_stack(
     best-epoch weights (the last epoch's when `val` is None). Batch order comes from
     `torch.Generator().manual_seed(seed)`, so the result is a function of the inputs and seeds.
 
+    Stopped members leave the working stack. With `compile` (torch.compile of the loss and its
+    gradient, ~10-30 s per new stack shape) they leave only once half the stack has stopped, so
+    that few shapes are compiled; until then they keep stepping but are no longer tracked.
+
     Returns
     -------
     (CAStack, TrainHistory)
@@ -255,10 +260,12 @@ def train_stack(
     n_members = stack.n_members
     device = train.y.device
     l1_all = torch.as_tensor(l1, dtype=torch.float32, device=device).expand(n_members).clone()
+    loss_fn = torch.compile(batch_loss, dynamic=True) if compile else batch_loss
     best_stack = stack.select(range(n_members))
     work, opt = stack, torch.optim.Adam(stack.parameters(), lr=lr)
     work.train()
-    active = list(range(n_members))  # original index of each working member
+    slots = list(range(n_members))  # original index of each member in the working stack
+    live = set(slots)  # members still being tracked
     best = [float("inf")] * n_members
     hist = TrainHistory(
         best_epoch=[0] * n_members, best_val=[float("nan")] * n_members, epochs_run=[0] * n_members
@@ -268,51 +275,51 @@ def train_stack(
     use_val = val is not None and val.n_rows > 0
     for epoch in range(1, max_epochs + 1):
         started = time.perf_counter()
-        l1_work = l1_all[torch.as_tensor(active, device=device)]
-        loss_sum = torch.zeros(len(active), device=device)
+        l1_work = l1_all[torch.as_tensor(slots, device=device)]
+        loss_sum = torch.zeros(len(slots), device=device)
         batches = date_batches(train.counts, batch_size, batch_dates, generator)
         for dates in batches:
-            loss = batch_loss(work, *train.block(dates)) + l1_work * work.l1_norm()
+            loss = loss_fn(work, *train.block(dates)) + l1_work * work.l1_norm()
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             opt.step()
             loss_sum += loss.detach()
+        tracked = [(j, m) for j, m in enumerate(slots) if m in live]
         train_loss = [float("nan")] * n_members
-        for j, m in enumerate(active):
+        for j, m in tracked:
             train_loss[m] = float(loss_sum[j]) / max(len(batches), 1)
             hist.epochs_run[m] = epoch
         hist.train_loss.append(train_loss)
         val_row = [float("nan")] * n_members
         if use_val:
             scores = member_mse(work, val).tolist()
-            improved, improved_src, stopped = [], [], []
-            for j, m in enumerate(active):
+            improved_src, improved = [], []
+            for j, m in tracked:
                 val_row[m] = scores[j]
                 if scores[j] < best[m]:
                     best[m], since_best[m] = scores[j], 0
                     hist.best_epoch[m], hist.best_val[m] = epoch, scores[j]
-                    improved.append(m)
                     improved_src.append(j)
+                    improved.append(m)
                 else:
                     since_best[m] += 1
                     if since_best[m] >= patience:
-                        stopped.append(j)
+                        live.discard(m)
             if improved:
                 _copy_members(work, improved_src, best_stack, improved)
         else:
-            _copy_members(work, range(len(active)), best_stack, active)
-            for m in active:
+            _copy_members(work, [j for j, _ in tracked], best_stack, [m for _, m in tracked])
+            for _, m in tracked:
                 hist.best_epoch[m] = epoch
-            stopped = []
         hist.val_mse.append(val_row)
-        hist.active_members.append(len(active))
+        hist.active_members.append(len(tracked))
         hist.epoch_seconds.append(time.perf_counter() - started)
-        if stopped:
-            keep = [j for j in range(len(active)) if j not in stopped]
-            if not keep:
-                break
+        if not live:
+            break
+        if len(live) < len(slots) and (not compile or len(live) <= len(slots) // 2):
+            keep = [j for j, m in enumerate(slots) if m in live]
             work, opt = _compact(work, opt, keep, lr)
-            active = [active[j] for j in keep]
+            slots = [slots[j] for j in keep]
     best_stack.eval()
     return best_stack, hist
 
@@ -331,6 +338,7 @@ def _group_key(config: CAConfig) -> tuple:
         config.seed,
         config.ridge,
         config.device,
+        config.compile,
     )
 
 
@@ -389,6 +397,7 @@ def train_configs(
             first.max_epochs,
             first.patience,
             first.seed,
+            first.compile,
         )
         for i in indices:
             members = [m for m, o in enumerate(owner) if o == i]

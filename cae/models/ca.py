@@ -74,6 +74,7 @@ class CAConfig:
     ridge: float = 1e-8  # relative ridge of the managed-portfolio regression (cae.portfolios)
     device: str = "cpu"  # "cpu", "cuda" or "auto" (cuda when available)
     n_threads: int | None = None  # torch intra-op threads; None leaves torch's setting
+    compile: bool = False  # torch.compile the training loss (needs a C++ compiler; ~10-30 s each)
 
     @classmethod
     def preset(cls, name: str, **overrides) -> CAConfig:
