@@ -69,7 +69,7 @@ class PeakRss:
 def synthetic_long(n_dates: int, n_tickers: int, n_chars: int, seed: int) -> pl.DataFrame:
     """Long rows of an unbalanced panel (listings, delistings, gaps), nonlinear 3-factor returns."""
     rng = np.random.default_rng(seed)
-    start = rng.integers(-n_dates // 2, n_dates // 2, n_tickers)
+    start = rng.integers(-n_dates // 4, 3 * n_dates // 4, n_tickers)  # every ticker listed a while
     life = rng.integers(n_dates // 3, 2 * n_dates, n_tickers)
     t = np.arange(n_dates)[:, None]
     present = (t >= start) & (t < start + life) & (rng.random((n_dates, n_tickers)) > 0.02)

@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 import torch
 from synth import factor_panel
@@ -155,3 +157,16 @@ def test_cuda_fit_matches_cpu(split):
     assert gpu.net_.beta_net.output.weight.device.type == "cuda"
     assert gpu.betas(test).device.type == "cpu"
     assert abs(cpu.score(test) - gpu.score(test)) < 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile needs a C++ compiler")
+def test_compiled_training_matches_eager(split):
+    train, _, _ = split
+    train_p = pack_panel(train, "portfolios", 1e-8)
+    runs = []
+    for compiled in (False, True):
+        stack = CAStack(4, 5, (8,), [2, 3], [0, 1])
+        best, _ = train_stack(stack, train_p, None, 1e-4, 1e-2, 0, 6, 2, 2, 0, compile=compiled)
+        runs.append(best.betas(train_p.z, train_p.mask))
+    assert torch.allclose(runs[0], runs[1], atol=1e-4)
