@@ -7,7 +7,15 @@ from synth import factor_panel
 from cae.errors import ConfigError
 from cae.models.autoencoder import ConditionalAutoencoder
 from cae.models.ca import CAConfig, CAStack
-from cae.training import date_batches, member_mse, pack_panel, resolve_device, train_stack
+from cae.training import (
+    batch_loss,
+    date_batches,
+    loss_backward,
+    member_mse,
+    pack_panel,
+    resolve_device,
+    train_stack,
+)
 
 FAST = {"n_factors": 2, "n_seeds": 2, "max_epochs": 15, "batch_dates": 5, "patience": 3}
 
@@ -170,3 +178,20 @@ def test_compiled_training_matches_eager(split):
         best, _ = train_stack(stack, train_p, None, 1e-4, 1e-2, 0, 6, 2, 2, 0, compile=compiled)
         runs.append(best.betas(train_p.z, train_p.mask))
     assert torch.allclose(runs[0], runs[1], atol=1e-4)
+
+
+@pytest.mark.parametrize("hidden", [(), (8,), (8, 4)])
+def test_date_by_date_backward_equals_whole_batch_gradient(split, hidden):
+    train, _, _ = split
+    z, y, mask, x = pack_panel(train, "portfolios", 1e-8).block(torch.arange(7))
+    whole = CAStack(4, 5, hidden, [2, 3], [0, 1]).train()
+    by_date = CAStack(4, 5, hidden, [2, 3], [0, 1]).train()
+    expected = batch_loss(whole, z, y, mask, x)
+    expected.sum().backward()
+    got = loss_backward(by_date, z, y, mask, x)
+    assert torch.allclose(got, expected.detach(), rtol=1e-5)
+    for a, b in zip(whole.parameters(), by_date.parameters(), strict=True):
+        assert torch.allclose(a.grad, b.grad, atol=1e-6, rtol=1e-4)
+    if hidden:
+        key = "beta_net.norms.0.running_var"
+        assert torch.allclose(whole.state_dict()[key], by_date.state_dict()[key])

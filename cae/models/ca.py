@@ -35,6 +35,7 @@ __all__ = [
     "FactorNetwork",
     "RowBatchNorm",
     "StackedLinear",
+    "shallow_fitted",
 ]
 
 FactorInput = Literal["portfolios", "returns"]
@@ -74,7 +75,7 @@ class CAConfig:
     ridge: float = 1e-8  # relative ridge of the managed-portfolio regression (cae.portfolios)
     device: str = "cpu"  # "cpu", "cuda" or "auto" (cuda when available)
     n_threads: int | None = None  # torch intra-op threads; None leaves torch's setting
-    compile: bool = False  # torch.compile the training loss (needs a C++ compiler; ~10-30 s each)
+    compile: bool = False  # torch.compile the per-date loss (C++ compiler; ~10-30 s per shape)
 
     @classmethod
     def preset(cls, name: str, **overrides) -> CAConfig:
@@ -233,20 +234,30 @@ class BetaNetwork(nn.Module):
         )
         self.output = StackedLinear(n_members, widths[-1], n_factors_max, factor_mask)
 
+    def first_layer(
+        self, z: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the first hidden layer with batch norm folded in: W (M, P, H), b (M, H).
+
+        In training the batch statistics come from the moments of the observed rows of z (and
+        update the running estimates); in evaluation from the running estimates.
+        """
+        W, b = self.hidden[0].effective()  # (M, P, H), (M, H)
+        if not self.batch_norm:
+            return W, b
+        mean_h = var_h = n_rows = None
+        if self.training:
+            n_rows, mean_z, cov_z = _masked_moments(z, mask)
+            mean_h = torch.einsum("p,mph->mh", mean_z, W) + b
+            var_h = torch.einsum("mph,pq,mqh->mh", W, cov_z, W).clamp(min=0.0)
+        a, c = self.norms[0].affine(mean_h, var_h, n_rows)
+        return W * a[:, None, :], b * a + c
+
     def features(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Return the last hidden layer (..., M, H), or z itself (..., P) for a linear network."""
         if len(self.hidden) == 0:
             return z
-        W, b = self.hidden[0].effective()  # (M, P, H), (M, H)
-        if self.batch_norm:
-            mean_h = var_h = n_rows = None
-            if self.training:
-                n_rows, mean_z, cov_z = _masked_moments(z, mask)
-                mean_h = torch.einsum("p,mph->mh", mean_z, W) + b
-                var_h = torch.einsum("mph,pq,mqh->mh", W, cov_z, W).clamp(min=0.0)
-            a, c = self.norms[0].affine(mean_h, var_h, n_rows)
-            W, b = W * a[:, None, :], b * a + c
-        h = torch.relu(_shared_affine(z, W, b))  # (..., M, H)
+        h = torch.relu(_shared_affine(z, *self.first_layer(z, mask)))  # (..., M, H)
         for layer, norm in zip(self.hidden[1:], self.norms[1:], strict=True):
             h = layer(h)
             if self.batch_norm:
@@ -264,6 +275,14 @@ class BetaNetwork(nn.Module):
     def weights(self) -> list[torch.Tensor]:
         """Return the effective weight matrices (the L1 penalty's arguments)."""
         return [layer.effective()[0] for layer in [*self.hidden, self.output]]
+
+
+def shallow_fitted(
+    z: torch.Tensor, W: torch.Tensor, w0: torch.Tensor, V: torch.Tensor, c: torch.Tensor
+) -> torch.Tensor:
+    """Return fitted returns (B, N, M) from `CAStack.shallow_parts` for rows z (B, N, P)."""
+    A = torch.relu(_shared_affine(z, W, w0))  # (B, N, M, H)
+    return (A * V[:, None]).sum(dim=-1) + c[:, None, :]
 
 
 class FactorNetwork(nn.Module):
@@ -345,6 +364,8 @@ class CAStack(nn.Module):
         x : torch.Tensor, shape (B, Q)
             Factor inputs of the block's dates.
         """
+        if len(self.beta_net.hidden) == 1:
+            return shallow_fitted(z, *self.shallow_parts(z, mask, x))
         f = self.factor_net(x)  # (B, M, K)
         A = self.beta_net.features(z, mask)  # (B, N, M, H) or (B, N, P)
         W, b = self.beta_net.output.effective()
@@ -354,6 +375,22 @@ class CAStack(nn.Module):
             return torch.baddbmm(c[:, None, :], A, V)  # (B, N, M)
         V = torch.einsum("mhk,bmk->bmh", W, f)  # (B, M, H)
         return (A * V[:, None]).sum(dim=-1) + c[:, None, :]  # (B, N, M)
+
+    def shallow_parts(
+        self, z: torch.Tensor, mask: torch.Tensor | None, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return the small tensors that fix a one-hidden-layer network's fit on a block of dates.
+
+        With one hidden layer, `fitted[b, n] = relu(z[b, n] W + w0) . V[b] + c[b]` where W (M, P, H)
+        and w0 (M, H) are the first layer with batch norm folded in, V[b] = W_out f[b] (B, M, H) and
+        c[b] = b_out . f[b] (B, M). All four are tiny; the rows enter only `shallow_fitted`, which
+        the training loop can therefore run date by date (see `cae.training`).
+        """
+        W, w0 = self.beta_net.first_layer(z, mask)
+        f = self.factor_net(x)  # (B, M, K)
+        w_out, b_out = self.beta_net.output.effective()
+        V = torch.einsum("mhk,bmk->bmh", w_out, f)  # (B, M, H)
+        return W, w0, V, (f * b_out).sum(dim=-1)
 
     def betas(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Return betas (..., M, K) for characteristics z (..., P)."""
