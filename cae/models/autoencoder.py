@@ -1,0 +1,98 @@
+"""`ConditionalAutoencoder`: the CA family behind the shared `FactorModel` estimator shape.
+
+An ensemble's members identify their factors only up to rotation, so betas and factors cannot be
+averaged member by member. GKX (2021) average the members' fits; here the ensemble is exposed
+as one factor model with the members' factors side by side: `betas` (T, N, S*K) holds each
+member's betas divided by S (the number of seeds) and `factors` (T, S*K) each member's factors, so
+`beta . f` is exactly the average of the members' fits, and `beta . lambda` the average of their
+predictive fits. With one seed these are the plain K-factor betas and factors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Self
+
+import torch
+
+from cae.models.base import FactorModel
+from cae.models.ca import CAConfig, CAStack
+from cae.tensors import Panel
+from cae.training import TrainHistory, factor_inputs, train_configs
+
+__all__ = ["ConditionalAutoencoder"]
+
+EVAL_DATES_PER_CHUNK = 64  # bounds the dense evaluation pass to 64 dates of activations
+
+
+class ConditionalAutoencoder(FactorModel):
+    """A conditional autoencoder (CA0..CA3, CA-seed) trained as an ensemble of seeds.
+
+    Parameters
+    ----------
+    config : CAConfig
+        Architecture, training and ensemble settings; `CAConfig.preset("CA2")` for a variant.
+    """
+
+    def __init__(self, config: CAConfig | None = None):
+        self.config = config if config is not None else CAConfig()
+        self.name = self.config.name
+        self.n_factors = self.config.n_factors
+
+    def fit(self, train: Panel, val: Panel | None = None) -> Self:
+        """Train the ensemble on `train`, early-stopping on `val`; sets `net_`, `factors_`."""
+        ((net, history),) = train_configs([self.config], train, val)
+        return self._set_fitted(net, history, train)
+
+    @classmethod
+    def fit_many(
+        cls, configs: Sequence[CAConfig], train: Panel, val: Panel | None = None
+    ) -> list[ConditionalAutoencoder]:
+        """Fit a grid of configs, training those that share an architecture in one stack."""
+        fitted = train_configs(configs, train, val)
+        return [
+            cls(c)._set_fitted(net, hist, train)
+            for c, (net, hist) in zip(configs, fitted, strict=True)
+        ]
+
+    def _set_fitted(self, net: CAStack, history: TrainHistory, train: Panel) -> Self:
+        self.net_ = net
+        self.history_ = history
+        self.factors_ = self.factors(train)
+        return self
+
+    @property
+    def _device(self) -> torch.device:
+        return self.net_.beta_net.output.weight.device
+
+    @torch.no_grad()
+    def betas(self, panel: Panel) -> torch.Tensor:
+        """Return betas (T, N, S*K) from each cell's characteristics alone (eval-mode BatchNorm).
+
+        Betas at date t use `X[t]` and the fitted weights only, never `y`; masked cells get the
+        betas of their (zero) characteristics and are ignored by `predict`.
+
+        Returns
+        -------
+        torch.Tensor, shape (T, N, S*K), on the panel's device
+        """
+        n_dates, n_tickers, n_chars = panel.X.shape
+        n_members, k = self.net_.n_members, self.config.n_factors
+        out = []
+        for start in range(0, n_dates, EVAL_DATES_PER_CHUNK):
+            z = panel.X[start : start + EVAL_DATES_PER_CHUNK].to(self._device)
+            beta = self.net_.beta_net(z.reshape(-1, n_chars))[..., :k]  # (R, S, K)
+            out.append(beta.reshape(z.shape[0], n_tickers, n_members * k) / n_members)
+        return torch.cat(out).to(panel.X.device)
+
+    @torch.no_grad()
+    def factors(self, panel: Panel) -> torch.Tensor:
+        """Return the factors (T, S*K) realised from each date's observed targets `y[t]`.
+
+        Returns
+        -------
+        torch.Tensor, shape (T, S*K), on the panel's device
+        """
+        x = factor_inputs(panel, self.config.factor_input, self.config.ridge).to(self._device)
+        f = self.net_.factor_net(x)[..., : self.config.n_factors]  # (T, S, K)
+        return f.reshape(panel.n_dates, -1).to(panel.X.device)
