@@ -1,0 +1,227 @@
+"""The characteristics panel: built from prices, stored raw, read normalised.
+
+One table per frequency, `characteristics_<freq>` (daily, weekly, monthly), one row per date and
+ticker with `ret`, `ret_fwd`, `is_in_universe` and one column per characteristic. The columns
+follow the registry (or the user's file for `ingest_panel`), so cae creates these tables rather
+than a migration. Normalisation happens when the panel is read (Gu, Kelly & Xiu 2019, sec. 2.1):
+per date, ranks over the tickers where a characteristic is known, mapped into [-1, 1].
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandera.errors
+import polars as pl
+
+from cae import features
+from cae.errors import ValidationError
+from cae.frequency import check_freq, to_frequency
+from cae.schemas import PANEL_KEY_COLUMNS, CharacteristicsPanel, NormalisedPanel
+from cae.sqlframe import query_frame
+from cae.universe import UniverseConfig, flag_universe, universe_counts
+from cae.warehouse import read_sql, transaction
+
+__all__ = [
+    "BuildReport",
+    "build_panel",
+    "characteristic_names",
+    "normalise_ranks",
+    "read_panel",
+    "validate_panel",
+]
+
+# Calendar days before the recompute date whose sessions are re-read: a whole month, so the
+# compounded return of the first recomputed period sees all of its sessions.
+PERIOD_SLACK_DAYS = 35
+COMPUTED_SOURCE = "computed"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What one `build_panel` call did."""
+
+    freq: str
+    from_date: dt.date | None
+    n_rows: int
+    n_dates: int
+    is_full: bool
+
+
+def _freq_sql(name: str, freq: str) -> str:
+    # The table name is the only identifier filled in, and only from the FREQUENCIES whitelist.
+    return read_sql(f"panel/{name}").replace("{freq}", check_freq(freq))
+
+
+def _used(text: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    used = {k: v for k, v in (params or {}).items() if f"${k}" in text}
+    return used or None
+
+
+def _execute(con: duckdb.DuckDBPyConnection, name: str, freq: str, params=None) -> None:
+    text = _freq_sql(name, freq)
+    con.execute(text, _used(text, params)).fetchall()
+
+
+def _query(con: duckdb.DuckDBPyConnection, name: str, freq: str, params=None) -> pl.DataFrame:
+    text = _freq_sql(name, freq)
+    return pl.from_arrow(con.sql(text, params=_used(text, params)).to_arrow_table())
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, freq: str) -> bool:
+    frame = _query(con, "table_exists", freq, {"name": f"characteristics_{freq}"})
+    return bool(frame["n"][0])
+
+
+def _meta(con: duckdb.DuckDBPyConnection, freq: str) -> dict[str, Any] | None:
+    rows = _query(con, "panel_meta_read", freq, {"freq": freq})
+    return rows.row(0, named=True) if rows.height else None
+
+
+def characteristic_names(con: duckdb.DuckDBPyConnection, freq: str = "weekly") -> list[str]:
+    """Return the characteristic columns of the stored panel at `freq`, in column order."""
+    meta = _meta(con, freq)
+    return list(json.loads(meta["char_names"])) if meta else []
+
+
+def _write_meta(con, freq: str, source: str, names: Sequence[str], proxies: bool) -> None:
+    params = {
+        "freq": freq,
+        "source": source,
+        "char_names": json.dumps(list(names)),
+        "turn_source": features.TURN_SOURCE if proxies else None,
+        "mvel1_source": features.MVEL1_SOURCE if proxies else None,
+    }
+    _execute(con, "panel_meta_upsert", freq, params)
+
+
+def _recompute_from(con, freq: str, names: Sequence[str], full: bool) -> dt.date | None:
+    """Return the first period date to recompute, or None for a full build."""
+    if not _table_exists(con, freq):
+        return None
+    meta = _meta(con, freq)
+    stale = meta is None or meta["source"] != COMPUTED_SOURCE
+    if full or stale or json.loads(meta["char_names"]) != list(names):
+        _execute(con, "characteristics_drop", freq)
+        return None
+    recent = _query(con, "characteristics_recent_dates", freq)["date"].to_list()
+    return recent[-1] if recent else None
+
+
+def build_panel(
+    con: duckdb.DuckDBPyConnection,
+    freq: str = "daily",
+    *,
+    full: bool = False,
+    universe: UniverseConfig | None = None,
+) -> BuildReport:
+    """Build or extend `characteristics_<freq>` from the warehouse prices.
+
+    Incremental by default: only periods from the second-latest stored date on are recomputed,
+    reading just the sessions their windows need; the result equals a full rebuild. A changed
+    registry or a user panel in the table forces a full rebuild. Run `cae.actions.detect_actions`
+    first so splits are adjusted.
+    """
+    check_freq(freq)
+    universe = universe or UniverseConfig()
+    names = features.names()
+    first_price = query_frame(con, "panel/prices_date_range")["first_date"][0]
+    with transaction(con):
+        from_date = _recompute_from(con, freq, names, full)
+        is_full = from_date is None
+        if first_price is None:
+            return BuildReport(freq, from_date, 0, 0, is_full)
+        start = first_price if is_full else from_date
+        base = query_frame(
+            con,
+            "daily_base",
+            {
+                "from_date": start - dt.timedelta(days=PERIOD_SLACK_DAYS),
+                "lookback": features.lookback_sessions(names),
+            },
+        )
+        features.check_returns(base, source="prices")
+        daily = features.compute_daily(base, names)
+        panel = to_frequency(daily, freq, carry=["close", "n_obs", *names])
+        panel = flag_universe(panel.filter(pl.col("date") >= start), universe)
+        counts = universe_counts(panel, universe, freq)
+        stored = panel.select(*PANEL_KEY_COLUMNS, "is_in_universe", *names)
+        validate_panel(stored, source=f"characteristics_{freq}")
+        if is_full:
+            con.from_arrow(stored.to_arrow()).create(f"characteristics_{freq}")
+        else:
+            _execute(con, "characteristics_delete_from", freq, {"from_date": start})
+            con.from_arrow(stored.to_arrow()).insert_into(f"characteristics_{freq}")
+        _execute(con, "universe_counts_delete_from", freq, {"freq": freq, "from_date": start})
+        con.from_arrow(counts.to_arrow()).insert_into("universe_counts")
+        _write_meta(con, freq, COMPUTED_SOURCE, names, proxies=True)
+    return BuildReport(freq, start, stored.height, stored["date"].n_unique(), is_full)
+
+
+def normalise_ranks(frame: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:
+    """Rank each characteristic per date into [-1, 1]: 2 * rank / (n + 1) - 1, ties averaged.
+
+    Rank only tickers where the characteristic is known at d, so a missing cell cannot shift
+    the others' ranks; missing cells then become 0, the cross-sectional median.
+    """
+    return frame.with_columns(
+        (
+            2 * pl.col(name).rank("average").over("date") / (pl.col(name).count().over("date") + 1)
+            - 1
+        )
+        .fill_null(0.0)
+        .cast(pl.Float64)
+        .alias(name)
+        for name in names
+    )
+
+
+def validate_panel(frame: pl.DataFrame, *, source: str, normalised: bool = False) -> pl.DataFrame:
+    """Check a panel at the boundary; raise a `ValidationError` naming the rows and rules."""
+    model = NormalisedPanel if normalised else CharacteristicsPanel
+    try:
+        return model.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        cases = errors.failure_cases.head(5)
+        details = "; ".join(
+            f"row {row['index']} {row['column']}: {row['check']} (got {row['failure_case']})"
+            for row in cases.iter_rows(named=True)
+        )
+        n_failures = errors.failure_cases.height
+        raise ValidationError(f"{source}: {n_failures} failure(s): {details}") from None
+
+
+def read_panel(
+    con: duckdb.DuckDBPyConnection,
+    freq: str = "weekly",
+    normalise: bool = True,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> pl.DataFrame:
+    """Read the universe rows of the panel at `freq`, sorted by date and ticker.
+
+    Columns: `date`, `ticker`, `ret` (period ending at date), `ret_fwd` (next period, null at
+    the end), then one Float64 per characteristic: ranked into [-1, 1] with missing -> 0 when
+    `normalise`, raw with nulls otherwise.
+    """
+    names = characteristic_names(con, freq)
+    if not names and not _table_exists(con, freq):
+        raise ValidationError(
+            f"no characteristics_{freq} panel in the warehouse: run `cae build-panel --freq {freq}`"
+        )
+    rows = _query(con, "characteristics_read", freq, {"start": start, "end": end})
+    panel = rows.select(
+        "date",
+        pl.col("ticker").cast(pl.Utf8),
+        pl.col("ret").cast(pl.Float64),
+        pl.col("ret_fwd").cast(pl.Float64),
+        *[pl.col(name).cast(pl.Float64) for name in names],
+    )
+    if normalise:
+        panel = normalise_ranks(panel, names)
+    return validate_panel(panel, source=f"characteristics_{freq}", normalised=normalise)
