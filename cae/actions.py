@@ -37,10 +37,12 @@ class ActionsConfig:
 
     # New shares per old share that count as a split: 2:1, 3:1, 3:2, 4:1, 5:1, 10:1 and reverses.
     ratios: tuple[float, ...] = (2.0, 3.0, 1.5, 4.0, 5.0, 10.0, 0.5, 1 / 3, 2 / 3, 0.25, 0.2, 0.1)
-    # Close and open must sit within 10% of the split-implied ratio: a split day's own return
-    # is rarely beyond +-10%, and ARG's +40% takeover sits 6.6% from 3:2, so volume decides it.
-    tolerance: float = 0.10
-    # Sessions in each median of share volume before and after the candidate day.
+    # Close and open must sit within 7.5% of the split-implied ratio: a split day's own move
+    # is a few percent (ETFC's 1:10 closed 5.6% above it); CAH's -27% on the CareFusion
+    # spin-off sits 8.9% from 3:2 and stays out. ARG's +40% takeover sits 6.6% from 2:3, so
+    # the volume rule rejects it.
+    tolerance: float = 0.075
+    # Sessions in the median share volume that the candidate day's volume is compared with.
     volume_sessions: int = 10
 
 

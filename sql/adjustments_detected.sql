@@ -1,12 +1,12 @@
 -- adjustments (source 'detected'): one row per ticker and date whose raw prices jump by a common
 -- split ratio. Inputs: prices_stitched, $ratios (candidate new-shares-per-old ratios),
--- $tolerance (relative), $volume_sessions (sessions in each volume median).
+-- $tolerance (relative), $volume_sessions (sessions in the volume median before the day).
 -- Evidence, all three required: the close-to-close ratio is within tolerance of 1/ratio, the
 -- open gaps by the same 1/ratio (a split moves the open too; news within the day does not), and
--- the median share volume after / before is nearer `ratio` than 1 on a log scale (a split
--- multiplies the share count; a takeover multiplies the trading instead).
--- Point in time: the volume evidence uses sessions after the date; this only labels the event,
--- and the label's effect on returns starts on the split date itself.
+-- the day's share volume over the median of the sessions before is nearer `ratio` than 1 on a
+-- log scale (a split multiplies the share count; a takeover multiplies the trading instead).
+-- Point in time: every piece of evidence for day d is known at the close of d, so a split is
+-- adjusted from its own day on and later prices can never change an earlier return.
 insert into adjustments
 with ordered as (
     select
@@ -20,10 +20,7 @@ with ordered as (
             partition by ticker order by date
             rows between $volume_sessions preceding and 1 preceding
         ) as volume_before,
-        median(volume) over (
-            partition by ticker order by date
-            rows between current row and $volume_sessions - 1 following
-        ) as volume_after,
+        volume as volume_after,
     from prices_stitched
 ),
 
@@ -61,7 +58,7 @@ select
     'detected' as source,
     true as is_applied,
     printf(
-        'close x%.4f, open x%.4f vs expected x%.4f; median volume x%.2f vs expected x%.2f',
+        'close x%.4f, open x%.4f vs expected x%.4f; volume x%.2f of the prior median vs expected x%.2f',
         close_ratio, open_ratio, 1 / ratio, volume_ratio, ratio
     ) as evidence,
 from matched

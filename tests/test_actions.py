@@ -33,6 +33,7 @@ def test_sample_splits_are_detected_and_takeovers_are_not(sample_con):
     flagged = {ticker for ticker, _, _ in applied}
     assert "ARG" not in flagged
     assert "MFE" not in flagged
+    assert "CAH" not in flagged  # CareFusion spin-off: -27%, not a 3:2 split
 
 
 def test_etfcd_is_stitched_onto_etfc(sample_con):
@@ -50,7 +51,7 @@ def test_detected_split_keeps_its_evidence(sample_con):
     dhr = actions.filter(ticker="DHR").row(0, named=True)
     assert dhr["kind"] == "split"
     assert dhr["close_ratio"] == pytest.approx(39.66 / 78.67, rel=1e-3)
-    assert "median volume" in dhr["evidence"]
+    assert "volume x1.50 of the prior median" in dhr["evidence"]
 
 
 def _two_day_prices(close_ratio, open_ratio, volume_ratio):
