@@ -46,6 +46,106 @@ def version() -> None:
     console.print(__version__)
 
 
+# --- issue 3 (features): corporate actions, panels, synthetic data ---------------------------
+def _print_frame(frame, title: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(column)
+    for row in frame.iter_rows():
+        table.add_row(
+            *["" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
+        )
+    console.print(table)
+
+
+@app.command()
+def actions(
+    home: HomeOption = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", help="Corporate-actions CSV (ticker,date,ratio); wins over detection."
+        ),
+    ] = None,
+) -> None:
+    """Detect splits and reverse splits, apply them, and list what was detected and applied."""
+    from cae import warehouse
+    from cae.actions import detect_actions, list_aliases
+
+    con = warehouse.connect(home)
+    found = detect_actions(con, file)
+    _print_frame(list_aliases(con), "Stitched tickers")
+    _print_frame(found, f"Corporate actions ({found.filter('is_applied').height} applied)")
+
+
+@app.command("build-panel")
+def build_panel_command(
+    home: HomeOption = None,
+    freq: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--freq", help="daily, weekly or monthly (repeatable; default daily and weekly)."
+        ),
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch.")] = False,
+) -> None:
+    """Build (incrementally) the characteristics panel at each frequency from the prices."""
+    from cae import warehouse
+    from cae.actions import detect_actions
+    from cae.panel import build_panel
+
+    con = warehouse.connect(home)
+    detect_actions(con)
+    for one in freq or ["daily", "weekly"]:
+        report = build_panel(con, one, full=full)
+        kind = "full build" if report.is_full else f"incremental from {report.from_date}"
+        console.print(
+            f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates ({kind})"
+        )
+
+
+@app.command("ingest-panel")
+def ingest_panel_command(
+    file: Annotated[
+        Path, typer.Argument(help="CSV or Parquet: date, ticker, ret, [ret_fwd], characteristics.")
+    ],
+    home: HomeOption = None,
+    freq: Annotated[str, typer.Option("--freq", help="Frequency label of the panel.")] = "monthly",
+) -> None:
+    """Load your own characteristics panel; the pipeline then treats it like a computed one."""
+    from cae import warehouse
+    from cae.panel import characteristic_names, ingest_panel
+
+    con = warehouse.connect(home)
+    report = ingest_panel(con, file, freq)
+    names = characteristic_names(con, freq)
+    console.print(
+        f"characteristics_{freq}: {report.n_rows:,} rows over {report.n_dates} dates, "
+        f"{len(names)} characteristics from {file}"
+    )
+
+
+@app.command()
+def synth(
+    home: HomeOption = None,
+    tickers: Annotated[int, typer.Option("--tickers", help="Number of tickers.")] = 500,
+    days: Annotated[int, typer.Option("--days", help="Number of business days.")] = 252,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Write a synthetic market (fat tails, listings, delistings, gaps, splits) to the warehouse."""
+    from cae import warehouse
+    from cae.synth import SynthConfig, generate_market, write_market
+
+    prices, meta = generate_market(SynthConfig(n_tickers=tickers, n_days=days, seed=seed))
+    con = warehouse.connect(home)
+    written = write_market(con, prices, meta)
+    console.print(
+        f"synthetic market: {written:,} price rows for {tickers} tickers over {days} days"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     try:

@@ -46,21 +46,31 @@ def period_ends(dates: pl.Series, freq: str) -> pl.DataFrame:
 def to_frequency(daily: pl.DataFrame, freq: str, carry: Sequence[str]) -> pl.DataFrame:
     """Collapse daily rows (sorted by ticker, date) to one row per period and ticker.
 
-    `ret` compounds the ticker's daily returns in the period (null if any is null, e.g. the
-    listing day); `ret_fwd` is the ticker's return in the next period (null if it has none);
-    the `carry` columns are taken from the ticker's last session in the period.
+    `ret` is the ticker's compounded return from its previous period row to this one, i.e.
+    adj_close ratio (null for its first period, as compounding the listing day's null return
+    gives); `ret_fwd` is the ticker's `ret` in the market's next period (null if it has no row
+    there); the `carry` columns are taken from the ticker's last session in the period.
+    Daily rows are already periods: `ret` is the daily return.
     """
     calendar = period_ends(daily["date"], freq)
-    tagged = daily.join(calendar, on="date", how="left")
-    periods = tagged.group_by("ticker", "period_end", maintain_order=True).agg(
-        pl.when(pl.col("ret").null_count() == 0)
-        .then((pl.col("ret") + 1).product() - 1)
-        .alias("ret"),
-        pl.col("next_period_end").last(),
-        *[pl.col(name).last() for name in carry],
+    tagged = daily.join(calendar, on="date", how="left", maintain_order="left")
+    same_ticker_next = pl.col("ticker") == pl.col("ticker").shift(-1)
+    if freq != "daily":
+        is_last = ~same_ticker_next | (pl.col("period_end") != pl.col("period_end").shift(-1))
+        tagged = tagged.filter(is_last.fill_null(True))
+        same_ticker_prev = pl.col("ticker") == pl.col("ticker").shift(1)
+        growth = pl.col("adj_close") / pl.col("adj_close").shift(1) - 1
+        tagged = tagged.with_columns(pl.when(same_ticker_prev).then(growth).alias("ret"))
+    # Rows are sorted by ticker and period, so the next row is the ticker's next period row;
+    # it is the *market's* next period only if its date is next_period_end.
+    is_next_period = same_ticker_next & (
+        pl.col("period_end").shift(-1) == pl.col("next_period_end")
     )
-    forward = periods.select(
-        "ticker", pl.col("period_end").alias("next_period_end"), pl.col("ret").alias("ret_fwd")
+    out = tagged.select(
+        pl.col("period_end").alias("date"),
+        "ticker",
+        "ret",
+        pl.when(is_next_period).then(pl.col("ret").shift(-1)).alias("ret_fwd"),
+        *carry,
     )
-    out = periods.join(forward, on=["ticker", "next_period_end"], how="left")
-    return out.rename({"period_end": "date"}).drop("next_period_end").sort("date", "ticker")
+    return out.sort("date", "ticker")

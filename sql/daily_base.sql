@@ -55,14 +55,22 @@ market as (
     group by date
 ),
 
+first_needed as (
+    select
+        ticker,
+        min(n_obs) as first_needed,
+    from adjusted
+    where date >= $from_date
+    group by ticker
+),
+
 windowed as (
     select
-        *,
-        min(case when date >= $from_date then n_obs end) over (
-            partition by ticker
-            rows between unbounded preceding and unbounded following
-        ) as first_needed,
+        adjusted.*,
+        first_needed.first_needed as first_needed,
     from adjusted
+    inner join first_needed
+        on adjusted.ticker = first_needed.ticker
 )
 
 select
@@ -88,6 +96,5 @@ inner join market
     on windowed.date = market.date
 left join tickers
     on windowed.ticker = tickers.ticker
-where windowed.first_needed is not null
-    and windowed.n_obs >= windowed.first_needed - $lookback
+where windowed.n_obs >= windowed.first_needed - $lookback
 order by ticker, date;
