@@ -43,6 +43,9 @@ __all__ = [
 # compounded return of the first recomputed period sees all of its sessions.
 PERIOD_SLACK_DAYS = 35
 COMPUTED_SOURCE = "computed"
+# Tickers whose daily windows are computed together: ~0.6M daily rows for 10 years, which
+# bounds the build's memory to about one chunk's intermediates plus the finished panel.
+TICKERS_PER_CHUNK = 250
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,40 @@ def _recompute_from(con, freq: str, names: Sequence[str], full: bool) -> dt.date
     return recent[-1] if recent else None
 
 
+def _ticker_chunks(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str | None]]:
+    tickers = query_frame(con, "panel/ticker_list")["ticker"].to_list()
+    starts = tickers[::TICKERS_PER_CHUNK]
+    return list(zip(starts, [*starts[1:], None], strict=True))
+
+
+def _stage_zero_panel(
+    con: duckdb.DuckDBPyConnection, freq: str, start: dt.date, names: Sequence[str]
+) -> pl.DataFrame:
+    """Return the panel rows from `start` on with every per-ticker (stage-0) characteristic.
+
+    Tickers are processed in chunks so memory holds one chunk's daily windows at a time; each
+    chunk reads only the sessions its windows need before `start`.
+    """
+    market = query_frame(con, "market_returns")
+    stage_zero = features.stage_names(0, names)
+    params = {
+        "from_date": start - dt.timedelta(days=PERIOD_SLACK_DAYS),
+        "lookback": features.lookback_sessions(names),
+    }
+    chunks = []
+    for ticker_from, ticker_to in _ticker_chunks(con):
+        base = query_frame(
+            con, "daily_base", {**params, "ticker_from": ticker_from, "ticker_to": ticker_to}
+        )
+        features.check_returns(base, source="prices")
+        base = base.join(market, on="date", how="left", maintain_order="left")
+        daily = features.compute_daily(base, stage_zero)
+        periods = to_frequency(daily, freq, carry=["close", "n_obs", "sector", *stage_zero])
+        chunks.append(periods.filter(pl.col("date") >= start))
+        del base, daily
+    return pl.concat(chunks, rechunk=False)
+
+
 def build_panel(
     con: duckdb.DuckDBPyConnection,
     freq: str = "daily",
@@ -140,18 +177,9 @@ def build_panel(
         if first_price is None:
             return BuildReport(freq, from_date, 0, 0, is_full)
         start = first_price if is_full else from_date
-        base = query_frame(
-            con,
-            "daily_base",
-            {
-                "from_date": start - dt.timedelta(days=PERIOD_SLACK_DAYS),
-                "lookback": features.lookback_sessions(names),
-            },
-        )
-        features.check_returns(base, source="prices")
-        daily = features.compute_daily(base, names)
-        panel = to_frequency(daily, freq, carry=["close", "n_obs", *names])
-        panel = flag_universe(panel.filter(pl.col("date") >= start), universe)
+        panel = _stage_zero_panel(con, freq, start, names)
+        panel = features.add_cross_sectional(panel, names)
+        panel = flag_universe(panel, universe)
         counts = universe_counts(panel, universe, freq)
         stored = panel.select(*PANEL_KEY_COLUMNS, "is_in_universe", *names)
         validate_panel(stored, source=f"characteristics_{freq}")

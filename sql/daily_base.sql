@@ -1,8 +1,11 @@
 -- daily_base: one row per ticker and trading date: raw prices, the split-adjusted daily return,
--- point-in-time adjusted price and volume, the market return and the ticker's sector.
+-- point-in-time adjusted price and volume and the ticker's sector (the market return comes
+-- from market_returns.sql, which needs every ticker).
 -- Inputs: prices_stitched, adjustments (is_applied rows), tickers.
 -- $from_date: first date whose characteristics are needed; $lookback: ticker sessions kept
--- before it so every trailing window at or after $from_date is complete.
+-- before it so every trailing window at or after $from_date is complete;
+-- $ticker_from, $ticker_to: the chunk of tickers to read (ticker_from <= ticker < ticker_to;
+-- a null ticker_to reads to the end).
 -- Point in time: cum_factor multiplies the share ratios of splits on or before the row's date
 -- only (never back-adjusts with future splits); ret uses the previous session's close; the
 -- market return at d is the equal-weighted mean of all tickers' returns at d.
@@ -34,6 +37,8 @@ sessions as (
     left join applied
         on prices.ticker = applied.ticker
         and prices.date = applied.date
+    where prices.ticker >= $ticker_from
+        and ($ticker_to is null or prices.ticker < $ticker_to)
 ),
 
 adjusted as (
@@ -45,14 +50,6 @@ adjusted as (
         )) as cum_factor,
         close * split_ratio / prev_close - 1 as ret,
     from sessions
-),
-
-market as (
-    select
-        date,
-        avg(ret) as mkt_ret,
-    from adjusted
-    group by date
 ),
 
 first_needed as (
@@ -89,11 +86,8 @@ select
     windowed.low * windowed.cum_factor as adj_low,
     windowed.volume / windowed.cum_factor as adj_volume,
     windowed.close * windowed.volume as dollar_volume,
-    market.mkt_ret as mkt_ret,
     windowed.n_obs as n_obs,
 from windowed
-inner join market
-    on windowed.date = market.date
 left join tickers
     on windowed.ticker = tickers.ticker
 where windowed.n_obs >= windowed.first_needed - $lookback

@@ -8,7 +8,14 @@ Importing this package registers every characteristic (each module registers its
 from cae.features import momentum, risk, liquidity, industry  # noqa: F401
 
 # isort: on
-from cae.features.engine import MAX_ABS_RETURN, check_returns, compute_daily, lookback_sessions
+from cae.features.engine import (
+    MAX_ABS_RETURN,
+    add_cross_sectional,
+    check_returns,
+    compute_daily,
+    lookback_sessions,
+    stage_names,
+)
 from cae.features.liquidity import MVEL1_SOURCE, TURN_SOURCE
 from cae.features.registry import REGISTRY, Characteristic, characteristic, names
 
@@ -18,9 +25,11 @@ __all__ = [
     "REGISTRY",
     "TURN_SOURCE",
     "Characteristic",
+    "add_cross_sectional",
     "characteristic",
     "check_returns",
     "compute_daily",
     "lookback_sessions",
     "names",
+    "stage_names",
 ]
