@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,12 @@ import polars as pl
 
 from cae import features
 from cae.errors import DataError, FileFormatError, ValidationError
+from cae.features import REGISTRY
 from cae.frequency import check_freq, to_frequency
 from cae.schemas import PANEL_KEY_COLUMNS, CharacteristicsPanel, NormalisedPanel
 from cae.sqlframe import query_frame
 from cae.universe import UniverseConfig, flag_universe, universe_counts
-from cae.warehouse import read_sql, transaction
+from cae.warehouse import read_sql, run_sql, transaction
 
 __all__ = [
     "BuildReport",
@@ -46,6 +48,9 @@ COMPUTED_SOURCE = "computed"
 # Tickers whose daily windows are computed together: ~0.6M daily rows for 10 years, which
 # bounds the build's memory to about one chunk's intermediates plus the finished panel.
 TICKERS_PER_CHUNK = 250
+# DuckDB's share of memory while a build writes its tables (it spills beyond it): with the
+# Polars chunks this keeps 3,000 tickers x 10 years under 4 GB (docs/benchmarks.md).
+BUILD_DUCKDB_MEMORY = "1GB"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class BuildReport:
     n_rows: int
     n_dates: int
     is_full: bool
+    n_sessions_read: int = 0  # daily rows read from the warehouse (lookback included)
 
 
 def _freq_sql(name: str, freq: str) -> str:
@@ -119,38 +125,76 @@ def _recompute_from(con, freq: str, names: Sequence[str], full: bool) -> dt.date
     return recent[-1] if recent else None
 
 
+@contextmanager
+def _duckdb_memory(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
+    previous = query_frame(con, "settings_memory_limit_read")["memory_limit"][0]
+    run_sql(con, "settings_memory_limit", {"limit": limit})
+    try:
+        yield
+    finally:
+        run_sql(con, "settings_memory_limit", {"limit": previous})
+
+
 def _ticker_chunks(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str | None]]:
     tickers = query_frame(con, "panel/ticker_list")["ticker"].to_list()
     starts = tickers[::TICKERS_PER_CHUNK]
     return list(zip(starts, [*starts[1:], None], strict=True))
 
 
-def _stage_zero_panel(
-    con: duckdb.DuckDBPyConnection, freq: str, start: dt.date, names: Sequence[str]
-) -> pl.DataFrame:
-    """Return the panel rows from `start` on with every per-ticker (stage-0) characteristic.
+def _stage_zero_to_staging(
+    con: duckdb.DuckDBPyConnection,
+    freq: str,
+    start: dt.date,
+    names: Sequence[str],
+    universe: UniverseConfig,
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Write the per-ticker characteristics from `start` on to the staging table, by chunk.
 
     Tickers are processed in chunks so memory holds one chunk's daily windows at a time; each
-    chunk reads only the sessions its windows need before `start`.
+    chunk reads only the sessions its windows need before `start`. Returns the narrow columns
+    the cross-sectional characteristics need, the per-date universe counts and the number of
+    daily rows read.
     """
     market = query_frame(con, "market_returns")
     stage_zero = features.stage_names(0, names)
+    inputs = sorted({c for n in features.stage_names(1, names) for c in REGISTRY[n].inputs})
     params = {
         "from_date": start - dt.timedelta(days=PERIOD_SLACK_DAYS),
         "lookback": features.lookback_sessions(names),
     }
-    chunks = []
-    for ticker_from, ticker_to in _ticker_chunks(con):
+    narrow, counts, n_read = [], [], 0
+    _execute(con, "characteristics_staging_drop", freq)
+    for number, (ticker_from, ticker_to) in enumerate(_ticker_chunks(con)):
         base = query_frame(
             con, "daily_base", {**params, "ticker_from": ticker_from, "ticker_to": ticker_to}
         )
         features.check_returns(base, source="prices")
+        n_read += base.height
         base = base.join(market, on="date", how="left", maintain_order="left")
         daily = features.compute_daily(base, stage_zero)
+        del base
         periods = to_frequency(daily, freq, carry=["close", "n_obs", "sector", *stage_zero])
-        chunks.append(periods.filter(pl.col("date") >= start))
-        del base, daily
-    return pl.concat(chunks, rechunk=False)
+        del daily
+        periods = flag_universe(periods.filter(pl.col("date") >= start), universe)
+        counts.append(universe_counts(periods, universe, freq))
+        narrow.append(periods.select("date", "ticker", *inputs))
+        stored = periods.select(*PANEL_KEY_COLUMNS, "is_in_universe", *stage_zero)
+        validate_panel(stored, source=f"characteristics_{freq}")
+        relation = con.from_arrow(stored.to_arrow())
+        if number == 0:
+            relation.create(f"characteristics_staging_{freq}")
+        else:
+            relation.insert_into(f"characteristics_staging_{freq}")
+        del periods, stored
+    count_columns = ["n_total", "n_price", "n_history", "n_dollar_volume", "n_universe"]
+    all_counts = (
+        pl.concat(counts)
+        .group_by("freq", "date")
+        .agg(pl.col(count_columns).sum())
+        .select("freq", "date", *count_columns)
+        .sort("date")
+    )
+    return pl.concat(narrow), all_counts, n_read
 
 
 def build_panel(
@@ -163,35 +207,41 @@ def build_panel(
     """Build or extend `characteristics_<freq>` from the warehouse prices.
 
     Incremental by default: only periods from the second-latest stored date on are recomputed,
-    reading just the sessions their windows need; the result equals a full rebuild. A changed
-    registry or a user panel in the table forces a full rebuild. Run `cae.actions.detect_actions`
-    first so splits are adjusted.
+    reading just the sessions their windows need; the result equals a full rebuild (up to
+    floating-point rounding of window sums that start at a different session). A changed
+    registry or a user panel in the table forces a full rebuild. Run
+    `cae.actions.detect_actions` first so splits are adjusted.
     """
     check_freq(freq)
     universe = universe or UniverseConfig()
     names = features.names()
     first_price = query_frame(con, "panel/prices_date_range")["first_date"][0]
-    with transaction(con):
+    with _duckdb_memory(con, BUILD_DUCKDB_MEMORY), transaction(con):
         from_date = _recompute_from(con, freq, names, full)
         is_full = from_date is None
         if first_price is None:
             return BuildReport(freq, from_date, 0, 0, is_full)
         start = first_price if is_full else from_date
-        panel = _stage_zero_panel(con, freq, start, names)
-        panel = features.add_cross_sectional(panel, names)
-        panel = flag_universe(panel, universe)
-        counts = universe_counts(panel, universe, freq)
-        stored = panel.select(*PANEL_KEY_COLUMNS, "is_in_universe", *names)
-        validate_panel(stored, source=f"characteristics_{freq}")
-        if is_full:
-            con.from_arrow(stored.to_arrow()).create(f"characteristics_{freq}")
-        else:
+        narrow, counts, n_read = _stage_zero_to_staging(con, freq, start, names, universe)
+        stage_one = features.add_cross_sectional(narrow, names).select(
+            "date", "ticker", *features.stage_names(1, names)
+        )
+        if not is_full:
             _execute(con, "characteristics_delete_from", freq, {"from_date": start})
-            con.from_arrow(stored.to_arrow()).insert_into(f"characteristics_{freq}")
+        con.register("stage_one", stage_one)
+        try:
+            assemble = (
+                "characteristics_assemble_create" if is_full else "characteristics_assemble_insert"
+            )
+            _execute(con, assemble, freq)
+        finally:
+            con.unregister("stage_one")
+        _execute(con, "characteristics_staging_drop", freq)
         _execute(con, "universe_counts_delete_from", freq, {"freq": freq, "from_date": start})
         con.from_arrow(counts.to_arrow()).insert_into("universe_counts")
         _write_meta(con, freq, COMPUTED_SOURCE, names, proxies=True)
-    return BuildReport(freq, start, stored.height, stored["date"].n_unique(), is_full)
+    n_dates = narrow["date"].n_unique()
+    return BuildReport(freq, start, narrow.height, n_dates, is_full, n_read)
 
 
 def normalise_ranks(frame: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:

@@ -10,7 +10,7 @@ from cae.features.windows import HALF_YEAR
 __all__: list[str] = []
 
 
-@characteristic("indmom", window=HALF_YEAR, stage=1)
+@characteristic("indmom", window=HALF_YEAR, stage=1, inputs=("mom6m", "sector"))
 def indmom() -> pl.Expr:
     """Equal-weighted mean of mom6m over the tickers of the same sector on the same date."""
     return pl.when(pl.col("sector").is_not_null()).then(

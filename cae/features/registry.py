@@ -27,21 +27,25 @@ class Characteristic:
     # 0: per ticker over its own past; 1: built from stage-0 columns (cross-sections, squares).
     stage: int
     summary: str
+    # Stage 1 only: the columns it reads (stage-0 characteristics or base columns like sector).
+    inputs: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, Characteristic] = {}
 
 
 def characteristic(
-    name: str, *, window: int, stage: int = 0
+    name: str, *, window: int, stage: int = 0, inputs: tuple[str, ...] = ()
 ) -> Callable[[Callable[[], pl.Expr]], Callable[[], pl.Expr]]:
     """Register the decorated expression builder under `name` (its docstring is the summary)."""
 
     def register(build: Callable[[], pl.Expr]) -> Callable[[], pl.Expr]:
         if name in REGISTRY:
             raise ValueError(f"characteristic {name!r} is registered twice")
+        if stage == 1 and not inputs:
+            raise ValueError(f"stage-1 characteristic {name!r} must list its inputs")
         summary = (build.__doc__ or "").strip().splitlines()[0] if build.__doc__ else ""
-        REGISTRY[name] = Characteristic(name, build, window, stage, summary)
+        REGISTRY[name] = Characteristic(name, build, window, stage, summary, tuple(inputs))
         return build
 
     return register

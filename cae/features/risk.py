@@ -52,7 +52,7 @@ def beta() -> pl.Expr:
     return per_ticker(pl.when(sxx > 0).then(sxy / sxx))
 
 
-@characteristic("betasq", window=BETA_WINDOW, stage=1)
+@characteristic("betasq", window=BETA_WINDOW, stage=1, inputs=("beta",))
 def betasq() -> pl.Expr:
     """Square of beta."""
     return pl.col("beta") ** 2
