@@ -169,3 +169,11 @@ def test_implausible_return_is_an_error_naming_the_row():
         DataError, match=r"prices: 1 row\(s\) with \|ret\| > 10.*Y 2020-01-02 ret=12.5"
     ):
         check_returns(frame)
+
+
+def test_every_characteristic_has_its_line_in_the_docs():
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[1] / "docs" / "characteristics.md").read_text()
+    documented = {line.split("|")[1].strip() for line in docs.splitlines() if line.startswith("| ")}
+    assert set(names()) <= documented

@@ -8,6 +8,7 @@ import polars as pl
 
 from cae.errors import DataError
 from cae.features.registry import REGISTRY
+from cae.schemas import PANEL_MAX_ABS_RETURN
 
 __all__ = [
     "MAX_ABS_RETURN",
@@ -18,7 +19,7 @@ __all__ = [
     "stage_names",
 ]
 
-MAX_ABS_RETURN = 10.0  # 10.0 = 1000% in one period; beyond that it is a data error
+MAX_ABS_RETURN = PANEL_MAX_ABS_RETURN  # 10.0 = 1000% in one period: beyond it, a data error
 _STAGES = (0, 1)
 
 
