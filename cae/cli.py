@@ -90,16 +90,37 @@ def build_panel_command(
         ),
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch.")] = False,
+    min_price: Annotated[
+        float | None, typer.Option("--min-price", help="Universe: minimum raw close (USD).")
+    ] = None,
+    min_history: Annotated[
+        int | None, typer.Option("--min-history", help="Universe: minimum sessions traded.")
+    ] = None,
+    min_dollar_volume: Annotated[
+        float | None,
+        typer.Option("--min-dollar-volume", help="Universe: minimum mean daily dollar volume."),
+    ] = None,
 ) -> None:
     """Build (incrementally) the characteristics panel at each frequency from the prices."""
+    import dataclasses
+
     from cae import warehouse
     from cae.actions import detect_actions
     from cae.panel import build_panel
+    from cae.universe import UniverseConfig
 
+    given = {
+        "min_price": min_price,
+        "min_history": min_history,
+        "min_dollar_volume": min_dollar_volume,
+    }
+    universe = dataclasses.replace(
+        UniverseConfig(), **{k: v for k, v in given.items() if v is not None}
+    )
     con = warehouse.connect(home)
     detect_actions(con)
     for one in freq or ["daily", "weekly"]:
-        report = build_panel(con, one, full=full)
+        report = build_panel(con, one, full=full, universe=universe)
         kind = "full build" if report.is_full else f"incremental from {report.from_date}"
         console.print(
             f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates ({kind})"

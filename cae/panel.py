@@ -9,6 +9,7 @@ per date, ranks over the tickers where a characteristic is known, mapped into [-
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -101,8 +102,16 @@ def characteristic_names(con: duckdb.DuckDBPyConnection, freq: str = "weekly") -
     return list(json.loads(meta["char_names"])) if meta else []
 
 
-def _write_meta(con, freq: str, source: str, names: Sequence[str], proxies: bool) -> None:
+def _universe_json(universe: UniverseConfig | None) -> str | None:
+    return json.dumps(dataclasses.asdict(universe), sort_keys=True) if universe else None
+
+
+def _write_meta(
+    con, freq: str, source: str, names: Sequence[str], universe: UniverseConfig | None
+) -> None:
+    proxies = universe is not None  # computed panels use the proxies; user panels do not
     params = {
+        "universe_config": _universe_json(universe),
         "freq": freq,
         "source": source,
         "char_names": json.dumps(list(names)),
@@ -112,13 +121,23 @@ def _write_meta(con, freq: str, source: str, names: Sequence[str], proxies: bool
     _execute(con, "panel_meta_upsert", freq, params)
 
 
-def _recompute_from(con, freq: str, names: Sequence[str], full: bool) -> dt.date | None:
-    """Return the first period date to recompute, or None for a full build."""
+def _recompute_from(
+    con, freq: str, names: Sequence[str], universe: UniverseConfig, full: bool
+) -> dt.date | None:
+    """Return the first period date to recompute, or None for a full build.
+
+    A full build is forced when the stored panel was made differently: other characteristics,
+    other universe filters, or a user's file.
+    """
     if not _table_exists(con, freq):
         return None
     meta = _meta(con, freq)
     stale = meta is None or meta["source"] != COMPUTED_SOURCE
-    if full or stale or json.loads(meta["char_names"]) != list(names):
+    changed = stale or (
+        json.loads(meta["char_names"]) != list(names)
+        or meta["universe_config"] != _universe_json(universe)
+    )
+    if full or changed:
         _execute(con, "characteristics_drop", freq)
         return None
     recent = _query(con, "characteristics_recent_dates", freq)["date"].to_list()
@@ -217,7 +236,7 @@ def build_panel(
     names = features.names()
     first_price = query_frame(con, "panel/prices_date_range")["first_date"][0]
     with _duckdb_memory(con, BUILD_DUCKDB_MEMORY), transaction(con):
-        from_date = _recompute_from(con, freq, names, full)
+        from_date = _recompute_from(con, freq, names, universe, full)
         is_full = from_date is None
         if first_price is None:
             return BuildReport(freq, from_date, 0, 0, is_full)
@@ -239,7 +258,7 @@ def build_panel(
         _execute(con, "characteristics_staging_drop", freq)
         _execute(con, "universe_counts_delete_from", freq, {"freq": freq, "from_date": start})
         con.from_arrow(counts.to_arrow()).insert_into("universe_counts")
-        _write_meta(con, freq, COMPUTED_SOURCE, names, proxies=True)
+        _write_meta(con, freq, COMPUTED_SOURCE, names, universe)
     n_dates = narrow["date"].n_unique()
     return BuildReport(freq, start, narrow.height, n_dates, is_full, n_read)
 
@@ -378,5 +397,5 @@ def ingest_panel(
     with transaction(con):
         _execute(con, "characteristics_drop", freq)
         con.from_arrow(stored.to_arrow()).create(f"characteristics_{freq}")
-        _write_meta(con, freq, f"file:{path}", names, proxies=False)
+        _write_meta(con, freq, f"file:{path}", names, None)
     return BuildReport(freq, stored["date"].min(), stored.height, stored["date"].n_unique(), True)

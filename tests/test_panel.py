@@ -191,3 +191,14 @@ def test_incremental_build_reads_only_the_lookback_and_matches_a_full_build(tmp_
         rel_tol=1e-9,
         abs_tol=1e-12,
     )
+
+
+def test_changed_universe_filters_force_a_full_rebuild(sample, tmp_path):
+    from cae.universe import UniverseConfig
+
+    con = _build(tmp_path / "u", *sample, freqs=("weekly",))
+    strict = UniverseConfig(min_price=50.0)
+    report = build_panel(con, "weekly", universe=strict)
+    assert report.is_full
+    assert read_panel(con, "weekly")["ticker"].n_unique() < 300
+    assert not build_panel(con, "weekly", universe=strict).is_full

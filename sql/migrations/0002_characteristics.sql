@@ -6,7 +6,8 @@
 --   source is 'detected', 'file' (user corporate-actions file) or 'adj_close' (vendor factor);
 --   only rows with is_applied enter returns (a file row wins over detection on the same day).
 -- universe_counts: one row per frequency and date: how many tickers pass each filter.
--- panel_meta: one row per frequency: where the panel came from and which proxies it used.
+-- panel_meta: one row per frequency: where the panel came from, which proxies and which
+--   universe filters (JSON) it used.
 -- The panels themselves live in characteristics_<freq> tables whose columns follow the
 -- characteristic registry (or the user's file), so they are created by cae.panel.
 
@@ -49,6 +50,7 @@ create table panel_meta (
     char_names varchar not null,
     turn_source varchar,
     mvel1_source varchar,
+    universe_config varchar,
     first_date date,
     last_date date,
     n_rows bigint,
