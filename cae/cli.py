@@ -140,10 +140,10 @@ def ingest_panel_command(
     from cae.panel import characteristic_names, ingest_panel
 
     con = warehouse.connect(home)
-    report = ingest_panel(con, file, freq)
+    n_rows, n_dates = ingest_panel(con, file, freq)
     names = characteristic_names(con, freq)
     console.print(
-        f"characteristics_{freq}: {report.n_rows:,} rows over {report.n_dates} dates, "
+        f"characteristics_{freq}: {n_rows:,} rows over {n_dates} dates, "
         f"{len(names)} characteristics from {file}"
     )
 

@@ -9,28 +9,26 @@ per date, ranks over the tickers where a characteristic is known, mapped into [-
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import duckdb
-import pandera.errors
 import polars as pl
 
 from cae import features
-from cae.errors import DataError, FileFormatError, ValidationError
+from cae import panel_store as store
+from cae.errors import ValidationError
 from cae.features import REGISTRY
 from cae.frequency import check_freq, to_frequency
-from cae.schemas import PANEL_KEY_COLUMNS, CharacteristicsPanel, NormalisedPanel
+from cae.panel_ingest import ingest_panel
+from cae.panel_store import characteristic_names, validate_panel
+from cae.schemas import PANEL_KEY_COLUMNS
 from cae.sqlframe import query_frame
 from cae.universe import UniverseConfig, flag_universe, universe_counts
-from cae.warehouse import read_sql, run_sql, transaction
+from cae.warehouse import run_sql, transaction
 
 __all__ = [
     "BuildReport",
@@ -66,61 +64,6 @@ class BuildReport:
     n_sessions_read: int = 0  # daily rows read from the warehouse (lookback included)
 
 
-def _freq_sql(name: str, freq: str) -> str:
-    # The table name is the only identifier filled in, and only from the FREQUENCIES whitelist.
-    return read_sql(f"panel/{name}").replace("{freq}", check_freq(freq))
-
-
-def _used(text: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    used = {k: v for k, v in (params or {}).items() if f"${k}" in text}
-    return used or None
-
-
-def _execute(con: duckdb.DuckDBPyConnection, name: str, freq: str, params=None) -> None:
-    text = _freq_sql(name, freq)
-    con.execute(text, _used(text, params)).fetchall()
-
-
-def _query(con: duckdb.DuckDBPyConnection, name: str, freq: str, params=None) -> pl.DataFrame:
-    text = _freq_sql(name, freq)
-    return pl.from_arrow(con.sql(text, params=_used(text, params)).to_arrow_table())
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, freq: str) -> bool:
-    frame = _query(con, "table_exists", freq, {"name": f"characteristics_{freq}"})
-    return bool(frame["n"][0])
-
-
-def _meta(con: duckdb.DuckDBPyConnection, freq: str) -> dict[str, Any] | None:
-    rows = _query(con, "panel_meta_read", freq, {"freq": freq})
-    return rows.row(0, named=True) if rows.height else None
-
-
-def characteristic_names(con: duckdb.DuckDBPyConnection, freq: str = "weekly") -> list[str]:
-    """Return the characteristic columns of the stored panel at `freq`, in column order."""
-    meta = _meta(con, freq)
-    return list(json.loads(meta["char_names"])) if meta else []
-
-
-def _universe_json(universe: UniverseConfig | None) -> str | None:
-    return json.dumps(dataclasses.asdict(universe), sort_keys=True) if universe else None
-
-
-def _write_meta(
-    con, freq: str, source: str, names: Sequence[str], universe: UniverseConfig | None
-) -> None:
-    proxies = universe is not None  # computed panels use the proxies; user panels do not
-    params = {
-        "universe_config": _universe_json(universe),
-        "freq": freq,
-        "source": source,
-        "char_names": json.dumps(list(names)),
-        "turn_source": features.TURN_SOURCE if proxies else None,
-        "mvel1_source": features.MVEL1_SOURCE if proxies else None,
-    }
-    _execute(con, "panel_meta_upsert", freq, params)
-
-
 def _recompute_from(
     con, freq: str, names: Sequence[str], universe: UniverseConfig, full: bool
 ) -> dt.date | None:
@@ -129,18 +72,18 @@ def _recompute_from(
     A full build is forced when the stored panel was made differently: other characteristics,
     other universe filters, or a user's file.
     """
-    if not _table_exists(con, freq):
+    if not store.table_exists(con, freq):
         return None
-    meta = _meta(con, freq)
+    meta = store.read_meta(con, freq)
     stale = meta is None or meta["source"] != COMPUTED_SOURCE
     changed = stale or (
         json.loads(meta["char_names"]) != list(names)
-        or meta["universe_config"] != _universe_json(universe)
+        or meta["universe_config"] != store.universe_json(universe)
     )
     if full or changed:
-        _execute(con, "characteristics_drop", freq)
+        store.execute(con, "characteristics_drop", freq)
         return None
-    recent = _query(con, "characteristics_recent_dates", freq)["date"].to_list()
+    recent = store.query(con, "characteristics_recent_dates", freq)["date"].to_list()
     return recent[-1] if recent else None
 
 
@@ -182,7 +125,7 @@ def _stage_zero_to_staging(
         "lookback": features.lookback_sessions(names),
     }
     narrow, counts, n_read = [], [], 0
-    _execute(con, "characteristics_staging_drop", freq)
+    store.execute(con, "characteristics_staging_drop", freq)
     for number, (ticker_from, ticker_to) in enumerate(_ticker_chunks(con)):
         base = query_frame(
             con, "daily_base", {**params, "ticker_from": ticker_from, "ticker_to": ticker_to}
@@ -198,7 +141,7 @@ def _stage_zero_to_staging(
         counts.append(universe_counts(periods, universe, freq))
         narrow.append(periods.select("date", "ticker", *inputs))
         stored = periods.select(*PANEL_KEY_COLUMNS, "is_in_universe", *stage_zero)
-        validate_panel(stored, source=f"characteristics_{freq}")
+        store.validate_panel(stored, source=f"characteristics_{freq}")
         relation = con.from_arrow(stored.to_arrow())
         if number == 0:
             relation.create(f"characteristics_staging_{freq}")
@@ -246,19 +189,19 @@ def build_panel(
             "date", "ticker", *features.stage_names(1, names)
         )
         if not is_full:
-            _execute(con, "characteristics_delete_from", freq, {"from_date": start})
+            store.execute(con, "characteristics_delete_from", freq, {"from_date": start})
         con.register("stage_one", stage_one)
         try:
             assemble = (
                 "characteristics_assemble_create" if is_full else "characteristics_assemble_insert"
             )
-            _execute(con, assemble, freq)
+            store.execute(con, assemble, freq)
         finally:
             con.unregister("stage_one")
-        _execute(con, "characteristics_staging_drop", freq)
-        _execute(con, "universe_counts_delete_from", freq, {"freq": freq, "from_date": start})
+        store.execute(con, "characteristics_staging_drop", freq)
+        store.execute(con, "universe_counts_delete_from", freq, {"freq": freq, "from_date": start})
         con.from_arrow(counts.to_arrow()).insert_into("universe_counts")
-        _write_meta(con, freq, COMPUTED_SOURCE, names, universe)
+        store.write_meta(con, freq, COMPUTED_SOURCE, names, universe)
     n_dates = narrow["date"].n_unique()
     return BuildReport(freq, start, narrow.height, n_dates, is_full, n_read)
 
@@ -281,21 +224,6 @@ def normalise_ranks(frame: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:
     )
 
 
-def validate_panel(frame: pl.DataFrame, *, source: str, normalised: bool = False) -> pl.DataFrame:
-    """Check a panel at the boundary; raise a `ValidationError` naming the rows and rules."""
-    model = NormalisedPanel if normalised else CharacteristicsPanel
-    try:
-        return model.validate(frame, lazy=True)
-    except pandera.errors.SchemaErrors as errors:
-        cases = errors.failure_cases.head(5)
-        details = "; ".join(
-            f"row {row['index']} {row['column']}: {row['check']} (got {row['failure_case']})"
-            for row in cases.iter_rows(named=True)
-        )
-        n_failures = errors.failure_cases.height
-        raise ValidationError(f"{source}: {n_failures} failure(s): {details}") from None
-
-
 def read_panel(
     con: duckdb.DuckDBPyConnection,
     freq: str = "weekly",
@@ -310,11 +238,11 @@ def read_panel(
     `normalise`, raw with nulls otherwise.
     """
     names = characteristic_names(con, freq)
-    if not names and not _table_exists(con, freq):
+    if not names and not store.table_exists(con, freq):
         raise ValidationError(
             f"no characteristics_{freq} panel in the warehouse: run `cae build-panel --freq {freq}`"
         )
-    rows = _query(con, "characteristics_read", freq, {"start": start, "end": end})
+    rows = store.query(con, "characteristics_read", freq, {"start": start, "end": end})
     panel = rows.select(
         "date",
         pl.col("ticker").cast(pl.Utf8),
@@ -324,78 +252,4 @@ def read_panel(
     )
     if normalise:
         panel = normalise_ranks(panel, names)
-    return validate_panel(panel, source=f"characteristics_{freq}", normalised=normalise)
-
-
-def _read_user_file(path: Path) -> pl.DataFrame:
-    try:
-        if path.suffix.lower() in {".parquet", ".pq"}:
-            return pl.read_parquet(path)
-        return pl.read_csv(path, infer_schema_length=10_000)
-    except (OSError, pl.exceptions.PolarsError) as error:
-        raise FileFormatError(f"{path}: cannot read the panel: {error}") from error
-
-
-def _user_dates(column: pl.Series, path: Path) -> pl.Series:
-    if column.dtype == pl.Date:
-        dates = column
-    else:
-        text = column.cast(pl.Utf8).str.strip_chars()
-        # ISO dates, or the GKX / Open Source Asset Pricing integer form 19570131.
-        iso = text.str.to_date("%Y-%m-%d", strict=False)
-        dates = iso.fill_null(text.str.to_date("%Y%m%d", strict=False))
-    bad = dates.is_null()
-    if bad.any():
-        line = int(bad.arg_true()[0]) + 2
-        raise DataError(
-            f"{path}: line {line}: date {column[line - 2]!r} is not YYYY-MM-DD or YYYYMMDD"
-        )
-    return dates.alias("date")
-
-
-def ingest_panel(
-    con: duckdb.DuckDBPyConnection, file: str | os.PathLike[str], freq: str = "monthly"
-) -> BuildReport:
-    """Load a user's own characteristics panel (CSV or Parquet) as `characteristics_<freq>`.
-
-    Required columns: date, ticker, ret; optional ret_fwd (else the ticker's ret at the file's
-    next date); every other column is a characteristic and must be numeric. Validated like a
-    computed panel; it replaces any panel at `freq` and is then read exactly like one.
-    """
-    check_freq(freq)
-    path = Path(file)
-    raw = _read_user_file(path)
-    missing = [c for c in ("date", "ticker", "ret") if c not in raw.columns]
-    if missing:
-        raise FileFormatError(f"{path}: missing required column(s) {', '.join(missing)}")
-    names = [c for c in raw.columns if c not in PANEL_KEY_COLUMNS]
-    numeric = {}
-    for name in ["ret", *(["ret_fwd"] if "ret_fwd" in raw.columns else []), *names]:
-        values = raw[name].cast(pl.Float64, strict=False)
-        bad = values.is_null() & raw[name].is_not_null()
-        if bad.any():
-            line = int(bad.arg_true()[0]) + 2
-            raise DataError(f"{path}: line {line}: column {name} is not a number")
-        numeric[name] = values.fill_nan(None)
-    panel = pl.DataFrame(
-        {"date": _user_dates(raw["date"], path), "ticker": raw["ticker"].cast(pl.Utf8), **numeric}
-    )
-    if "ret_fwd" not in panel.columns:
-        calendar = panel.select(pl.col("date").unique().sort())
-        calendar = calendar.with_columns(pl.col("date").shift(-1).alias("next_date"))
-        forward = panel.select(
-            "ticker", pl.col("date").alias("next_date"), pl.col("ret").alias("ret_fwd")
-        )
-        panel = panel.join(calendar, on="date").join(
-            forward, on=["ticker", "next_date"], how="left"
-        )
-    features.check_returns(panel, source=str(path))
-    stored = panel.select(*PANEL_KEY_COLUMNS, pl.lit(True).alias("is_in_universe"), *names).sort(
-        "date", "ticker"
-    )
-    validate_panel(stored, source=str(path))
-    with transaction(con):
-        _execute(con, "characteristics_drop", freq)
-        con.from_arrow(stored.to_arrow()).create(f"characteristics_{freq}")
-        _write_meta(con, freq, f"file:{path}", names, None)
-    return BuildReport(freq, stored["date"].min(), stored.height, stored["date"].n_unique(), True)
+    return store.validate_panel(panel, source=f"characteristics_{freq}", normalised=normalise)

@@ -24,8 +24,7 @@ def test_user_panel_is_read_like_a_computed_one(cae_home, tmp_path):
     path = tmp_path / "panel.csv"
     _user_panel().write_csv(path)
     con = warehouse.connect()
-    report = ingest_panel(con, path, "monthly")
-    assert report.n_rows == 6
+    assert ingest_panel(con, path, "monthly") == (6, 2)
     assert characteristic_names(con, "monthly") == ["bm", "agr"]
     panel = read_panel(con, "monthly")
     assert panel.columns == ["date", "ticker", "ret", "ret_fwd", "bm", "agr"]
@@ -57,3 +56,14 @@ def test_user_panel_rules_name_file_line_and_column(cae_home, tmp_path):
     pl.concat([_user_panel(), _user_panel().head(1)]).write_csv(path)
     with pytest.raises(ValidationError, match=r"panel\.csv: .*unique"):
         ingest_panel(warehouse.connect(), path)
+
+
+def test_cli_ingest_panel_reports_rows_and_characteristics(cae_home, tmp_path, capsys):
+    from cae.cli import main
+
+    path = tmp_path / "panel.parquet"
+    _user_panel().write_parquet(path)
+    assert main(["ingest-panel", str(path), "--freq", "weekly"]) == 0
+    assert (
+        "characteristics_weekly: 6 rows over 2 dates, 2 characteristics" in capsys.readouterr().out
+    )
