@@ -202,3 +202,25 @@ def test_changed_universe_filters_force_a_full_rebuild(sample, tmp_path):
     assert report.is_full
     assert read_panel(con, "weekly")["ticker"].n_unique() < 300
     assert not build_panel(con, "weekly", universe=strict).is_full
+
+
+def test_build_refuses_a_return_beyond_1000_percent_naming_the_row(cae_home):
+    from cae.errors import DataError
+
+    dates = [dt.date(2021, 1, 4) + dt.timedelta(days=i) for i in range(4)]
+    prices = pl.DataFrame(
+        {
+            "ticker": "BAD",
+            "date": dates,
+            "open": [10.0, 10.0, 250.0, 250.0],
+            "high": [10.0, 10.0, 250.0, 250.0],
+            "low": [10.0, 10.0, 250.0, 250.0],
+            "close": [10.0, 10.0, 250.0, 250.0],
+            "volume": [1e5] * 4,
+        }
+    )
+    con = warehouse.connect()
+    insert_prices(con, prices)
+    detect_actions(con)
+    with pytest.raises(DataError, match=r"1 row\(s\) with \|ret\| > 10.*BAD 2021-01-06 ret=24"):
+        build_panel(con, "daily")
