@@ -20,6 +20,7 @@ import polars as pl
 
 from cae import features
 from cae import panel_store as store
+from cae.actions import detect_actions
 from cae.errors import ValidationError
 from cae.features import REGISTRY
 from cae.frequency import check_freq, to_frequency
@@ -37,6 +38,7 @@ __all__ = [
     "ingest_panel",
     "normalise_ranks",
     "read_panel",
+    "refresh_panels",
     "validate_panel",
 ]
 
@@ -204,6 +206,17 @@ def build_panel(
         store.write_meta(con, freq, COMPUTED_SOURCE, names, universe)
     n_dates = narrow["date"].n_unique()
     return BuildReport(freq, start, narrow.height, n_dates, is_full, n_read)
+
+
+def refresh_panels(
+    con: duckdb.DuckDBPyConnection,
+    freqs: Sequence[str] = ("daily", "weekly"),
+    *,
+    universe: UniverseConfig | None = None,
+) -> list[BuildReport]:
+    """Apply corporate actions, then build each panel incrementally: what `cae run` calls."""
+    detect_actions(con)
+    return [build_panel(con, freq, universe=universe) for freq in freqs]
 
 
 def normalise_ranks(frame: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:

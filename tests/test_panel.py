@@ -224,3 +224,13 @@ def test_build_refuses_a_return_beyond_1000_percent_naming_the_row(cae_home):
     detect_actions(con)
     with pytest.raises(DataError, match=r"1 row\(s\) with \|ret\| > 10.*BAD 2021-01-06 ret=24"):
         build_panel(con, "daily")
+
+
+def test_refresh_panels_builds_daily_and_weekly_from_raw_prices(sample, tmp_path):
+    from cae.panel import refresh_panels
+
+    con = warehouse.connect(tmp_path / "r")
+    insert_prices(con, *sample)
+    reports = refresh_panels(con)
+    assert [(r.freq, r.n_dates) for r in reports] == [("daily", 245), ("weekly", 53)]
+    assert characteristic_names(con, "daily")[0] == "mom1m"
