@@ -34,6 +34,7 @@ __all__ = [
     "ingest_frame",
     "ingest_sample_tickers",
     "ingest_source",
+    "ingest_tickers",
     "split_valid",
     "warehouse_status",
 ]
@@ -231,16 +232,20 @@ def ingest_file(
     )
 
 
-def ingest_sample_tickers(con: duckdb.DuckDBPyConnection) -> int:
-    """Load the sample's ticker metadata (name, sector, industry) into `tickers`; return rows."""
-    tickers = sample.read_sample_tickers()
+def ingest_tickers(con: duckdb.DuckDBPyConnection, tickers: pl.DataFrame, *, source: str) -> int:
+    """Upsert ticker metadata (ticker, name, sector, industry) into `tickers`; return rows."""
     with transaction(con):
-        con.register("incoming_tickers", tickers)
+        con.register("incoming_tickers", tickers.select("ticker", "name", "sector", "industry"))
         try:
-            run_sql(con, "tickers_upsert", {"source": "sample"})
+            run_sql(con, "tickers_upsert", {"source": source})
         finally:
             con.unregister("incoming_tickers")
     return tickers.height
+
+
+def ingest_sample_tickers(con: duckdb.DuckDBPyConnection) -> int:
+    """Load the sample's ticker metadata (name, sector, industry) into `tickers`; return rows."""
+    return ingest_tickers(con, sample.read_sample_tickers(), source="sample")
 
 
 def _unreadable(errors: list[FileFormatError], n_ingested: int, where: str) -> FileFormatError:

@@ -80,10 +80,12 @@ def _migration_names() -> list[str]:
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """Return the number of migrations applied to this warehouse (0 for a new file)."""
     try:
-        row = run_sql(con, "schema_version").fetchone()
+        # fetchall, not fetchone: DuckDB 2.0 keeps a half-read result open and blocks the
+        # connection.
+        rows = run_sql(con, "schema_version").fetchall()
     except duckdb.CatalogException:  # a new file: no bookkeeping table yet
         return 0
-    return int(row[0]) if row else 0
+    return int(rows[0][0]) if rows else 0
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -1,0 +1,227 @@
+"""Benchmark: the full daily characteristic set on a synthetic market, ours vs pandas.
+
+    python benchmarks/features.py --tickers 3000 --days 2520
+
+Each measurement runs in its own child process so its peak memory (ru_maxrss) is its own.
+"ours (build_panel)" is the whole warehouse path: SQL daily base, every characteristic,
+universe flags, validation and the insert into `characteristics_daily`. "ours (compute)" and
+"pandas groupby-rolling" start from the same daily base frame (Parquet) and compute the same
+characteristics; the pandas version is what a research notebook does, one groupby-rolling per
+statistic. Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from cae import warehouse
+from cae.actions import detect_actions
+from cae.features import compute_daily, lookback_sessions, names
+from cae.panel import build_panel
+from cae.sqlframe import query_frame
+from cae.synth import SynthConfig, generate_market, write_market
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def phase_generate(home: Path, tickers: int, days: int, seed: int) -> dict:
+    start = time.perf_counter()
+    prices, meta = generate_market(SynthConfig(n_tickers=tickers, n_days=days, seed=seed))
+    con = warehouse.connect(home)
+    write_market(con, prices, meta)
+    actions = detect_actions(con)
+    params = {"from_date": prices["date"].min(), "lookback": lookback_sessions()}
+    base = query_frame(con, "daily_base", {**params, "ticker_from": "", "ticker_to": None})
+    base = base.join(query_frame(con, "market_returns"), on="date", how="left")
+    base.sort("ticker", "date").write_parquet(home / "daily_base.parquet")
+    return {
+        "rows": prices.height,
+        "seconds": time.perf_counter() - start,
+        "splits_detected": actions.height,
+    }
+
+
+def phase_ours(home: Path) -> dict:
+    con = warehouse.connect(home)
+    start = time.perf_counter()
+    report = build_panel(con, "daily", full=True)
+    return {"rows": report.n_rows, "seconds": time.perf_counter() - start}
+
+
+def phase_ours_compute(home: Path) -> dict:
+    base = pl.read_parquet(home / "daily_base.parquet")
+    start = time.perf_counter()
+    out = compute_daily(base)
+    seconds = time.perf_counter() - start
+    out.select(names()).write_parquet(home / "ours.parquet")
+    return {"rows": out.height, "seconds": seconds}
+
+
+def _pandas_characteristics(df):
+    import pandas as pd
+
+    df = df.sort_values(["ticker", "date"]).reset_index(drop=True)
+    by = df.groupby("ticker", sort=False)
+
+    def roll(column, window, stat, min_periods=None):
+        rolled = by[column].rolling(window, min_periods=min_periods or window)
+        return getattr(rolled, stat)().reset_index(level=0, drop=True)
+
+    def compound(window, skip=0):
+        total = roll("log_growth", window, "sum")
+        if skip:
+            total = total.groupby(df["ticker"], sort=False).shift(skip)
+        return np.expm1(total)
+
+    df["log_growth"] = np.log1p(df["ret"])
+    out = pd.DataFrame(index=df.index)
+    out["mom1m"] = compound(21)
+    out["mom6m"] = compound(105, 21)
+    out["mom12m"] = compound(231, 21)
+    out["mom36m"] = compound(504, 252)
+    recent = compound(126)
+    out["chmom"] = recent - recent.groupby(df["ticker"], sort=False).shift(126)
+    out["strev"] = compound(5)
+    out["maxret"] = roll("ret", 21, "max")
+    out["retvol"] = roll("ret", 21, "std")
+    both = df["ret"].notna() & df["mkt_ret"].notna()
+    df["x"] = df["mkt_ret"].where(both)
+    df["y"] = df["ret"].where(both)
+    df["xx"], df["xy"], df["yy"] = df["x"] ** 2, df["x"] * df["y"], df["y"] ** 2
+    df["one"] = np.where(both, 1.0, np.nan)
+    s = {c: roll(c, 252, "sum", 126) for c in ("one", "x", "y", "xx", "xy", "yy")}
+    sxx = s["xx"] - s["x"] ** 2 / s["one"]
+    sxy = s["xy"] - s["x"] * s["y"] / s["one"]
+    syy = s["yy"] - s["y"] ** 2 / s["one"]
+    out["beta"] = (sxy / sxx).where(sxx > 0)
+    out["betasq"] = out["beta"] ** 2
+    ssr = (syy - sxy**2 / sxx).clip(lower=0)
+    out["idiovol"] = np.sqrt(ssr / (s["one"] - 2)).where((sxx > 0) & (s["one"] > 2))
+    mean_dv = roll("dollar_volume", 21, "mean")
+    out["dolvol"] = np.log(mean_dv.where(mean_dv > 0))
+    out["std_dolvol"] = roll("dollar_volume", 21, "std")
+    df["amihud"] = (df["ret"].abs() / df["dollar_volume"]).where(df["dollar_volume"] > 0)
+    out["ill"] = roll("amihud", 21, "mean", 15)
+    df["is_zero"] = (df["volume"] == 0).astype(float)
+    out["zerotrade"] = roll("is_zero", 21, "sum")
+    base_volume = roll("adj_volume", 126, "mean")
+    out["turn"] = (roll("adj_volume", 21, "mean") / base_volume).where(base_volume > 0)
+    out["std_turn"] = (roll("adj_volume", 21, "std") / base_volume).where(base_volume > 0)
+    prev_high = by["adj_high"].shift(1)
+    prev_low = by["adj_low"].shift(1)
+    k = 3 - 2 * math.sqrt(2)
+    b = np.log(df["adj_high"] / df["adj_low"]) ** 2 + np.log(prev_high / prev_low) ** 2
+    g = np.log(np.maximum(df["adj_high"], prev_high) / np.minimum(df["adj_low"], prev_low)) ** 2
+    a = (np.sqrt(2 * b) - np.sqrt(b)) / k - np.sqrt(g / k)
+    df["cs"] = (2 * np.expm1(a) / (1 + np.exp(a))).clip(lower=0)
+    out["baspread"] = roll("cs", 21, "mean")
+    mean_volume = roll("adj_volume", 252, "mean", 126)
+    size = df["adj_close"] * mean_volume
+    out["mvel1"] = np.log(size.where(size > 0))
+    out["indmom"] = out["mom6m"].groupby([df["date"], df["sector"]]).transform("mean")
+    return out
+
+
+def phase_pandas(home: Path) -> dict:
+    import pandas as pd
+
+    df = pd.read_parquet(home / "daily_base.parquet")
+    start = time.perf_counter()
+    out = _pandas_characteristics(df)
+    seconds = time.perf_counter() - start
+    ours = pl.read_parquet(home / "ours.parquet").to_pandas()
+    worst = 0.0
+    for name in names():
+        a, b = ours[name].to_numpy(float), out[name].to_numpy(float)
+        both = np.isfinite(a) & np.isfinite(b)
+        if np.isfinite(a).sum() != both.sum() or np.isfinite(b).sum() != both.sum():
+            raise AssertionError(f"{name}: pandas and ours disagree on which cells are missing")
+        if both.any():
+            # Differences in units of the characteristic's own cross-sectional spread.
+            scale = float(np.std(b[both])) or 1.0
+            worst = max(worst, float(np.max(np.abs(a[both] - b[both]))) / scale)
+    return {"rows": len(out), "seconds": seconds, "max_rel_diff": worst}
+
+
+PHASES = {"ours": phase_ours, "ours_compute": phase_ours_compute, "pandas": phase_pandas}
+
+
+def _child(phase: str, home: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--phase", phase, "--home", str(home)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickers", type=int, default=3000)
+    parser.add_argument("--days", type=int, default=2520)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument("--phase", choices=["generate", *PHASES], help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase == "generate":
+        result = phase_generate(args.home, args.tickers, args.days, args.seed)
+    elif args.phase:
+        result = PHASES[args.phase](args.home)
+    if args.phase:
+        result["peak_mb"] = _peak_mb()
+        print(json.dumps(result))
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        gen = subprocess.run(
+            [
+                *(sys.executable, __file__, "--phase", "generate", "--home", tmp),
+                *("--tickers", str(args.tickers), "--days", str(args.days)),
+                *("--seed", str(args.seed)),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        generated = json.loads(gen.stdout.strip().splitlines()[-1])
+        results = {"ours (build_panel, end to end)": _child("ours", home)}
+        results["ours (compute only)"] = _child("ours_compute", home)
+        if not args.skip_pandas:
+            results["pandas groupby-rolling"] = _child("pandas", home)
+
+    print(
+        f"synthetic market: {args.tickers} tickers x {args.days} days = {generated['rows']:,} "
+        f"rows; {generated['splits_detected']} splits detected; {len(names())} characteristics"
+    )
+    pandas_seconds = results.get("pandas groupby-rolling", {}).get("seconds")
+    print("| method | rows | wall time (s) | rows/s | peak memory (MB) | pandas time / ours |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for method, r in results.items():
+        ratio = f"{pandas_seconds / r['seconds']:.1f}x" if pandas_seconds else "-"
+        print(
+            f"| {method} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} "
+            f"| {r['peak_mb']:,.0f} | {ratio} |"
+        )
+    if "pandas groupby-rolling" in results:
+        diff = results["pandas groupby-rolling"]["max_rel_diff"]
+        print(f"same missing cells; max |ours - pandas| over all cells: {diff:.1e} std devs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Characteristics: a registry of point-in-time features computed from daily prices.
+
+Importing this package registers every characteristic (each module registers its own).
+"""
+
+# isort: off
+# Registration order is the column order of the panel: returns first, then trading, then industry.
+from cae.features import momentum, risk, liquidity, industry  # noqa: F401
+
+# isort: on
+from cae.features.engine import (
+    MAX_ABS_RETURN,
+    add_cross_sectional,
+    check_returns,
+    compute_daily,
+    lookback_sessions,
+    stage_names,
+)
+from cae.features.liquidity import MVEL1_SOURCE, TURN_SOURCE
+from cae.features.registry import REGISTRY, Characteristic, characteristic, names
+
+__all__ = [
+    "MAX_ABS_RETURN",
+    "MVEL1_SOURCE",
+    "REGISTRY",
+    "TURN_SOURCE",
+    "Characteristic",
+    "add_cross_sectional",
+    "characteristic",
+    "check_returns",
+    "compute_daily",
+    "lookback_sessions",
+    "names",
+    "stage_names",
+]

@@ -1,0 +1,93 @@
+"""Trading and liquidity characteristics from daily volume and the high-low range.
+
+Dollar volume is raw close x raw volume, which a split leaves unchanged. Share volume is
+`adj_volume`, expressed in the ticker's share units as of its first session (point in time:
+only splits already done divide it), so a split does not look like a surge in turnover.
+Shares outstanding are not in the warehouse, so `turn` and `mvel1` use the proxies named in
+`TURN_SOURCE` and `MVEL1_SOURCE` (stored in `panel_meta`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+from cae.features.registry import characteristic
+from cae.features.windows import HALF_YEAR, MONTH, YEAR, per_ticker, positive_log
+
+__all__ = ["MVEL1_SOURCE", "TURN_SOURCE"]
+
+TURN_SOURCE = "volume_21d_over_trailing_126d_mean"
+MVEL1_SOURCE = "log_close_times_mean_volume_252d"
+ILL_MIN_SESSIONS = 15  # sessions with trading needed among the 21; zero-volume days are skipped
+MVEL1_MIN_SESSIONS = HALF_YEAR
+_CS_DENOMINATOR = 3 - 2 * math.sqrt(2)  # Corwin & Schultz (2012), eq. 18
+
+
+@characteristic("dolvol", window=MONTH)
+def dolvol() -> pl.Expr:
+    """Log of mean daily dollar volume over the last 21 sessions."""
+    mean = pl.col("dollar_volume").rolling_mean(MONTH, min_samples=MONTH)
+    return per_ticker(positive_log(mean))
+
+
+@characteristic("std_dolvol", window=MONTH)
+def std_dolvol() -> pl.Expr:
+    """Return the std of daily dollar volume over the last 21 sessions."""
+    return per_ticker(pl.col("dollar_volume").rolling_std(MONTH, min_samples=MONTH, ddof=1))
+
+
+@characteristic("ill", window=MONTH)
+def ill() -> pl.Expr:
+    """Amihud (2002) illiquidity: mean of |ret| / dollar volume over the last 21 sessions."""
+    ratio = pl.when(pl.col("dollar_volume") > 0).then(pl.col("ret").abs() / pl.col("dollar_volume"))
+    return per_ticker(ratio.rolling_mean(MONTH, min_samples=ILL_MIN_SESSIONS))
+
+
+@characteristic("zerotrade", window=MONTH)
+def zerotrade() -> pl.Expr:
+    """Count the zero-volume sessions among the last 21."""
+    is_zero = (pl.col("volume") == 0).cast(pl.Float64)
+    return per_ticker(is_zero.rolling_sum(MONTH, min_samples=MONTH))
+
+
+@characteristic("turn", window=HALF_YEAR)
+def turn() -> pl.Expr:
+    """Mean share volume over 21 sessions / mean over the trailing 126 (relative turnover)."""
+    recent = pl.col("adj_volume").rolling_mean(MONTH, min_samples=MONTH)
+    base = pl.col("adj_volume").rolling_mean(HALF_YEAR, min_samples=HALF_YEAR)
+    return per_ticker(pl.when(base > 0).then(recent / base))
+
+
+@characteristic("std_turn", window=HALF_YEAR)
+def std_turn() -> pl.Expr:
+    """Std of daily share volume over 21 sessions / mean share volume over the trailing 126."""
+    spread = pl.col("adj_volume").rolling_std(MONTH, min_samples=MONTH, ddof=1)
+    base = pl.col("adj_volume").rolling_mean(HALF_YEAR, min_samples=HALF_YEAR)
+    return per_ticker(pl.when(base > 0).then(spread / base))
+
+
+def _corwin_schultz_daily() -> pl.Expr:
+    high, low = pl.col("adj_high"), pl.col("adj_low")
+    prev_high, prev_low = high.shift(1), low.shift(1)
+    beta = (high / low).log() ** 2 + (prev_high / prev_low).log() ** 2
+    gamma = (pl.max_horizontal(high, prev_high) / pl.min_horizontal(low, prev_low)).log() ** 2
+    alpha = ((2 * beta).sqrt() - beta.sqrt()) / _CS_DENOMINATOR - (gamma / _CS_DENOMINATOR).sqrt()
+    spread = 2 * (alpha.exp() - 1) / (1 + alpha.exp())
+    valid = (low > 0) & (prev_low > 0) & (high >= low) & (prev_high >= prev_low)
+    # Negative two-day estimates are set to zero before averaging, as in Corwin & Schultz.
+    return pl.when(valid).then(spread.clip(lower_bound=0.0))
+
+
+@characteristic("baspread", window=MONTH + 1)
+def baspread() -> pl.Expr:
+    """Corwin-Schultz (2012) high-low spread estimate, mean of 2-day estimates over 21 sessions."""
+    return per_ticker(_corwin_schultz_daily().rolling_mean(MONTH, min_samples=MONTH))
+
+
+@characteristic("mvel1", window=YEAR)
+def mvel1() -> pl.Expr:
+    """Size proxy: log(close x mean share volume over the last 252 sessions, min 126)."""
+    volume = pl.col("adj_volume").rolling_mean(YEAR, min_samples=MVEL1_MIN_SESSIONS)
+    return per_ticker(positive_log(pl.col("adj_close") * volume))

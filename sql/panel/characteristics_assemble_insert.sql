@@ -1,0 +1,11 @@
+-- characteristics_{freq}: append the recomputed periods of an incremental build (the rows from
+-- the recompute date on were deleted first). Same inputs and rule as
+-- characteristics_assemble_create.sql; columns are matched by name.
+insert into characteristics_{freq} by name
+select
+    staging.*,
+    stage_one.* exclude (date, ticker),
+from characteristics_staging_{freq} as staging
+left join stage_one
+    on staging.date = stage_one.date
+    and staging.ticker = stage_one.ticker;

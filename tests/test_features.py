@@ -1,0 +1,179 @@
+import datetime as dt
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from cae.errors import DataError
+from cae.features import REGISTRY, check_returns, compute_daily, lookback_sessions, names
+
+N_DAYS = 800
+T = N_DAYS - 1  # the date every naive value below is computed at
+
+
+def _ticker(rng, ticker, sector, zero_volume=False):
+    ret = rng.standard_t(4, N_DAYS) * 0.01
+    ret[0] = np.nan
+    close = 50 * np.cumprod(1 + np.nan_to_num(ret))
+    high = close * (1 + rng.uniform(0, 0.02, N_DAYS))
+    low = close * (1 - rng.uniform(0, 0.02, N_DAYS))
+    volume = rng.integers(1_000, 100_000, N_DAYS).astype(float)
+    if zero_volume:
+        volume[-30::5] = 0.0  # 4 zero days in the last month: ill still has 17
+    return pl.DataFrame(
+        {
+            "ticker": ticker,
+            "date": [dt.date(2000, 1, 3) + dt.timedelta(days=i) for i in range(N_DAYS)],
+            "sector": sector,
+            "open": close,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": volume,
+            "cum_factor": 1.0,
+            "ret": ret,
+            "n_obs": np.arange(1, N_DAYS + 1),
+        }
+    ).with_columns(pl.col("ret").fill_nan(None))
+
+
+@pytest.fixture(scope="module")
+def base():
+    rng = np.random.default_rng(7)
+    frame = pl.concat(
+        [_ticker(rng, "A", "S1"), _ticker(rng, "B", "S1"), _ticker(rng, "C", "S2", True)]
+    )
+    return frame.with_columns(
+        pl.col("close").alias("adj_close"),
+        pl.col("high").alias("adj_high"),
+        pl.col("low").alias("adj_low"),
+        pl.col("volume").alias("adj_volume"),
+        (pl.col("close") * pl.col("volume")).alias("dollar_volume"),
+        pl.col("ret").mean().over("date").alias("mkt_ret"),
+    )
+
+
+@pytest.fixture(scope="module")
+def daily(base):
+    return compute_daily(base)
+
+
+def _series(base, ticker, column):
+    return base.filter(ticker=ticker).sort("date")[column].to_numpy().astype(float)
+
+
+def _value(daily, ticker, name, t=T):
+    return daily.filter(ticker=ticker).sort("date")[name][t]
+
+
+def _compound(r):
+    return float(np.prod(1 + r) - 1)
+
+
+def _naive(base, ticker):
+    r = _series(base, ticker, "ret")
+    m = _series(base, ticker, "mkt_ret")
+    v = _series(base, ticker, "volume")
+    dv = _series(base, ticker, "dollar_volume")
+    close = _series(base, ticker, "close")
+    hi, lo = _series(base, ticker, "high"), _series(base, ticker, "low")
+    month = slice(T - 20, T + 1)
+    slope, intercept = np.polyfit(m[T - 251 : T + 1], r[T - 251 : T + 1], 1)
+    resid = r[T - 251 : T + 1] - (intercept + slope * m[T - 251 : T + 1])
+    k = 3 - 2 * math.sqrt(2)
+    spreads = []
+    for s in range(T - 20, T + 1):
+        b = math.log(hi[s] / lo[s]) ** 2 + math.log(hi[s - 1] / lo[s - 1]) ** 2
+        g = math.log(max(hi[s], hi[s - 1]) / min(lo[s], lo[s - 1])) ** 2
+        a = (math.sqrt(2 * b) - math.sqrt(b)) / k - math.sqrt(g / k)
+        spreads.append(max(2 * (math.exp(a) - 1) / (1 + math.exp(a)), 0.0))
+    traded = dv[month] > 0
+    return {
+        "mom1m": _compound(r[month]),
+        "mom6m": _compound(r[T - 125 : T - 20]),
+        "mom12m": _compound(r[T - 251 : T - 20]),
+        "mom36m": _compound(r[T - 755 : T - 251]),
+        "chmom": _compound(r[T - 125 : T + 1]) - _compound(r[T - 251 : T - 125]),
+        "strev": _compound(r[T - 4 : T + 1]),
+        "maxret": float(r[month].max()),
+        "retvol": float(np.std(r[month], ddof=1)),
+        "beta": slope,
+        "betasq": slope**2,
+        "idiovol": math.sqrt(np.sum(resid**2) / (252 - 2)),
+        "dolvol": math.log(dv[month].mean()),
+        "std_dolvol": float(np.std(dv[month], ddof=1)),
+        "ill": float(np.mean(np.abs(r[month][traded]) / dv[month][traded])),
+        "zerotrade": float(np.sum(v[month] == 0)),
+        "turn": v[month].mean() / v[T - 125 : T + 1].mean(),
+        "std_turn": np.std(v[month], ddof=1) / v[T - 125 : T + 1].mean(),
+        "baspread": float(np.mean(spreads)),
+        "mvel1": math.log(close[T] * v[T - 251 : T + 1].mean()),
+    }
+
+
+@pytest.mark.parametrize("ticker", ["A", "C"])
+@pytest.mark.parametrize("name", [n for n in REGISTRY if n != "indmom"])
+def test_characteristic_matches_a_naive_computation(base, daily, ticker, name):
+    assert _value(daily, ticker, name) == pytest.approx(_naive(base, ticker)[name], rel=1e-9)
+
+
+def test_indmom_is_the_sector_mean_of_mom6m(base, daily):
+    a, b, c = (_compound(_series(base, t, "ret")[T - 125 : T - 20]) for t in "ABC")
+    assert _value(daily, "A", "indmom") == pytest.approx((a + b) / 2, rel=1e-12)
+    assert _value(daily, "C", "indmom") == pytest.approx(c, rel=1e-12)
+
+
+def test_hand_computed_five_day_return():
+    frame = pl.DataFrame(
+        {"ticker": "X", "date": [dt.date(2020, 1, i) for i in range(1, 7)]}
+    ).with_columns(pl.Series("ret", [None, 0.01, 0.01, 0.01, 0.01, 0.01]))
+    out = compute_daily(frame, ["strev"])
+    assert out["strev"][5] == pytest.approx(1.01**5 - 1, rel=1e-12)  # 0.0510100501
+    assert out["strev"][4] is None  # the listing day has no return: 4 of 5 sessions known
+
+
+def test_without_enough_history_a_characteristic_is_null_not_zero(daily):
+    ticker = daily.filter(ticker="A").sort("date")
+    full_return_windows = {"mom1m", "mom6m", "mom12m", "mom36m", "chmom", "strev", "maxret"}
+    for name, entry in REGISTRY.items():
+        assert ticker[name][0] is None, name
+        if name in full_return_windows | {"retvol"}:
+            # the listing day has no return, so the first full window ends one session later
+            assert ticker[name][entry.window - 1] is None, name
+
+
+def test_value_appears_once_the_window_is_full(daily):
+    ticker = daily.filter(ticker="A").sort("date")
+    assert ticker["mom1m"][20] is None
+    assert ticker["mom1m"][21] is not None
+    assert ticker["beta"][126] is not None  # 126 return pairs: the regression's minimum
+    assert ticker["beta"][125] is None
+
+
+def test_lookback_is_the_longest_window():
+    assert lookback_sessions() == 756
+    assert lookback_sessions(["mom1m", "strev"]) == 21
+
+
+def test_registry_lists_twenty_characteristics():
+    assert len(names()) == 20
+    assert names()[:3] == ("mom1m", "mom6m", "mom12m")
+
+
+def test_implausible_return_is_an_error_naming_the_row():
+    frame = pl.DataFrame(
+        {"ticker": ["X", "Y"], "date": [dt.date(2020, 1, 2)] * 2, "ret": [0.1, 12.5]}
+    )
+    with pytest.raises(
+        DataError, match=r"prices: 1 row\(s\) with \|ret\| > 10.*Y 2020-01-02 ret=12.5"
+    ):
+        check_returns(frame)
+
+
+def test_every_characteristic_has_its_line_in_the_docs():
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[1] / "docs" / "characteristics.md").read_text()
+    documented = {line.split("|")[1].strip() for line in docs.splitlines() if line.startswith("| ")}
+    assert set(names()) <= documented
