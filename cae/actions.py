@@ -17,8 +17,7 @@ import duckdb
 import polars as pl
 
 from cae.errors import DataError, FileFormatError
-from cae.sqlframe import query_frame
-from cae.warehouse import run_sql, transaction
+from cae.warehouse import query_frame, run_sql, transaction
 
 __all__ = [
     "ActionsConfig",

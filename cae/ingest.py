@@ -23,7 +23,7 @@ from cae.errors import FileFormatError, ValidationError
 from cae.schemas import RULE_MESSAGES, Prices
 from cae.sources import dropdir, files, sample, sp500_long, yfinance
 from cae.sources.coerce import PROBLEM, ROW_NUMBER, coerce_prices
-from cae.warehouse import run_sql, transaction
+from cae.warehouse import query_frame, run_sql, transaction
 
 __all__ = [
     "NAMED_SOURCES",
@@ -349,11 +349,6 @@ def ingest_dropdir(
     return reports
 
 
-def _result_frame(result: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    columns = [d[0] for d in result.description]
-    return pl.DataFrame(result.fetchall(), schema=columns, orient="row")
-
-
 def warehouse_status(
     con: duckdb.DuckDBPyConnection, *, last_batches: int = 10
 ) -> dict[str, pl.DataFrame]:
@@ -363,7 +358,7 @@ def warehouse_status(
     the most recent `last_batches` batches, `rejects` the rejected rows counted by rule.
     """
     return {
-        "prices": _result_frame(run_sql(con, "status_prices")),
-        "batches": _result_frame(run_sql(con, "status_batches", {"limit": last_batches})),
-        "rejects": _result_frame(run_sql(con, "status_rejects")),
+        "prices": query_frame(con, "status_prices"),
+        "batches": query_frame(con, "status_batches", {"limit": last_batches}),
+        "rejects": query_frame(con, "status_rejects"),
     }

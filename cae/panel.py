@@ -27,9 +27,8 @@ from cae.frequency import check_freq, to_frequency
 from cae.panel_ingest import ingest_panel
 from cae.panel_store import characteristic_names, validate_panel
 from cae.schemas import PANEL_KEY_COLUMNS
-from cae.sqlframe import query_frame
 from cae.universe import UniverseConfig, flag_universe, universe_counts
-from cae.warehouse import run_sql, transaction
+from cae.warehouse import query_frame, run_sql, transaction
 
 __all__ = [
     "BuildReport",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 
 __all__ = [
     "DEFAULT_HOME",
@@ -22,6 +23,7 @@ __all__ = [
     "apply_migrations",
     "connect",
     "home_dir",
+    "query_frame",
     "read_sql",
     "run_sql",
     "schema_version",
@@ -70,6 +72,19 @@ def run_sql(
     text = read_sql(name)
     used = {k: v for k, v in (params or {}).items() if f"${k}" in text}
     return con.execute(text, used) if used else con.execute(text)
+
+
+def query_frame(
+    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
+) -> pl.DataFrame:
+    """Run the query in `sql/<name>.sql` with named parameters and return a Polars frame.
+
+    Uses a relation (`con.sql`), not `execute`: in DuckDB 2.0 an unfinished `execute` result
+    blocks the connection, and taking Arrow from it copies the rows once more.
+    """
+    text = read_sql(name)
+    used = {k: v for k, v in (params or {}).items() if f"${k}" in text}
+    return pl.from_arrow(con.sql(text, params=used or None).to_arrow_table())
 
 
 def _migration_names() -> list[str]:
