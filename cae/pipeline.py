@@ -53,6 +53,7 @@ __all__ = [
     "ingest_step",
     "model_factories",
     "panel_step",
+    "panel_summary",
     "plan_step",
     "pooled_metrics",
     "publish_step",
@@ -280,7 +281,12 @@ def publish_step(
         how="vertical",
     )
     pooled = pooled_metrics(metrics)
-    outputs.write_table(home, run_id, "metrics", pooled, part=POOLED_PART)
+    try:
+        outputs.write_table(home, run_id, "metrics", pooled, part=POOLED_PART)
+    except BaseException:
+        fail_step(home, run_id)
+        raise
+    # finish_run marks the run failed itself if publishing breaks.
     outputs.finish_run(home, run_id, "succeeded")
     written = plots.write_plots(home, run_id)
     catalog.ensure_catalog(home)
@@ -315,6 +321,18 @@ def pooled_metrics(metrics: pl.DataFrame) -> pl.DataFrame:
         )
         .select(metrics.columns)
     )
+
+
+def panel_summary(panel_path: str) -> dict[str, Any]:
+    """Return the frozen panel's first and last date, dates, tickers and rows."""
+    frame = pl.read_parquet(panel_path, columns=["date", "ticker"])
+    return {
+        "first_date": str(frame["date"].min()),
+        "last_date": str(frame["date"].max()),
+        "n_dates": frame["date"].n_unique(),
+        "n_tickers": frame["ticker"].n_unique(),
+        "n_rows": frame.height,
+    }
 
 
 def _load_panel(panel_path: str, config: RunConfig) -> Panel:

@@ -1,0 +1,30 @@
+"""Every deployment of cae, in one place: `cae serve` serves `daily` on a cron schedule."""
+
+from __future__ import annotations
+
+from prefect.schedules import Cron
+
+from cae.pipeline import RunConfig
+from flows.daily import daily
+
+__all__ = ["DAILY_CRON", "DAILY_TIMEZONE", "serve_daily"]
+
+# Weekdays at 18:30 New York time: US markets close at 16:00 and daily files land after it.
+DAILY_CRON = "30 18 * * 1-5"
+DAILY_TIMEZONE = "America/New_York"
+
+
+def serve_daily(
+    home: str,
+    *,
+    cron: str = DAILY_CRON,
+    timezone: str = DAILY_TIMEZONE,
+    config: RunConfig | None = None,
+    runner: str = "threads",
+    name: str = "cae-daily",
+) -> None:
+    """Serve the `daily` flow under `name` with a cron schedule; blocks until interrupted."""
+    parameters = {"home": home, "runner": runner}
+    if config is not None:
+        parameters["config"] = config
+    daily.serve(name=name, schedules=[Cron(cron, timezone=timezone)], parameters=parameters)
