@@ -9,8 +9,9 @@ CLI's `cae train` calls them without Prefect. Steps pass paths and ids, never fr
   while models train);
 - `start_step` registers a run; `plan_step` writes its `windows` table and returns the window ids;
 - `train_window_step` fits every model on one window and stages its tables; results are cached
-  under `<home>/cache/windows/<key>/`, keyed on the model settings, the window and the panel
-  file's content, so a re-run skips windows that are already done;
+  under `<home>/cache/windows/<key>/`, keyed on the model settings, the window and the content
+  of the panel rows it can see, so a re-run skips windows that are already done and a new day
+  refits only the windows whose test block it extends (or the new window it opens);
 - `publish_step` adds the pooled out-of-sample rows, publishes the run, draws its plots and
   refreshes the catalog; `fail_step` marks a run failed and publishes nothing.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
 import torch
 
@@ -228,9 +230,25 @@ def plan_step(
 def window_cache_dir(
     home: str | os.PathLike[str] | None, config: RunConfig, panel_path: str, window_id: int
 ) -> Path:
-    """Return the folder caching one window's tables: model settings + window + panel content."""
-    panel_sha = _sha256(Path(panel_path).read_bytes())[:16]
-    key = f"{config.model_key()}-{panel_sha}-w{window_id}"
+    """Return the folder caching one window's tables.
+
+    The key is the model settings, the window's date ranges and the content of the panel rows
+    up to the window's last test date: a new day leaves every earlier window's key unchanged
+    (the panel is normalised per date), so only windows that see new data are fitted again.
+    """
+    frame = pl.read_parquet(panel_path)
+    dates = np.sort(frame["date"].unique().to_numpy())
+    if config.target == "contemporaneous":
+        dates = dates[1:]  # the first date has no earlier characteristics (cae.tensors)
+    windows = plan_windows(config.windows, dates)
+    if not 0 <= window_id < len(windows):
+        raise ConfigError(f"window {window_id} is not in the plan ({len(windows)} windows)")
+    window = windows[window_id]
+    seen = frame.filter(pl.col("date") <= window.bounds()["test_end"])
+    digest = hashlib.sha256(repr((window.train, window.val, window.test)).encode())
+    digest.update(seen.hash_rows(seed=0).to_numpy().tobytes())
+    digest.update(repr(seen.columns).encode())
+    key = f"{config.model_key()}-w{window_id}-{digest.hexdigest()[:16]}"
     return warehouse.home_dir(home) / CACHE_DIR / "windows" / key
 
 
@@ -251,8 +269,6 @@ def train_window_step(
     if not cached:
         panel = _load_panel(panel_path, config)
         windows = plan_windows(config.windows, panel.dates)
-        if not 0 <= window_id < len(windows):
-            raise ConfigError(f"window {window_id} is not in the plan ({len(windows)} windows)")
         result = evaluate_window(
             panel, windows[window_id], model_factories(config), config.keep_betas
         )

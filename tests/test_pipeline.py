@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import shutil
 
 import polars as pl
 import pytest
@@ -139,8 +140,15 @@ def test_a_window_does_not_see_data_after_its_test_block(frozen, tmp_path):
     )
     other_path = tmp_path / "daily-perturbed.parquet"
     perturbed.write_parquet(other_path)
+    # The cache key ignores the future too: window 0 keeps its key, window 1 sees the change.
+    same = pipeline.window_cache_dir(home, config, str(other_path), 0)
+    assert same == pipeline.window_cache_dir(home, config, panel_path, 0)
+    assert pipeline.window_cache_dir(home, config, str(other_path), 1) != (
+        pipeline.window_cache_dir(home, config, panel_path, 1)
+    )
+    shutil.rmtree(same)  # so the perturbed panel is fitted afresh
     run_id = pipeline.start_step(home, config, str(other_path))
     second = pipeline.train_window_step(home, run_id, config, str(other_path), 0)
     pipeline.fail_step(home, run_id)
-    assert not second["cached"]  # other panel content, so a fresh fit
+    assert not second["cached"]
     assert second["r2_total"] == pytest.approx(first["r2_total"], rel=1e-6)
