@@ -15,7 +15,7 @@ import typer
 
 from cae.cli import HomeOption, _print_frame, app, console
 
-__all__ = ["evaluate", "run", "serve", "train"]
+__all__ = ["evaluate", "replay", "run", "serve", "train"]
 
 # Prefect's closed-network settings (STACK_NOTES.md); a user's own values win.
 PREFECT_DEFAULTS = {
@@ -179,3 +179,47 @@ def serve(
     from flows.deployments import serve_daily
 
     serve_daily(_home(home), cron=cron, timezone=timezone, runner=runner)
+
+
+@app.command()
+def replay(
+    days: Annotated[int, typer.Option("--days", help="Sessions at the end of the sample.")] = 3,
+    home: HomeOption = None,
+    epochs: EpochsOption = 30,
+    seeds: SeedsOption = 2,
+    workers: WorkersOption = 2,
+) -> None:
+    """Replay the sample's last DAYS sessions as daily drop files, one daily run per day."""
+    import polars as pl
+
+    from cae import outputs
+    from cae.replay import landing_dir, prepare_replay, release_day
+
+    where = _home(home)
+    waiting = prepare_replay(where, days)
+    config = _config(
+        source=str(landing_dir(where)),
+        models=None,
+        ca_max_epochs=epochs,
+        ca_seeds=seeds,
+        workers=workers,
+    )
+    _prefect_env()
+    from flows.daily import daily
+
+    rows = []
+    for day_file in [None, *waiting]:
+        if day_file is not None:
+            release_day(where, day_file)
+        result = daily(where, config)
+        fitted = outputs.read_table(where, "fitted", result["run_id"])["date"]
+        rows.append(
+            {
+                "day": "history" if day_file is None else day_file.stem,
+                "run_id": result["run_id"],
+                "fitted_dates": fitted.n_unique(),
+                "last_fitted_date": str(fitted.max()),
+            }
+        )
+    _print_frame(pl.DataFrame(rows), title="replay: one daily run per day")
+    _print_pooled(rows[-1]["run_id"], result["pooled"])
