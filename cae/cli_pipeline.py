@@ -38,16 +38,31 @@ RunnerOption = Annotated[
     str, typer.Option("--runner", help="Task runner: threads, processes or dask.")
 ]
 FreqOption = Annotated[str, typer.Option("--freq", help="Panel frequency: daily or weekly.")]
+WindowsOption = Annotated[
+    str,
+    typer.Option(
+        "--windows", help="Periods of TRAIN,VAL,TEST (training expands; refit every TEST)."
+    ),
+]
 SourceOption = Annotated[
     str, typer.Option("--source", help="What to ingest: sample, a file, a glob or a drop folder.")
 ]
 
 
 def _config(**settings: Any):
+    from cae.errors import ConfigError
     from cae.pipeline import RunConfig
+    from cae.windows import WindowPlan
 
     defaults = RunConfig()
     models = settings.pop("models") or defaults.models
+    sizes = settings.pop("windows", None)
+    if sizes is not None:
+        try:
+            n_train, n_val, n_test = (int(n) for n in sizes.split(","))
+        except ValueError:
+            raise ConfigError(f"--windows takes TRAIN,VAL,TEST periods, got {sizes!r}") from None
+        settings["windows"] = WindowPlan(n_train=n_train, n_val=n_val, n_test=n_test)
     config = dataclasses.replace(defaults, models=tuple(models), **settings)
     config.check()
     return config
@@ -88,6 +103,7 @@ def run(
     factors: FactorsOption = 3,
     workers: WorkersOption = 2,
     runner: RunnerOption = "threads",
+    windows: WindowsOption = "120,20,20",
 ) -> None:
     """Run the daily flow once: ingest, panel, CA and baselines per window, outputs, R2 table."""
     config = _config(
@@ -98,6 +114,7 @@ def run(
         ca_seeds=seeds,
         n_factors=factors,
         workers=workers,
+        windows=windows,
     )
     _prefect_env()
     from flows.daily import daily
@@ -114,12 +131,18 @@ def train(
     epochs: EpochsOption = 30,
     seeds: SeedsOption = 2,
     factors: FactorsOption = 3,
+    windows: WindowsOption = "120,20,20",
 ) -> None:
     """Train every window on the current panel without Prefect; print the pooled R2 table."""
     from cae import pipeline
 
     config = _config(
-        freq=freq, models=model, ca_max_epochs=epochs, ca_seeds=seeds, n_factors=factors
+        freq=freq,
+        models=model,
+        ca_max_epochs=epochs,
+        ca_seeds=seeds,
+        n_factors=factors,
+        windows=windows,
     )
     where = _home(home)
     pipeline.set_torch_threads(dataclasses.replace(config, workers=1))

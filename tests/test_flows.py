@@ -147,3 +147,39 @@ def test_an_unknown_task_runner_is_a_config_error():
     with pytest.raises(ConfigError, match="task runner must be one of"):
         task_runner("cluster")
     assert type(task_runner("threads", 3)).__name__ == "ThreadPoolTaskRunner"
+
+
+def test_the_daily_deployment_runs_on_weekdays_after_the_close():
+    from flows.deployments import daily_deployment
+
+    deployment = daily_deployment("/srv/cae", cron="0 19 * * 1-5", timezone="Europe/London")
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.cron == "0 19 * * 1-5"
+    assert schedule.schedule.timezone == "Europe/London"
+    assert deployment.parameters == {"home": "/srv/cae", "runner": "threads"}
+    assert deployment.name == "cae-daily"
+
+
+def test_cae_run_prints_the_pooled_table(prefect_server, tmp_path, capsys):
+    source = write_prices(market_prices(), tmp_path / "prices.csv")
+    args = ["run", "--home", str(tmp_path / "home"), "--source", str(source)]
+    args += ["--model", "pca", "--model", "observable", "--windows", "60,15,20"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "out-of-sample R2, pooled over test windows" in out
+    assert "observable" in out and "CA1" not in out
+
+
+def test_bad_window_sizes_are_a_one_line_error(capsys):
+    assert cli.main(["train", "--windows", "60,15"]) == 1
+    assert "--windows takes TRAIN,VAL,TEST periods, got '60,15'" in capsys.readouterr().err
+
+
+def test_cae_train_without_prefect_trains_every_window_then_prints_the_table(landed, capsys):
+    args = ["train", "--home", str(landed["home"]), "--windows", "60,15,20"]
+    args += ["--model", "CA0", "--model", "pca", "--model", "cross_sectional"]
+    args += ["--epochs", "2", "--seeds", "1", "--factors", "2"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "window 2 trained" in out  # keeps betas, unlike the flows' config: a new cache key
+    assert "cross_sectional         21" in out
