@@ -291,15 +291,6 @@ def sql(
             )
 
 
-@app.command()
-def run(home: HomeOption = None) -> None:
-    """Run the main job on the bundled sample: ingest it, then print the warehouse status."""
-    from cae.sources.files import FileOptions
-
-    _print_reports(_ingest(home, ["sample"], None, FileOptions()))
-    _print_status(home)
-
-
 # --- issue 3 (features): corporate actions, panels, synthetic data ---------------------------
 @app.command()
 def actions(
@@ -439,6 +430,9 @@ def report(
 
 # --- end outputs ---
 
+
+# --- pipeline: run, train, evaluate, serve (issue 5) ---
+from cae import cli_pipeline  # noqa: E402, F401  (registers its commands on `app`)
 
 if __name__ == "__main__":
     sys.exit(main())

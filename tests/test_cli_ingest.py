@@ -12,11 +12,11 @@ GOOD = "ticker,date,open,high,low,close,volume\nAAA,2020-01-02,10,11,9,10.5,1000
 @pytest.fixture(scope="module")
 def sample_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("sample_home")
-    assert cli.main(["run", "--home", str(home)]) == 0
+    assert cli.main(["ingest", "sample", "--home", str(home)]) == 0
     return home
 
 
-def test_run_ingests_the_sample_and_prints_status(sample_home, capsys):
+def test_sample_ingest_then_status_prints_the_sample(sample_home, capsys):
     assert cli.main(["status", "--home", str(sample_home)]) == 0
     out = capsys.readouterr().out
     assert "122574" in out

@@ -1,0 +1,55 @@
+"""The markdown summary of one pipeline run: data, windows, out-of-sample R2 and plots.
+
+Pure text from the small dicts the pipeline steps return, so the Prefect UI's markdown artifact
+and a test can render the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["summary_markdown"]
+
+
+def summary_markdown(
+    run_id: str,
+    panel: Mapping[str, Any],
+    trained: Sequence[Mapping[str, Any]],
+    published: Mapping[str, Any],
+    ingest: Mapping[str, Any] | None = None,
+) -> str:
+    """Return the run's summary as markdown.
+
+    `panel` is `pipeline.panel_summary`, `trained` the `train_window_step` results, `published`
+    the `publish_step` result and `ingest` the `ingest_step` result of this run, if it ingested.
+    The R2 table holds the pooled test rows (GKX's out-of-sample R2, in percent).
+    """
+    n_cached = sum(1 for t in trained if t["cached"])
+    rejected = "not ingested in this run" if ingest is None else f"{ingest['rows_rejected']:,}"
+    lines = [
+        f"# cae run `{run_id}`",
+        "",
+        f"- data: {panel['first_date']} to {panel['last_date']} ({panel['n_dates']} dates)",
+        f"- universe: {panel['n_tickers']} tickers, {panel['n_rows']:,} ticker-dates",
+        f"- rejected rows: {rejected}",
+        f"- windows: {len(trained)} ({len(trained) - n_cached} trained, {n_cached} from cache)",
+        "",
+        "## Out-of-sample R2 (pooled over test blocks, %)",
+        "",
+        "| model | K | R2 total | R2 predictive | observations |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for row in published["pooled"]:
+        lines.append(
+            f"| {row['model']} | {row['n_factors']} | {_pct(row['r2_total'])} | "
+            f"{_pct(row['r2_pred'])} | {row['n_obs']:,} |"
+        )
+    if published["plots"]:
+        lines += ["", "## Plots", ""]
+        lines += [f"- [{name}](file://{path})" for name, path in published["plots"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}"

@@ -1,0 +1,30 @@
+"""The `daily` flow: ingest -> build_panel -> train -> publish, each step incremental."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from cae.pipeline import RunConfig
+from flows.build_panel import build_panel
+from flows.ingest import ingest
+from flows.publish import publish
+from flows.runners import task_runner
+from flows.train import train
+
+__all__ = ["daily"]
+
+
+@flow(name="daily")
+def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -> dict[str, Any]:
+    """Run the whole pipeline once: new prices in, the run's outputs and artifacts out.
+
+    Ingest and the panel are incremental; windows whose inputs did not change come from cache.
+    """
+    config = config or RunConfig()
+    ingest_report = ingest(home, config.source)
+    panel_path = build_panel(home, config.freq)
+    trainer = train.with_options(task_runner=task_runner(runner, config.workers))
+    run_id, window_ids, trained = trainer(home, panel_path, config)
+    return publish(home, run_id, panel_path, window_ids, trained, config, ingest_report)

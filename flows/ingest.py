@@ -1,0 +1,36 @@
+"""The `ingest` flow: load a source into the warehouse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.tasks import exponential_backoff
+
+from cae import pipeline
+
+__all__ = ["ingest", "ingest_task"]
+
+IO_RETRIES = 3  # a warehouse held by another writer, or a file still being copied
+IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)  # 2, 4, 8 seconds
+
+
+@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=None)
+def ingest_task(home: str, source: str) -> dict[str, Any]:
+    """Ingest `source` into the warehouse of `home`."""
+    return pipeline.ingest_step(home, source)
+
+
+@flow(name="ingest")
+def ingest(home: str, source: str = "sample") -> dict[str, Any]:
+    """Load `source` (a named source, a file or a drop folder) into the warehouse."""
+    report = ingest_task(home, source)
+    get_run_logger().info(
+        "ingested %s: %d new rows, %d changed, %d rejected (data version %s)",
+        source,
+        report["rows_new"],
+        report["rows_changed"],
+        report["rows_rejected"],
+        report["data_version"],
+    )
+    return report

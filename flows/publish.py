@@ -1,0 +1,56 @@
+"""The `publish` flow: publish a trained run and leave its artifacts in the Prefect UI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from cae import pipeline
+from cae.pipeline import RunConfig
+from cae.run_summary import summary_markdown
+from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS
+
+__all__ = ["publish", "publish_task"]
+
+SUMMARY_KEY = "cae-run-summary"
+METRICS_KEY = "cae-oos-metrics"
+
+
+@task(cache_policy=None)
+def publish_task(
+    home: str, run_id: str, config: RunConfig, panel_path: str, window_ids: list[int]
+) -> dict[str, Any]:
+    """Pool, publish and plot the run (a failure marks it failed, so it is not retried)."""
+    return pipeline.publish_step(home, run_id, config, panel_path, window_ids)
+
+
+@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=None)
+def panel_summary_task(panel_path: str) -> dict[str, Any]:
+    """Read the frozen panel's date range and universe size."""
+    return pipeline.panel_summary(panel_path)
+
+
+@flow(name="publish")
+def publish(
+    home: str,
+    run_id: str,
+    panel_path: str,
+    window_ids: list[int],
+    trained: Sequence[dict[str, Any]],
+    config: RunConfig | None = None,
+    ingest_report: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Publish the run; leave a markdown summary and a metrics table artifact."""
+    config = config or RunConfig()
+    published = publish_task(home, run_id, config, panel_path, window_ids)
+    panel = panel_summary_task(panel_path)
+    markdown = summary_markdown(run_id, panel, trained, published, ingest_report)
+    create_markdown_artifact(markdown, key=SUMMARY_KEY, description=f"cae run {run_id}")
+    create_table_artifact(
+        published["pooled"], key=METRICS_KEY, description=f"pooled OOS R2, run {run_id}"
+    )
+    get_run_logger().info("published run %s: %s", run_id, published["plots"])
+    return {"run_id": run_id, **published}

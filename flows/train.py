@@ -1,0 +1,88 @@
+"""The `train` flow: one task per window, mapped over the flow's task runner.
+
+A window's task is cached on its inputs (run id, settings, window) plus the panel file's
+content hash, which is the data version; across runs `train_window_step` reuses its own
+per-window cache, so a re-run on unchanged data fits nothing again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import as_completed, wait
+
+from cae import pipeline
+from cae.pipeline import RunConfig
+
+__all__ = ["train", "train_window_task"]
+
+
+def _window_cache_key(context: Any, parameters: dict[str, Any]) -> str:
+    key = pipeline.window_cache_dir(
+        parameters["home"], parameters["config"], parameters["panel_path"], parameters["window_id"]
+    ).name
+    return f"{parameters['run_id']}-{key}"
+
+
+@task(cache_policy=None)
+def start_task(home: str, config: RunConfig, panel_path: str) -> str:
+    """Register the run; return its id."""
+    return pipeline.start_step(home, config, panel_path)
+
+
+@task(cache_policy=None)
+def plan_task(home: str, run_id: str, config: RunConfig, panel_path: str) -> list[int]:
+    """Stage the windows table; return the window ids."""
+    return pipeline.plan_step(home, run_id, config, panel_path)
+
+
+@task(cache_key_fn=_window_cache_key, persist_result=True)
+def train_window_task(
+    home: str, run_id: str, config: RunConfig, panel_path: str, window_id: int
+) -> dict[str, Any]:
+    """Fit every model on one window and stage its tables."""
+    threads = pipeline.set_torch_threads(config)
+    result = pipeline.train_window_step(home, run_id, config, panel_path, window_id)
+    get_run_logger().info(
+        "window %d %s (torch threads %d): test R2 %s",
+        window_id,
+        "from cache" if result["cached"] else "trained",
+        threads,
+        {m: round(r2, 4) for m, r2 in result["r2_total"].items()},
+    )
+    return result
+
+
+@task(cache_policy=None)
+def fail_task(home: str, run_id: str) -> None:
+    """Mark the run failed; nothing it staged is published."""
+    pipeline.fail_step(home, run_id)
+
+
+@flow(name="train")
+def train(
+    home: str, panel_path: str, config: RunConfig | None = None
+) -> tuple[str, list[int], list[dict[str, Any]]]:
+    """Register a run, train every window, return (run id, window ids, window results).
+
+    If any window fails the run is marked failed (no rows published) and the error re-raised.
+    """
+    config = config or RunConfig()
+    run_id = start_task(home, config, panel_path)
+    futures = []
+    try:
+        window_ids = plan_task(home, run_id, config, panel_path)
+        progress = create_progress_artifact(0.0, description=f"windows trained, run {run_id}")
+        futures = train_window_task.map(
+            unmapped(home), unmapped(run_id), unmapped(config), unmapped(panel_path), window_ids
+        )
+        for done, _ in enumerate(as_completed(futures), start=1):
+            update_progress_artifact(progress, 100.0 * done / len(futures))
+        results = [f.result() for f in futures]
+    except BaseException:
+        wait(futures)  # windows still running stop staging before the run is failed
+        fail_task(home, run_id)
+        raise
+    return run_id, window_ids, results

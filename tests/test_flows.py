@@ -1,0 +1,185 @@
+"""The flows under one Prefect test server, on a small synthetic market (tiny epochs)."""
+
+import dataclasses
+import os
+
+import polars as pl
+import pytest
+from pipeline_fixtures import SMALL, market_prices, write_prices
+
+from cae import cli, outputs, pipeline, warehouse
+
+NEW_DAYS = 5  # sessions dropped after the first run
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect_home")))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory, prefect_server):
+    """A home, its landing folder with all but the last sessions, and the first daily run."""
+    from flows.daily import daily
+
+    home = tmp_path_factory.mktemp("flows_home")
+    prices = market_prices()
+    dates = prices["date"].unique().sort()
+    cut = dates[-NEW_DAYS]
+    landing = home / "landing"
+    write_prices(prices.filter(pl.col("date") < cut), landing / "a.csv")
+    config = dataclasses.replace(SMALL, source=str(landing))
+    first = daily(str(home), config)
+    return {
+        "home": home,
+        "landing": landing,
+        "config": config,
+        "first": first,
+        "later": prices.filter(pl.col("date") >= cut),
+    }
+
+
+def _artifact(key):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
+    return found
+
+
+def _warehouse_state(con):
+    from cae.ingest import warehouse_status
+    from cae.versions import data_version
+
+    return data_version(con.cursor()), warehouse_status(con.cursor())["prices"].to_dicts()
+
+
+def _fitted_dates(home, run_id):
+    return outputs.read_table(home, "fitted", run_id)["date"].n_unique()
+
+
+def test_daily_publishes_a_succeeded_run_with_pooled_rows(landed):
+    home, run_id = landed["home"], landed["first"]["run_id"]
+    assert outputs.read_table(home, "runs", run_id)["status"].to_list() == ["succeeded"]
+    assert [r["model"] for r in landed["first"]["pooled"]] == ["CA0", "pca", "cross_sectional"]
+    metrics = outputs.read_table(home, "metrics", run_id)
+    assert metrics.filter(pl.col("window_id").is_null()).height == 3
+    assert set(landed["first"]["plots"]) == {"cumulative_factors", "r2_by_window"}
+
+
+def test_daily_leaves_a_markdown_summary_and_a_metrics_table(landed):
+    from flows.publish import METRICS_KEY, SUMMARY_KEY
+
+    summary = _artifact(SUMMARY_KEY)
+    assert any(landed["first"]["run_id"] in a.data for a in summary)
+    assert "Out-of-sample R2" in summary[0].data
+    table = _artifact(METRICS_KEY)
+    assert table and "pca" in str(table[0].data)
+
+
+def test_rerun_takes_windows_from_cache_without_duplicating_rows(landed):
+    from flows.daily import daily
+
+    home = landed["home"]
+    again = daily(str(home), landed["config"])
+    assert again["run_id"] != landed["first"]["run_id"]
+    assert again["pooled"] == landed["first"]["pooled"]
+    fitted = outputs.read_table(home, "fitted", again["run_id"])
+    keys = ["window_id", "model", "date", "ticker"]
+    assert fitted.height > 0 and fitted.select(keys).is_duplicated().sum() == 0
+    assert fitted.height == outputs.read_table(home, "fitted", landed["first"]["run_id"]).height
+
+
+def test_a_new_day_dropped_extends_the_outputs_by_its_dates(landed):
+    from flows.daily import daily
+
+    home, first = landed["home"], landed["first"]["run_id"]
+    write_prices(landed["later"], landed["landing"] / "b.csv")
+    extended = daily(str(home), landed["config"])
+    assert _fitted_dates(home, extended["run_id"]) == _fitted_dates(home, first) + NEW_DAYS
+
+
+def test_a_failure_mid_training_publishes_nothing_and_leaves_the_warehouse(landed, monkeypatch):
+    from flows.daily import daily
+
+    home = landed["home"]
+    with warehouse.connect(home, read_only=True) as con:
+        before = _warehouse_state(con)
+    real = pipeline.evaluate_window
+
+    def failing(panel, window, *args, **kwargs):
+        if window.window_id == 1:
+            raise RuntimeError("injected failure in window 1")
+        return real(panel, window, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "evaluate_window", failing)
+    config = dataclasses.replace(landed["config"], seed=11)  # nothing cached for these settings
+    with pytest.raises(RuntimeError, match="injected failure in window 1"):
+        daily(str(home), config)
+    runs = outputs.read_table(home, "runs").sort("created_at")
+    failed = runs["run_id"][-1]
+    assert runs["status"][-1] == "failed"
+    for table in ("windows", "fitted", "factors", "metrics"):
+        assert outputs.read_table(home, table, failed).is_empty()
+    assert not (outputs.outputs_dir(home) / ".staging" / f"run_id={failed}").exists()
+    with warehouse.connect(home, read_only=True) as con:
+        after = _warehouse_state(con)
+    assert after == before
+
+
+def test_evaluate_prints_the_latest_succeeded_run(landed, capsys):
+    assert cli.main(["evaluate", "--home", str(landed["home"])]) == 0
+    out = capsys.readouterr().out
+    assert "cross_sectional" in out and "r2_total_%" in out
+
+
+def test_an_unknown_task_runner_is_a_config_error():
+    from cae.errors import ConfigError
+    from flows.runners import task_runner
+
+    with pytest.raises(ConfigError, match="task runner must be one of"):
+        task_runner("cluster")
+    assert type(task_runner("threads", 3)).__name__ == "ThreadPoolTaskRunner"
+
+
+def test_the_daily_deployment_runs_on_weekdays_after_the_close():
+    from flows.deployments import daily_deployment
+
+    deployment = daily_deployment("/srv/cae", cron="0 19 * * 1-5", timezone="Europe/London")
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.cron == "0 19 * * 1-5"
+    assert schedule.schedule.timezone == "Europe/London"
+    assert deployment.parameters == {"home": "/srv/cae", "runner": "threads"}
+    assert deployment.name == "cae-daily"
+
+
+def test_cae_run_prints_the_pooled_table(prefect_server, tmp_path, capsys):
+    source = write_prices(market_prices(), tmp_path / "prices.csv")
+    args = ["run", "--home", str(tmp_path / "home"), "--source", str(source)]
+    args += ["--model", "pca", "--model", "observable", "--windows", "60,15,20"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "out-of-sample R2, pooled over test windows" in out
+    assert "observable" in out and "CA1" not in out
+
+
+def test_bad_window_sizes_are_a_one_line_error(capsys):
+    assert cli.main(["train", "--windows", "60,15"]) == 1
+    assert "--windows takes TRAIN,VAL,TEST periods, got '60,15'" in capsys.readouterr().err
+
+
+def test_cae_train_without_prefect_trains_every_window_then_prints_the_table(landed, capsys):
+    args = ["train", "--home", str(landed["home"]), "--windows", "60,15,20"]
+    args += ["--model", "CA0", "--model", "pca", "--model", "cross_sectional"]
+    args += ["--epochs", "2", "--seeds", "1", "--factors", "2"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "window 2 trained" in out  # keeps betas, unlike the flows' config: a new cache key
+    assert "cross_sectional         21" in out

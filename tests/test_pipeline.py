@@ -1,0 +1,154 @@
+import dataclasses
+import json
+import shutil
+
+import polars as pl
+import pytest
+from pipeline_fixtures import SMALL, market_prices, write_prices
+
+from cae import outputs, pipeline
+from cae.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def frozen(tmp_path_factory):
+    """A home with the synthetic market ingested and its daily panel frozen."""
+    home = tmp_path_factory.mktemp("pipeline_home")
+    source = write_prices(market_prices(), home / "in" / "prices.csv")
+    report = pipeline.ingest_step(home, str(source))
+    assert report["rows_rejected"] == 0
+    return home, pipeline.panel_step(home, "daily")
+
+
+def _run(home, config, panel_path):
+    run_id = pipeline.start_step(home, config, panel_path)
+    window_ids = pipeline.plan_step(home, run_id, config, panel_path)
+    trained = [pipeline.train_window_step(home, run_id, config, panel_path, w) for w in window_ids]
+    return (
+        run_id,
+        window_ids,
+        trained,
+        pipeline.publish_step(home, run_id, config, panel_path, window_ids),
+    )
+
+
+def test_unknown_model_is_a_config_error_naming_it():
+    config = dataclasses.replace(SMALL, models=("CA9",))
+    with pytest.raises(ConfigError, match=r"unknown models \['CA9'\]"):
+        config.check()
+
+
+def test_model_key_ignores_execution_settings_only():
+    assert SMALL.model_key() == dataclasses.replace(SMALL, workers=7, threads=3).model_key()
+    assert SMALL.model_key() != dataclasses.replace(SMALL, n_factors=3).model_key()
+
+
+def test_panel_is_frozen_once_per_data_version(frozen):
+    home, panel_path = frozen
+    assert pipeline.panel_step(home, "daily") == panel_path
+    summary = pipeline.panel_summary(panel_path)
+    assert summary["n_tickers"] <= 30
+    assert summary["n_dates"] > 100
+
+
+def test_pooled_metrics_sum_errors_before_dividing():
+    metrics = pl.DataFrame(
+        {
+            "window_id": [0, 1, 0],
+            "model": ["m", "m", "m"],
+            "n_factors": [2, 2, 2],
+            "split": ["test", "test", "val"],
+            "r2_total": [0.5, 0.0, 0.9],
+            "r2_pred": [0.1, 0.0, 0.9],
+            "n_obs": [10, 30, 5],
+            "sse_total": [1.0, 4.0, 0.1],
+            "sse_pred": [1.8, 4.0, 0.1],
+            "ssy": [2.0, 4.0, 1.0],
+        }
+    )
+    pooled = pipeline.pooled_metrics(metrics).row(0, named=True)
+    assert pooled["window_id"] is None
+    assert pooled["r2_total"] == pytest.approx(1 - 5.0 / 6.0)  # not the mean 0.25 of R2s
+    assert pooled["r2_pred"] == pytest.approx(1 - 5.8 / 6.0)
+    assert pooled["n_obs"] == 40
+
+
+def test_steps_publish_every_window_and_a_pooled_row_per_model(frozen):
+    home, panel_path = frozen
+    run_id, window_ids, trained, published = _run(home, SMALL, panel_path)
+    assert window_ids == [0, 1, 2]
+    assert [t["window_id"] for t in trained] == window_ids
+    runs = outputs.read_table(home, "runs", run_id)
+    assert runs["status"].to_list() == ["succeeded"]
+    assert json.loads(runs["config_json"][0])["windows"]["n_train"] == 60
+    metrics = outputs.read_table(home, "metrics", run_id)
+    pooled = metrics.filter(pl.col("window_id").is_null())
+    assert sorted(pooled["model"]) == ["CA0", "cross_sectional", "pca"]
+    assert [r["model"] for r in published["pooled"]] == ["CA0", "pca", "cross_sectional"]
+    per_window = metrics.filter(pl.col("window_id").is_not_null())
+    assert per_window.height == 3 * 3 * 3  # windows x models x splits
+    assert outputs.read_table(home, "windows", run_id).height == 3
+    fitted = outputs.read_table(home, "fitted", run_id)
+    assert fitted.select("window_id", "model", "date", "ticker").is_duplicated().sum() == 0
+    assert outputs.read_table(home, "betas", run_id).is_empty()  # keep_betas=False
+
+
+def test_a_rerun_fits_nothing_and_publishes_the_same_numbers(frozen):
+    home, panel_path = frozen
+    first = _run(home, SMALL, panel_path)
+    second = _run(home, SMALL, panel_path)
+    assert all(t["cached"] for t in second[2])
+    assert second[3]["pooled"] == first[3]["pooled"]
+    assert first[0] != second[0]
+
+
+def test_a_failed_run_publishes_nothing(frozen):
+    home, panel_path = frozen
+    run_id = pipeline.start_step(home, SMALL, panel_path)
+    pipeline.plan_step(home, run_id, SMALL, panel_path)
+    pipeline.train_window_step(home, run_id, SMALL, panel_path, 0)
+    pipeline.fail_step(home, run_id)
+    assert outputs.read_table(home, "runs", run_id)["status"].to_list() == ["failed"]
+    for table in ("windows", "fitted", "factors", "metrics"):
+        assert outputs.read_table(home, table, run_id).is_empty()
+
+
+def test_a_window_outside_the_plan_is_a_config_error(frozen):
+    home, panel_path = frozen
+    config = dataclasses.replace(SMALL, seed=99)  # a cache key no other test has filled
+    run_id = pipeline.start_step(home, config, panel_path)
+    with pytest.raises(ConfigError, match=r"window 7 is not in the plan \(3 windows\)"):
+        pipeline.train_window_step(home, run_id, config, panel_path, 7)
+    pipeline.fail_step(home, run_id)
+
+
+def test_a_window_does_not_see_data_after_its_test_block(frozen, tmp_path):
+    home, panel_path = frozen
+    config = dataclasses.replace(SMALL, seed=5)
+    frame = pl.read_parquet(panel_path)
+    run_id = pipeline.start_step(home, config, panel_path)
+    pipeline.plan_step(home, run_id, config, panel_path)
+    test_end = outputs.read_table(home, "windows")["test_end"].sort()[0]
+    first = pipeline.train_window_step(home, run_id, config, panel_path, 0)
+    pipeline.fail_step(home, run_id)
+    future = pl.col("date") > test_end
+    # Characteristics stay in [-1, 1] (negated); returns change scale and sign.
+    changes = {c: pl.col(c) * -1.0 for c in frame.columns if c not in ("date", "ticker")}
+    changes |= {c: pl.col(c) * -3.0 + 0.05 for c in ("ret", "ret_fwd")}
+    perturbed = frame.with_columns(
+        pl.when(future).then(change).otherwise(pl.col(c)).alias(c) for c, change in changes.items()
+    )
+    other_path = tmp_path / "daily-perturbed.parquet"
+    perturbed.write_parquet(other_path)
+    # The cache key ignores the future too: window 0 keeps its key, window 1 sees the change.
+    same = pipeline.window_cache_dir(home, config, str(other_path), 0)
+    assert same == pipeline.window_cache_dir(home, config, panel_path, 0)
+    assert pipeline.window_cache_dir(home, config, str(other_path), 1) != (
+        pipeline.window_cache_dir(home, config, panel_path, 1)
+    )
+    shutil.rmtree(same)  # so the perturbed panel is fitted afresh
+    run_id = pipeline.start_step(home, config, str(other_path))
+    second = pipeline.train_window_step(home, run_id, config, str(other_path), 0)
+    pipeline.fail_step(home, run_id)
+    assert not second["cached"]
+    assert second["r2_total"] == pytest.approx(first["r2_total"], rel=1e-6)
