@@ -30,7 +30,7 @@ def projector(a):
 
 def test_noiseless_panel_is_fitted_exactly_and_gamma_spans_the_truth(make_panel):
     panel, gamma = ipca_panel(make_panel)
-    model = IPCA(n_factors=2).fit(panel)
+    model = IPCA(n_factors=2, constant=False).fit(panel)
     assert model.score(panel) == pytest.approx(1.0, abs=1e-6)
     assert torch.allclose(projector(model.Gamma_), projector(gamma), atol=1e-5)
 
@@ -71,7 +71,11 @@ def test_matches_the_ipca_package(make_panel):
     y = panel.y[tt, nn].numpy().astype(float)
     indices = np.column_stack([nn.numpy(), tt.numpy()])
     for intercept in (False, True):
-        ours = IPCA(n_factors=2, intercept=intercept, tol=1e-10).fit(panel).predict(panel)
+        ours = (
+            IPCA(n_factors=2, intercept=intercept, constant=False, tol=1e-10)
+            .fit(panel)
+            .predict(panel)
+        )
         ref = ipca_pkg.InstrumentedPCA(
             n_factors=2, intercept=intercept, max_iter=20000, iter_tol=1e-10
         )
@@ -84,7 +88,7 @@ def test_matches_the_ipca_package(make_panel):
 
 def test_out_of_sample_factors_match_per_date_lstsq(make_panel):
     panel, _ = ipca_panel(make_panel, T=60, noise=0.05)
-    model = IPCA(n_factors=2).fit(panel.slice_dates(0, 40))
+    model = IPCA(n_factors=2, constant=False).fit(panel.slice_dates(0, 40))
     test = panel.slice_dates(40, 60)
     f = model.factors(test).numpy()
     for t in range(20):
@@ -129,14 +133,27 @@ def test_linear_simulation_recovers_oracle_like_fit():
 def test_more_factors_than_characteristics_is_a_panel_error(make_panel):
     panel, _ = ipca_panel(make_panel, P=2)
     with pytest.raises(PanelError, match="IPCA with 3 factors needs at least 3 characteristics"):
-        IPCA(n_factors=3).fit(panel)
+        IPCA(n_factors=3, constant=False).fit(panel)
 
 
 def test_chunked_managed_portfolios_match_one_batch(make_panel, monkeypatch):
     import cae.models.ipca as ipca_module
 
     panel, _ = ipca_panel(make_panel, noise=0.05)
-    whole = ipca_module._managed(panel)
+    whole = ipca_module._managed(panel, True)
     monkeypatch.setattr(ipca_module, "CHUNK_CELLS", 30 * 4 * 7)  # 7 dates per chunk
-    chunked = ipca_module._managed(panel)
+    chunked = ipca_module._managed(panel, True)
     assert torch.allclose(whole[0], chunked[0]) and torch.allclose(whole[1], chunked[1])
+
+
+def test_constant_instrument_captures_a_common_market_factor(make_panel):
+    g = torch.Generator().manual_seed(5)
+    T, N, P = 80, 40, 3
+    ranks = torch.linspace(-1, 1, N)
+    X = torch.stack([ranks[torch.randperm(N, generator=g)] for _ in range(T * P)])
+    X = X.reshape(T, P, N).transpose(1, 2)  # (T, N, P), centred at 0 each date
+    market = 0.02 * torch.randn(T, 1, generator=g)
+    y = market.expand(T, N) + 0.002 * torch.randn(T, N, generator=g)
+    panel = make_panel(y, None, X)
+    assert IPCA(n_factors=1, constant=False).fit(panel).score(panel) < 0.2
+    assert IPCA(n_factors=1).fit(panel).score(panel) > 0.95

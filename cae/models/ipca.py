@@ -34,6 +34,10 @@ class IPCA(FactorModel):
     ----------
     n_factors : int; K latent factors (the intercept, if any, is extra).
     intercept : bool; add alpha[t, n] = Z[t, n] . Gamma_alpha (a constant factor of 1).
+    constant : bool; append a characteristic equal to 1 to Z, as KPS (2019) do. Rank-normalised
+        characteristics are centred at 0 each date, so without it no beta can hold a common
+        level and the market factor is out of reach (measured on the sample's daily panel:
+        in-sample total R2 6% without, against 58% for PCA).
     max_iter : int; ALS sweeps at most.
     tol : float; stop when no entry of Gamma or f moves more than this in a sweep.
     """
@@ -43,19 +47,25 @@ class IPCA(FactorModel):
     fit_on_train_and_val = True
 
     def __init__(
-        self, n_factors: int = 3, intercept: bool = False, max_iter: int = 5000, tol: float = 1e-7
+        self,
+        n_factors: int = 3,
+        intercept: bool = False,
+        constant: bool = True,
+        max_iter: int = 5000,
+        tol: float = 1e-7,
     ) -> None:
         self.n_factors = n_factors
         self.intercept = intercept
+        self.constant = constant
         self.max_iter = max_iter
         self.tol = tol
 
     def fit(self, train: Panel, val: Panel | None = None) -> Self:
         """Fit Gamma (P, K) [and Gamma_alpha (P,)] and the training factors (T, K)."""
-        K, P = self.n_factors, train.n_chars
+        K, P = self.n_factors, train.n_chars + int(self.constant)
         if K > P:
             raise PanelError(f"IPCA with {K} factors needs at least {K} characteristics, not {P}")
-        W, x = _managed(train)  # (T, P, P), (T, P)
+        W, x = _managed(train, self.constant)  # (T, P, P), (T, P)
         counts = train.mask.sum(dim=1).clamp(min=1).to(torch.float64)  # (T,)
         # Start from the top principal components of the per-ticker managed portfolios (ipca).
         u, _, _ = torch.linalg.svd((x / counts.unsqueeze(1)).T, full_matrices=False)
@@ -92,28 +102,38 @@ class IPCA(FactorModel):
         gamma = self.Gamma_
         if self.intercept:
             gamma = torch.cat([gamma, self.Gamma_alpha_.unsqueeze(1)], dim=1)
-        beta = torch.einsum("tnp,pk->tnk", panel.X, gamma.to(panel.X.dtype))  # (T, N, K)
+        Z = _instruments(panel.X, self.constant)  # (T, N, P)
+        beta = torch.einsum("tnp,pk->tnk", Z, gamma.to(panel.X.dtype))  # (T, N, K)
         return beta * panel.mask.unsqueeze(-1)
 
     def factors(self, panel: Panel) -> torch.Tensor:
         """Return f[t] (T, K) from y[t] and Z[t] with Gamma fixed (the f-step), plus the 1s."""
-        W, x = _managed(panel)
+        W, x = _managed(panel, self.constant)
         f = _f_step(self.Gamma_, self.Gamma_alpha_, W, x)
         return self._with_intercept(f).to(torch.float32)
 
 
-def _managed(panel: Panel) -> tuple[torch.Tensor, torch.Tensor]:
+def _instruments(X: torch.Tensor, constant: bool) -> torch.Tensor:
+    """Return Z: the characteristics, with a last column of ones when `constant`."""
+    if not constant:
+        return X
+    return torch.cat([X, torch.ones_like(X[..., :1])], dim=-1)
+
+
+def _managed(panel: Panel, constant: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Return W[t] = Z[t]'Z[t] (T, P, P) and x[t] = Z[t]'y[t] (T, P) over observed cells.
 
     Accumulate in float64 over chunks of dates, so the float64 copy of X stays small.
     """
-    T, N, P = panel.X.shape
+    T, N, _ = panel.X.shape
+    P = panel.n_chars + int(constant)
     W = torch.zeros((T, P, P), dtype=torch.float64)
     x = torch.zeros((T, P), dtype=torch.float64)
     step = max(1, CHUNK_CELLS // max(N * P, 1))
     for start in range(0, T, step):
         rows = slice(start, start + step)
-        Z = panel.X[rows].to(torch.float64) * panel.mask[rows].unsqueeze(-1)  # (t, N, P)
+        Z = _instruments(panel.X[rows], constant).to(torch.float64)
+        Z = Z * panel.mask[rows].unsqueeze(-1)  # (t, N, P)
         W[rows] = torch.einsum("tnp,tnq->tpq", Z, Z)
         x[rows] = torch.einsum("tnp,tn->tp", Z, panel.y[rows].to(torch.float64))
     return W, x
