@@ -84,6 +84,16 @@ def test_daily_leaves_a_markdown_summary_and_a_metrics_table(landed):
     assert table and "pca" in str(table[0].data)
 
 
+def test_training_leaves_a_finished_progress_artifact(landed):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterType
+
+    kind = ArtifactFilter(type=ArtifactFilterType(any_=["progress"]))
+    with get_client(sync_client=True) as client:
+        progress = client.read_artifacts(artifact_filter=kind)
+    assert any(a.data == 100.0 and landed["first"]["run_id"] in a.description for a in progress)
+
+
 def test_rerun_takes_windows_from_cache_without_duplicating_rows(landed):
     from flows.daily import daily
 
