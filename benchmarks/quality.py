@@ -14,40 +14,61 @@ Adding a model is one line in `models()`, e.g. `("CA1", lambda: CA(CAConfig(hidd
 from __future__ import annotations
 
 import argparse
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import polars as pl
 import torch
 
+from cae import warehouse
 from cae.evaluate import evaluate
+from cae.ingest import ingest_source
 from cae.metrics import characteristic_importance, sharpe_ratio, tangency_sharpe
+from cae.models.autoencoder import ConditionalAutoencoder
 from cae.models.base import FactorModel
+from cae.models.ca import CAConfig
 from cae.models.cross_sectional import CrossSectional
 from cae.models.ipca import IPCA
 from cae.models.observable import Observable
 from cae.models.pca import PCA
+from cae.panel import characteristic_names, read_panel, refresh_panels
 from cae.simulate import Oracle, SimConfig, SimulatedPanel, simulate_panel
+from cae.tensors import Panel, panel_from_long
 from cae.windows import WindowPlan, plan_windows
 
-PERIODS_PER_YEAR = 12  # the simulation is monthly
+PERIODS_PER_YEAR = {"monthly": 12, "daily": 252}  # annualises Sharpe ratios
 N_FACTORS = 3  # the simulation's true number of factors
+CHARS_3 = ("c1", "c2", "c3")  # the simulated characteristics that drive betas
 
 
-def models(sim: SimulatedPanel) -> list[tuple[str, Callable[[], FactorModel]]]:
-    """Return the (name, factory) pairs to compare; the oracle first."""
+def ca_models() -> list[tuple[str, Callable[[], FactorModel]]]:
+    """Return the conditional autoencoders CA0..CA3 at their `CAConfig` (GKX) defaults."""
     return [
-        ("oracle", lambda: Oracle(sim)),
+        (name, lambda name=name: ConditionalAutoencoder(CAConfig.preset(name, n_factors=N_FACTORS)))
+        for name in ("CA0", "CA1", "CA2", "CA3")
+    ]
+
+
+def models(sim: SimulatedPanel | None) -> list[tuple[str, Callable[[], FactorModel]]]:
+    """Return the (name, factory) pairs to compare; the oracle first when the truth is known."""
+    truth = [] if sim is None else [("oracle", lambda: Oracle(sim))]
+    simulated_only = [] if sim is None else [("observable_3", lambda: Observable(chars=CHARS_3))]
+    return [
+        *truth,
         ("pca", lambda: PCA(n_factors=N_FACTORS)),
         ("ipca", lambda: IPCA(n_factors=N_FACTORS)),
         ("ipca_alpha", lambda: IPCA(n_factors=N_FACTORS, intercept=True)),
         ("observable", lambda: Observable()),
-        ("observable_3", lambda: Observable(chars=("c1", "c2", "c3"))),
+        *simulated_only,
         ("cross_sectional", lambda: CrossSectional()),
+        *ca_models(),
     ]
 
 
-def long_short_sharpe(fitted: pl.DataFrame) -> pl.DataFrame:
+def long_short_sharpe(fitted: pl.DataFrame, periods_per_year: int) -> pl.DataFrame:
     """Return each model's annualised decile long-short Sharpe ratio on predictive fits."""
     by_date = ["model", "window_id", "date"]
     legs = (
@@ -65,17 +86,17 @@ def long_short_sharpe(fitted: pl.DataFrame) -> pl.DataFrame:
     rows = []
     for (name,), group in legs.group_by("model", maintain_order=True):
         spread = torch.tensor((group["long"] - group["short"]).to_numpy())
-        rows.append({"model": name, "ls_sharpe": sharpe_ratio(spread, PERIODS_PER_YEAR)})
+        rows.append({"model": name, "ls_sharpe": sharpe_ratio(spread, periods_per_year)})
     return pl.DataFrame(rows)
 
 
-def tangency(factors: pl.DataFrame) -> pl.DataFrame:
+def tangency(factors: pl.DataFrame, periods_per_year: int) -> pl.DataFrame:
     """Return each model's ex-post tangency Sharpe ratio of its test-block factors."""
     rows = []
     for (name,), group in factors.group_by("model", maintain_order=True):
         wide = group.pivot(on="factor", index=["window_id", "date"], values="value").sort("date")
         f = torch.tensor(wide.drop("window_id", "date").to_numpy())
-        rows.append({"model": name, "tan_sharpe": tangency_sharpe(f, PERIODS_PER_YEAR)})
+        rows.append({"model": name, "tan_sharpe": tangency_sharpe(f, periods_per_year)})
     return pl.DataFrame(rows)
 
 
@@ -98,19 +119,54 @@ def split_plan(n_dates: int) -> WindowPlan:
     return WindowPlan(n_train=n_train, n_val=n_val, n_test=n_dates - n_train - n_val)
 
 
+def table(
+    panel: Panel,
+    candidates: list[tuple[str, Callable[[], FactorModel]]],
+    label: str,
+    periods_per_year: int,
+) -> pl.DataFrame:
+    """Evaluate every candidate on the one-window split of `panel`; return its table."""
+    plan = split_plan(panel.n_dates)
+    rows = []
+    for name, factory in candidates:
+        start = time.perf_counter()
+        result = evaluate(panel, plan, [(name, factory)], keep_betas=False)
+        seconds = time.perf_counter() - start
+        print(f"{label} {name}: {seconds:.1f} s", file=sys.stderr, flush=True)
+        summary = result.summary().with_columns(seconds=pl.lit(seconds))
+        summary = summary.join(long_short_sharpe(result.fitted, periods_per_year), on="model")
+        rows.append(summary.join(tangency(result.factors, periods_per_year), on="model"))
+    return pl.concat(rows).with_columns(panel=pl.lit(label))
+
+
 def run(shape: str, args: argparse.Namespace) -> pl.DataFrame:
     """Simulate one panel, evaluate every model on one split, return the table."""
     sim = simulate(shape, args)
-    plan = split_plan(args.n_dates)
-    rows = []
-    for name, factory in models(sim):
-        start = time.perf_counter()
-        result = evaluate(sim.panel, plan, [(name, factory)], keep_betas=False)
-        seconds = time.perf_counter() - start
-        summary = result.summary().with_columns(seconds=pl.lit(seconds))
-        summary = summary.join(long_short_sharpe(result.fitted), on="model")
-        rows.append(summary.join(tangency(result.factors), on="model"))
-    return pl.concat(rows).with_columns(panel=pl.lit(shape))
+    return table(sim.panel, models(sim), shape, PERIODS_PER_YEAR["monthly"])
+
+
+def sample_panel(home: Path) -> Panel:
+    """Ingest the bundled real sample into `home` and return its daily panel (target forward).
+
+    This is the path `cae run` takes: validated ingest, corporate actions, the incremental panel
+    build, then the per-date ranked characteristics read back and densified.
+    """
+    con = warehouse.connect(home)
+    try:
+        ingest_source(con, "sample")
+        refresh_panels(con, ("daily",))
+        frame = read_panel(con, "daily")
+        names = characteristic_names(con, "daily")
+    finally:
+        con.close()
+    return panel_from_long(frame, names, target="forward")
+
+
+def run_sample() -> tuple[pl.DataFrame, Panel]:
+    """Evaluate every model but the oracle on the bundled sample's daily panel."""
+    with tempfile.TemporaryDirectory(prefix="cae-quality-") as home:
+        panel = sample_panel(Path(home))
+    return table(panel, models(None), "sample", PERIODS_PER_YEAR["daily"]), panel
 
 
 def importance(shape: str, args: argparse.Namespace) -> pl.DataFrame:
@@ -126,25 +182,20 @@ def importance(shape: str, args: argparse.Namespace) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def main() -> None:
-    """Print the quality table for the linear and the nonlinear simulated panel."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-tickers", type=int, default=500)
-    parser.add_argument("--n-dates", type=int, default=360)
-    parser.add_argument("--n-chars", type=int, default=10)
-    # Baselines do many tiny linear-algebra calls; intra-op threads only add overhead there.
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(
-        f"simulated monthly panels: {args.n_tickers} tickers x {args.n_dates} months x "
-        f"{args.n_chars} characteristics (3 drive betas), seed {args.seed}, "
-        f"{args.threads} torch thread(s); split 50/20/30% "
-        "train/val/test; out-of-sample pooled uncentered R2 in %, annualised Sharpe ratios"
-    )
-    table = pl.concat([run("linear", args), run("nonlinear", args)])
-    drops = pl.concat([importance("linear", args), importance("nonlinear", args)])
+COLUMNS = [
+    "panel",
+    "model",
+    "n_factors",
+    (pl.col("r2_total") * 100).alias("R2_total_%"),
+    (pl.col("r2_pred") * 100).alias("R2_pred_%"),
+    "ls_sharpe",
+    "tan_sharpe",
+    "seconds",
+]
+
+
+def show(frame: pl.DataFrame) -> None:
+    """Print a frame as a markdown table, two decimals."""
     with pl.Config(
         tbl_rows=50,
         tbl_cols=-1,
@@ -154,20 +205,42 @@ def main() -> None:
         tbl_width_chars=200,
         float_precision=2,
     ):
+        print(frame, flush=True)
+
+
+def main() -> None:
+    """Print the quality tables: linear and nonlinear simulated panels, then the real sample."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-tickers", type=int, default=500)
+    parser.add_argument("--n-dates", type=int, default=360)
+    parser.add_argument("--n-chars", type=int, default=10)
+    # Baselines do many tiny linear-algebra calls; intra-op threads only add overhead there.
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sample", choices=("also", "only", "skip"), default="also")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.sample != "only":
         print(
-            table.select(
-                "panel",
-                "model",
-                "n_factors",
-                (pl.col("r2_total") * 100).alias("R2_total_%"),
-                (pl.col("r2_pred") * 100).alias("R2_pred_%"),
-                "ls_sharpe",
-                "tan_sharpe",
-                "seconds",
-            )
+            f"simulated monthly panels: {args.n_tickers} tickers x {args.n_dates} months x "
+            f"{args.n_chars} characteristics (3 drive betas), seed {args.seed}, "
+            f"{args.threads} torch thread(s); split 50/20/30% "
+            "train/val/test; out-of-sample pooled uncentered R2 in %, annualised Sharpe ratios"
         )
+        simulated = pl.concat([run("linear", args), run("nonlinear", args)])
+        show(simulated.select(COLUMNS))
+        drops = pl.concat([importance("linear", args), importance("nonlinear", args)])
         print("\ncharacteristic importance: drop in test total R2 (points) when one is set to 0")
-        print(drops)
+        show(drops)
+    if args.sample != "skip":
+        real, panel = run_sample()
+        print(
+            f"\nbundled real sample, daily panel: {panel.n_tickers} tickers x "
+            f"{panel.n_dates} days x {panel.n_chars} characteristics, "
+            f"{int(panel.mask.sum())} observed cells; split "
+            "50/20/30% train/val/test by date; target ret_fwd (next day); no oracle"
+        )
+        show(real.select(COLUMNS))
 
 
 if __name__ == "__main__":
