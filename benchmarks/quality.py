@@ -35,6 +35,7 @@ from cae.models.ipca import IPCA
 from cae.models.observable import Observable
 from cae.models.pca import PCA
 from cae.panel import characteristic_names, read_panel, refresh_panels
+from cae.selection import SelectedModel, config_grid
 from cae.simulate import Oracle, SimConfig, SimulatedPanel, simulate_panel
 from cae.tensors import Panel, panel_from_long
 from cae.windows import WindowPlan, plan_windows
@@ -44,15 +45,51 @@ N_FACTORS = 3  # the simulation's true number of factors
 CHARS_3 = ("c1", "c2", "c3")  # the simulated characteristics that drive betas
 
 
-def ca_models() -> list[tuple[str, Callable[[], FactorModel]]]:
-    """Return the conditional autoencoders CA0..CA3 at their `CAConfig` (GKX) defaults."""
-    return [
-        (name, lambda name=name: ConditionalAutoencoder(CAConfig.preset(name, n_factors=N_FACTORS)))
-        for name in ("CA0", "CA1", "CA2", "CA3")
-    ]
+# GKX's tuning grid (see `CAConfig`): learning rate x L1 penalty, selected on validation total R2.
+GRID_LR = (1e-3, 1e-2)
+GRID_L1 = (1e-5, 1e-4, 1e-3)
+MIN_DATES_PER_FACTOR = 5  # fewer test dates per factor and the tangency covariance is noise
 
 
-def models(sim: SimulatedPanel | None) -> list[tuple[str, Callable[[], FactorModel]]]:
+class _Fitted:
+    """Hands `select_model` a model that `ConditionalAutoencoder.fit_many` already fitted."""
+
+    def __init__(self, model: ConditionalAutoencoder):
+        self.model = model
+
+    def fit(self, train: Panel, val: Panel | None = None) -> ConditionalAutoencoder:
+        """Return the fitted model unchanged."""
+        return self.model
+
+
+class SelectedCA(SelectedModel):
+    """`SelectedModel` over CA configs, with grid members sharing a learning rate in one stack."""
+
+    def fit(self, train: Panel, val: Panel | None = None) -> SelectedCA:
+        """Fit the whole grid with `fit_many`, then select on `val` as `SelectedModel` does."""
+        fitted = iter(ConditionalAutoencoder.fit_many(self.configs, train, val))
+        self.factory = lambda _config: _Fitted(next(fitted))
+        super().fit(train, val)
+        best = self.selection_.best_config
+        print(f"  selected lr={best.lr:g} l1={best.l1:g}", file=sys.stderr, flush=True)
+        return self
+
+
+def ca_models(args: argparse.Namespace) -> list[tuple[str, Callable[[], FactorModel]]]:
+    """Return CA0..CA3 at the `CAConfig` defaults and, as `CAx_sel`, selected over the GKX grid."""
+    out = []
+    for name in ("CA0", "CA1", "CA2", "CA3"):
+        base = CAConfig.preset(name, n_factors=N_FACTORS, n_seeds=args.n_seeds)
+        grid = config_grid(base, lr=GRID_LR, l1=GRID_L1)
+        out.append((name, lambda base=base: ConditionalAutoencoder(base)))
+        if args.grid:
+            out.append((f"{name}_sel", lambda grid=grid: SelectedCA(None, grid)))
+    return out
+
+
+def models(
+    sim: SimulatedPanel | None, args: argparse.Namespace
+) -> list[tuple[str, Callable[[], FactorModel]]]:
     """Return the (name, factory) pairs to compare; the oracle first when the truth is known."""
     truth = [] if sim is None else [("oracle", lambda: Oracle(sim))]
     simulated_only = [] if sim is None else [("observable_3", lambda: Observable(chars=CHARS_3))]
@@ -64,7 +101,7 @@ def models(sim: SimulatedPanel | None) -> list[tuple[str, Callable[[], FactorMod
         ("observable", lambda: Observable()),
         *simulated_only,
         ("cross_sectional", lambda: CrossSectional()),
-        *ca_models(),
+        *ca_models(args),
     ]
 
 
@@ -95,9 +132,12 @@ def tangency(factors: pl.DataFrame, periods_per_year: int) -> pl.DataFrame:
     rows = []
     for (name,), group in factors.group_by("model", maintain_order=True):
         wide = group.pivot(on="factor", index=["window_id", "date"], values="value").sort("date")
-        f = torch.tensor(wide.drop("window_id", "date").to_numpy())
-        rows.append({"model": name, "tan_sharpe": tangency_sharpe(f, periods_per_year)})
-    return pl.DataFrame(rows)
+        f = torch.tensor(wide.drop("window_id", "date").to_numpy())  # (T, factors)
+        # An ensemble exposes S*K factors; too many for the test block gives a meaningless number.
+        enough = f.shape[0] >= MIN_DATES_PER_FACTOR * f.shape[1]
+        value = tangency_sharpe(f, periods_per_year) if enough else None
+        rows.append({"model": name, "tan_sharpe": value})
+    return pl.DataFrame(rows, schema={"model": pl.Utf8, "tan_sharpe": pl.Float64})
 
 
 def simulate(shape: str, args: argparse.Namespace) -> SimulatedPanel:
@@ -142,7 +182,7 @@ def table(
 def run(shape: str, args: argparse.Namespace) -> pl.DataFrame:
     """Simulate one panel, evaluate every model on one split, return the table."""
     sim = simulate(shape, args)
-    return table(sim.panel, models(sim), shape, PERIODS_PER_YEAR["monthly"])
+    return table(sim.panel, models(sim, args), shape, PERIODS_PER_YEAR["monthly"])
 
 
 def sample_panel(home: Path) -> Panel:
@@ -159,14 +199,30 @@ def sample_panel(home: Path) -> Panel:
         names = characteristic_names(con, "daily")
     finally:
         con.close()
-    return panel_from_long(frame, names, target="forward")
+    return drop_warmup(panel_from_long(frame, names, target="forward"))
 
 
-def run_sample() -> tuple[pl.DataFrame, Panel]:
+def drop_warmup(panel: Panel) -> Panel:
+    """Drop the leading dates before every characteristic the panel ever has is available.
+
+    The sample spans one year, so characteristics with a 126- or 252-session window are missing
+    (0 after ranking) for its first half: a split by dates would train on a block where half the
+    inputs are constant and test on one where they are not. Characteristics that never appear
+    (e.g. `mom12m` on a one-year sample) stay as all-zero columns and carry no information.
+    """
+    present = (panel.X != 0).any(dim=1)  # (T, P): the characteristic is known somewhere on t
+    ever = present.any(dim=0)  # (P,)
+    if not bool(ever.any()):
+        return panel
+    first = [int(present[:, j].nonzero()[0]) for j in range(panel.n_chars) if bool(ever[j])]
+    return panel.slice_dates(max(first), panel.n_dates)
+
+
+def run_sample(args: argparse.Namespace) -> tuple[pl.DataFrame, Panel]:
     """Evaluate every model but the oracle on the bundled sample's daily panel."""
     with tempfile.TemporaryDirectory(prefix="cae-quality-") as home:
         panel = sample_panel(Path(home))
-    return table(panel, models(None), "sample", PERIODS_PER_YEAR["daily"]), panel
+    return table(panel, models(None, args), "sample", PERIODS_PER_YEAR["daily"]), panel
 
 
 def importance(shape: str, args: argparse.Namespace) -> pl.DataFrame:
@@ -218,7 +274,15 @@ def main() -> None:
     # Baselines do many tiny linear-algebra calls; intra-op threads only add overhead there.
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sample", choices=("also", "only", "skip"), default="also")
+    parser.add_argument("--n-seeds", type=int, default=CAConfig.n_seeds, help="CA ensemble size")
+    parser.add_argument("--no-grid", dest="grid", action="store_false", help="skip CAx_sel rows")
+    parser.add_argument(
+        "--fast", action="store_true", help="2 seeds, no grid, 300 tickers x 240 months"
+    )
     args = parser.parse_args()
+    if args.fast:
+        args.n_seeds, args.grid = 2, False
+        args.n_tickers, args.n_dates = min(args.n_tickers, 300), min(args.n_dates, 240)
     torch.set_num_threads(args.threads)
     if args.sample != "only":
         print(
@@ -233,7 +297,7 @@ def main() -> None:
         print("\ncharacteristic importance: drop in test total R2 (points) when one is set to 0")
         show(drops)
     if args.sample != "skip":
-        real, panel = run_sample()
+        real, panel = run_sample(args)
         print(
             f"\nbundled real sample, daily panel: {panel.n_tickers} tickers x "
             f"{panel.n_dates} days x {panel.n_chars} characteristics, "
