@@ -127,17 +127,18 @@ def long_short_sharpe(fitted: pl.DataFrame, periods_per_year: int) -> pl.DataFra
     return pl.DataFrame(rows)
 
 
-def tangency(factors: pl.DataFrame, periods_per_year: int) -> pl.DataFrame:
-    """Return each model's ex-post tangency Sharpe ratio of its test-block factors."""
-    rows = []
-    for (name,), group in factors.group_by("model", maintain_order=True):
-        wide = group.pivot(on="factor", index=["window_id", "date"], values="value").sort("date")
-        f = torch.tensor(wide.drop("window_id", "date").to_numpy())  # (T, factors)
-        # An ensemble exposes S*K factors; too many for the test block gives a meaningless number.
-        enough = f.shape[0] >= MIN_DATES_PER_FACTOR * f.shape[1]
-        value = tangency_sharpe(f, periods_per_year) if enough else None
-        rows.append({"model": name, "tan_sharpe": value})
-    return pl.DataFrame(rows, schema={"model": pl.Utf8, "tan_sharpe": pl.Float64})
+def tangency(factors: pl.DataFrame, periods_per_year: int, n_factors: int) -> float | None:
+    """Return one model's ex-post tangency Sharpe ratio of its test-block factors, or None.
+
+    None for an ensemble, whose S members' factors sit side by side (S*K columns, nearly
+    collinear up to rotation, so the tangency weights are noise), and when the test block has
+    fewer than `MIN_DATES_PER_FACTOR` dates per factor.
+    """
+    wide = factors.pivot(on="factor", index=["window_id", "date"], values="value").sort("date")
+    f = torch.tensor(wide.drop("window_id", "date").to_numpy())  # (T, factors)
+    if f.shape[1] != n_factors or f.shape[0] < MIN_DATES_PER_FACTOR * f.shape[1]:
+        return None
+    return tangency_sharpe(f, periods_per_year)
 
 
 def simulate(shape: str, args: argparse.Namespace) -> SimulatedPanel:
@@ -175,7 +176,9 @@ def table(
         print(f"{label} {name}: {seconds:.1f} s", file=sys.stderr, flush=True)
         summary = result.summary().with_columns(seconds=pl.lit(seconds))
         summary = summary.join(long_short_sharpe(result.fitted, periods_per_year), on="model")
-        rows.append(summary.join(tangency(result.factors, periods_per_year), on="model"))
+        n_factors = int(summary["n_factors"][0])
+        tan = tangency(result.factors, periods_per_year, n_factors)
+        rows.append(summary.with_columns(tan_sharpe=pl.lit(tan, dtype=pl.Float64)))
     return pl.concat(rows).with_columns(panel=pl.lit(label))
 
 
@@ -277,11 +280,11 @@ def main() -> None:
     parser.add_argument("--n-seeds", type=int, default=CAConfig.n_seeds, help="CA ensemble size")
     parser.add_argument("--no-grid", dest="grid", action="store_false", help="skip CAx_sel rows")
     parser.add_argument(
-        "--fast", action="store_true", help="2 seeds, no grid, 300 tickers x 240 months"
+        "--fast", action="store_true", help="2 seeds per ensemble, 300 tickers x 240 months"
     )
     args = parser.parse_args()
     if args.fast:
-        args.n_seeds, args.grid = 2, False
+        args.n_seeds = 2
         args.n_tickers, args.n_dates = min(args.n_tickers, 300), min(args.n_dates, 240)
     torch.set_num_threads(args.threads)
     if args.sample != "only":
