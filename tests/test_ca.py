@@ -32,6 +32,20 @@ def test_presets_set_depths():
         CAConfig.preset("CA9")
 
 
+def test_defaults_are_the_papers_training_settings():
+    config = CAConfig()
+    assert (config.lr, config.l1, config.batch_size) == (1e-3, 1e-4, 10_000)
+    assert (config.max_epochs, config.patience, config.n_seeds) == (100, 5, 10)
+    assert config.batch_norm and config.factor_input == "portfolios"
+    assert 1e-5 <= config.l1 <= 1e-3 and 1e-3 <= config.lr <= 1e-2  # GKX tuning ranges
+    assert [CAConfig.preset(f"CA{d}").hidden for d in range(4)] == [
+        (),
+        (32,),
+        (32, 16),
+        (32, 16, 8),
+    ]
+
+
 @pytest.mark.parametrize("hidden", [(), (8,), (8, 4)])
 def test_shapes_and_fitted_equals_beta_dot_f(hidden):
     z, _, mask, x = block(factor_panel())

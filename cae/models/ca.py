@@ -54,23 +54,37 @@ PRESETS: dict[str, dict] = {
 class CAConfig:
     """Hyperparameters of a conditional autoencoder and its training (defaults: GKX 2021).
 
-    Training defaults follow GKX's hyperparameter table (Adam, learning rate 1e-3, L1 penalty
-    in {1e-5, 1e-4, 1e-3}, batch size 10,000, early-stopping patience 5, an ensemble of 10 seeds);
-    `max_epochs` is an upper bound that early stopping normally cuts short.
+    Sources, checked on 2026-11-23 with what could be read here (the papers' PDFs could not):
+    - [GKX21] Gu, Kelly & Xiu (2021), J. Econometrics 222(1) 429-450, "Regularized autoencoder
+      learning": a train / validation / test split, an L1 (LASSO) penalty with early stopping,
+      Adam with batch normalisation, and an ensemble of networks from different seeds whose fits
+      are averaged; CA0 linear, CA1..CA3 with 32, (32, 16), (32, 16, 8) hidden ReLU units; the
+      factor network is one linear layer over managed portfolios (confirmed by a public reading
+      note of the paper). The paper's own table of numerical tuning values could not be opened.
+    - [GKX20] Gu, Kelly & Xiu (2020), RFS 33(5), "Empirical asset pricing via machine learning",
+      Table A.5 (neural networks NN1..NN5, 32-16-8-4-2): L1 penalty in (1e-5, 1e-3), learning
+      rate in (1e-3, 1e-2), batch size 10,000, 100 epochs, patience 5, Adam with default
+      parameters, ensemble of 10; batch normalisation of each hidden unit's input, i.e. before the
+      ReLU (their Algorithm 4). Quoted from memory of the paper, NOT verified against its text
+      here; public replications agree on the points marked "[rep]":
+      github.com/rongwang0824/Autoencoder-Asset-Pricing-Models (`model_AE.py`: 100 epochs,
+      patience 5, Adam, widths 32/16/8, L1 on all weights) and a replication whose training loop
+      averages 10 seeds.
+    The seed notebook's variant (`CA-seed`, `batch_dates=32`) is not a GKX setting.
     """
 
     name: str = "CA1"  # label in outputs; also picks `hidden` through `preset`
-    n_factors: int = 5  # K; GKX report K = 1..6
-    hidden: tuple[int, ...] = (32,)  # beta-network hidden widths; () is CA0 (linear)
-    batch_norm: bool = True  # Linear -> BatchNorm -> ReLU in hidden layers (GKX section 3.2)
-    factor_input: FactorInput = "portfolios"  # managed portfolios (GKX) or raw returns (seed)
-    l1: float = 1e-4  # L1 penalty on network weights (GKX grid 1e-5 .. 1e-3)
-    lr: float = 1e-3  # Adam learning rate (GKX grid 1e-3 .. 1e-2)
-    batch_size: int = 10_000  # observations per mini-batch, rounded to whole dates (GKX)
+    n_factors: int = 5  # K; GKX21 report K = 1..6
+    hidden: tuple[int, ...] = (32,)  # beta-network hidden widths; () is CA0 (GKX21; [rep])
+    batch_norm: bool = True  # Linear -> BatchNorm -> ReLU in hidden layers (GKX21; GKX20 Alg. 4)
+    factor_input: FactorInput = "portfolios"  # managed portfolios (GKX21) or raw returns (seed)
+    l1: float = 1e-4  # L1 penalty on weights; GKX20 grid (1e-5, 1e-3), unverified; middle point
+    lr: float = 1e-3  # Adam learning rate; GKX20 grid (1e-3, 1e-2), unverified; its lower end
+    batch_size: int = 10_000  # observations per mini-batch, rounded to whole dates (GKX20)
     batch_dates: int | None = None  # fixed dates per mini-batch instead (the seed notebook: 32)
-    max_epochs: int = 200  # upper bound on passes over the training block
-    patience: int = 5  # epochs without a better validation loss before stopping (GKX)
-    n_seeds: int = 10  # ensemble members whose fits are averaged (GKX)
+    max_epochs: int = 100  # upper bound on passes over the training block (GKX20: 100; [rep])
+    patience: int = 5  # epochs without a better validation loss before stopping (GKX20; [rep])
+    n_seeds: int = 10  # ensemble members whose fits are averaged (GKX20: 10; [rep])
     seed: int = 0  # member j is initialised from seed + j; batch order from seed
     ridge: float = 1e-8  # relative ridge of the managed-portfolio regression (cae.portfolios)
     device: str = "cpu"  # "cpu", "cuda" or "auto" (cuda when available)
