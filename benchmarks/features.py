@@ -29,8 +29,8 @@ from cae import warehouse
 from cae.actions import detect_actions
 from cae.features import compute_daily, lookback_sessions, names
 from cae.panel import build_panel
-from cae.sqlframe import query_frame
 from cae.synth import SynthConfig, generate_market, write_market
+from cae.warehouse import query_frame
 
 
 def _peak_mb() -> float:
