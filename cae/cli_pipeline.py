@@ -146,7 +146,7 @@ def train(
     )
     where = _home(home)
     pipeline.set_torch_threads(dataclasses.replace(config, workers=1))
-    panel_path = pipeline.panel_step(where, config.freq)
+    panel_path = pipeline.panel_step(where, config.freq, config.panels)
     run_id = pipeline.start_step(where, config, panel_path)
     try:
         window_ids = pipeline.plan_step(where, run_id, config, panel_path)

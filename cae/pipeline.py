@@ -85,7 +85,8 @@ class RunConfig:
     """
 
     source: str = "sample"  # what `ingest_step` loads: a named source, a file or glob
-    freq: str = "daily"  # panel frequency: daily, weekly or monthly
+    freq: str = "daily"  # panel frequency the models train on: daily, weekly or monthly
+    panels: tuple[str, ...] = ("daily", "weekly")  # panels every run keeps fresh, besides `freq`
     target: str = "forward"  # "forward" (predict r[t+1], GKX) or "contemporaneous"
     models: tuple[str, ...] = ("CA0", "CA1", "CA2", *BASELINES)  # CA presets and baselines
     n_factors: int = 3  # K for the autoencoders, PCA and IPCA
@@ -114,13 +115,14 @@ class RunConfig:
     def model_key(self) -> str:
         """Return a hash of the settings that change a window's results (not workers/threads)."""
         settings = dataclasses.asdict(self)
-        for execution_only in ("source", "workers", "threads"):
+        for execution_only in ("source", "panels", "workers", "threads"):
             settings.pop(execution_only)
         return _sha256(json.dumps(settings, sort_keys=True, default=str).encode())[:16]
 
     def check(self) -> None:
         """Raise `ConfigError` naming the first invalid setting."""
-        check_freq(self.freq)
+        for freq in (self.freq, *self.panels):
+            check_freq(freq)
         if self.target not in ("forward", "contemporaneous"):
             raise ConfigError(f"target must be 'forward' or 'contemporaneous', not {self.target!r}")
         unknown = [m for m in self.models if m not in PRESETS and m not in BASELINES]
@@ -191,15 +193,19 @@ def ingest_step(home: str | os.PathLike[str] | None, source: str) -> dict[str, A
     }
 
 
-def panel_step(home: str | os.PathLike[str] | None, freq: str = "daily") -> str:
-    """Refresh the panel at `freq` and freeze it as `<home>/panels/<freq>-<data version>.parquet`.
+def panel_step(
+    home: str | os.PathLike[str] | None, freq: str = "daily", also: tuple[str, ...] = ()
+) -> str:
+    """Refresh the panels at `freq` and `also`; freeze the `freq` one; return its path.
 
-    The file holds the normalised universe rows (`cae.panel.read_panel`); it is written once per
-    data version (atomically), so re-running on unchanged data reuses it. Returns its path.
+    The frozen file `<home>/panels/<freq>-<data version>.parquet` holds the normalised universe
+    rows (`cae.panel.read_panel`); it is written once per data version (atomically), so re-running
+    on unchanged data reuses it. Older frozen files are removed unless a running run reads them.
     """
-    check_freq(freq)
+    for name in (freq, *also):
+        check_freq(name)
     with warehouse.connect(home) as con:
-        refresh_panels(con, (freq,))
+        refresh_panels(con, tuple(dict.fromkeys((freq, *also))))
         target = warehouse.home_dir(home) / PANELS_DIR / f"{freq}-{_data_version(con)}.parquet"
         if not target.is_file():
             frame = read_panel(con, freq)
@@ -208,7 +214,19 @@ def panel_step(home: str | os.PathLike[str] | None, freq: str = "daily") -> str:
             frame.write_parquet(tmp)
             os.replace(tmp, target)
         catalog.snapshot_warehouse(home, con)
+    _prune_panels(home, keep=target)
     return str(target)
+
+
+def _prune_panels(home: str | os.PathLike[str] | None, keep: Path) -> None:
+    # One frozen file per data version would pile up under a daily schedule; a file stays while
+    # a running run (same data version) may still read it.
+    runs = outputs.read_table(home, "runs")
+    live = set(runs.filter(pl.col("status") == "running")["data_version"].to_list())
+    for path in keep.parent.glob("*.parquet"):
+        version = path.stem.split("-", 1)[-1]
+        if path != keep and version not in live:
+            path.unlink(missing_ok=True)
 
 
 def start_step(home: str | os.PathLike[str] | None, config: RunConfig, panel_path: str) -> str:

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import os
 import shutil
 
 import polars as pl
@@ -152,3 +153,36 @@ def test_a_window_does_not_see_data_after_its_test_block(frozen, tmp_path):
     pipeline.fail_step(home, run_id)
     assert not second["cached"]
     assert second["r2_total"] == pytest.approx(first["r2_total"], rel=1e-6)
+
+
+def test_panel_step_refreshes_the_extra_frequencies(tmp_path):
+    from cae import warehouse
+    from cae.panel import read_panel
+
+    write_prices(market_prices(), tmp_path / "in" / "prices.csv")
+    pipeline.ingest_step(tmp_path, str(tmp_path / "in" / "prices.csv"))
+    path = pipeline.panel_step(tmp_path, "daily", ("weekly",))
+    assert pipeline.panel_summary(path)["n_dates"] > 100
+    with warehouse.connect(tmp_path) as con:
+        weekly = read_panel(con, "weekly")["date"].n_unique()
+    assert 20 <= weekly <= 40  # 150 sessions are 30 weeks
+
+
+def test_old_frozen_panels_go_unless_a_running_run_reads_them(tmp_path):
+    prices = market_prices()
+    dates = prices["date"].unique().sort()
+    older = write_prices(prices.filter(pl.col("date") < dates[-1]), tmp_path / "a" / "p.csv")
+    newer = write_prices(prices, tmp_path / "b" / "p.csv")
+    pipeline.ingest_step(tmp_path, str(older))
+    first = pipeline.panel_step(tmp_path, "daily")
+    run_id = pipeline.start_step(tmp_path, SMALL, first)
+
+    pipeline.ingest_step(tmp_path, str(newer))
+    second = pipeline.panel_step(tmp_path, "daily")
+    assert second != first
+    assert os.path.isfile(first), "a running run still reads the older panel"
+
+    outputs.finish_run(tmp_path, run_id, "failed")
+    assert pipeline.panel_step(tmp_path, "daily") == second
+    assert not os.path.isfile(first)
+    assert os.path.isfile(second)
