@@ -47,7 +47,7 @@ def version() -> None:
     console.print(__version__)
 
 
-# --- ingest, status, sql, run (issue 2) -------------------------------------------------------
+# --- ingest, status, sql --------------------------------------------------------------------
 
 # Rows of a query result shown as a table; more go to a file with --format/--output.
 SQL_MAX_ROWS_SHOWN = 50
@@ -291,114 +291,6 @@ def sql(
             )
 
 
-# --- issue 3 (features): corporate actions, panels, synthetic data ---------------------------
-@app.command()
-def actions(
-    home: HomeOption = None,
-    file: Annotated[
-        Path | None,
-        typer.Option(
-            "--file", help="Corporate-actions CSV (ticker,date,ratio); wins over detection."
-        ),
-    ] = None,
-) -> None:
-    """Detect splits and reverse splits, apply them, and list what was detected and applied."""
-    from cae import warehouse
-    from cae.actions import detect_actions, list_aliases
-
-    con = warehouse.connect(home)
-    found = detect_actions(con, file)
-    _print_frame(list_aliases(con), "Stitched tickers")
-    _print_frame(found, f"Corporate actions ({found.filter('is_applied').height} applied)")
-
-
-@app.command("build-panel")
-def build_panel_command(
-    home: HomeOption = None,
-    freq: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--freq", help="daily, weekly or monthly (repeatable; default daily and weekly)."
-        ),
-    ] = None,
-    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch.")] = False,
-    min_price: Annotated[
-        float | None, typer.Option("--min-price", help="Universe: minimum raw close (USD).")
-    ] = None,
-    min_history: Annotated[
-        int | None, typer.Option("--min-history", help="Universe: minimum sessions traded.")
-    ] = None,
-    min_dollar_volume: Annotated[
-        float | None,
-        typer.Option("--min-dollar-volume", help="Universe: minimum mean daily dollar volume."),
-    ] = None,
-) -> None:
-    """Build (incrementally) the characteristics panel at each frequency from the prices."""
-    import dataclasses
-
-    from cae import warehouse
-    from cae.actions import detect_actions
-    from cae.panel import build_panel
-    from cae.universe import UniverseConfig
-
-    given = {
-        "min_price": min_price,
-        "min_history": min_history,
-        "min_dollar_volume": min_dollar_volume,
-    }
-    universe = dataclasses.replace(
-        UniverseConfig(), **{k: v for k, v in given.items() if v is not None}
-    )
-    con = warehouse.connect(home)
-    detect_actions(con)
-    for one in freq or ["daily", "weekly"]:
-        report = build_panel(con, one, full=full, universe=universe)
-        kind = "full build" if report.is_full else f"incremental from {report.from_date}"
-        console.print(
-            f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates ({kind})"
-        )
-
-
-@app.command("ingest-panel")
-def ingest_panel_command(
-    file: Annotated[
-        Path, typer.Argument(help="CSV or Parquet: date, ticker, ret, [ret_fwd], characteristics.")
-    ],
-    home: HomeOption = None,
-    freq: Annotated[str, typer.Option("--freq", help="Frequency label of the panel.")] = "monthly",
-) -> None:
-    """Load your own characteristics panel; the pipeline then treats it like a computed one."""
-    from cae import warehouse
-    from cae.panel import characteristic_names, ingest_panel
-
-    con = warehouse.connect(home)
-    n_rows, n_dates = ingest_panel(con, file, freq)
-    names = characteristic_names(con, freq)
-    console.print(
-        f"characteristics_{freq}: {n_rows:,} rows over {n_dates} dates, "
-        f"{len(names)} characteristics from {file}"
-    )
-
-
-@app.command()
-def synth(
-    home: HomeOption = None,
-    tickers: Annotated[int, typer.Option("--tickers", help="Number of tickers.")] = 500,
-    days: Annotated[int, typer.Option("--days", help="Number of business days.")] = 252,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-) -> None:
-    """Write a synthetic market (fat tails, listings, delistings, gaps, splits) to the warehouse."""
-    from cae import warehouse
-    from cae.synth import SynthConfig, generate_market, write_market
-
-    prices, meta = generate_market(SynthConfig(n_tickers=tickers, n_days=days, seed=seed))
-    con = warehouse.connect(home)
-    written = write_market(con, prices, meta)
-    console.print(
-        f"synthetic market: {written:,} price rows for {tickers} tickers over {days} days"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     try:
@@ -412,27 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# --- outputs: report (issue 5) ---
-@app.command()
-def report(
-    run_id: Annotated[str, typer.Argument(help="The run to report on (see the runs table).")],
-    home: HomeOption = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="HTML file to write (default: outputs/reports/RUN_ID.html)."),
-    ] = None,
-) -> None:
-    """Write a self-contained HTML report of one run: its tables and plots."""
-    from cae.report import write_report
-
-    console.print(str(write_report(home, run_id, out)), highlight=False, soft_wrap=True)
-
-
-# --- end outputs ---
-
-
-# --- pipeline: run, train, evaluate, serve (issue 5) ---
-from cae import cli_pipeline  # noqa: E402, F401  (registers its commands on `app`)
+# Command groups in modules of their own register on `app` when imported.
+from cae import cli_panel, cli_pipeline  # noqa: E402, F401
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m cae.cli` runs this file as __main__; the command groups registered on the
+    # imported `cae.cli.app`, so run that one.
+    from cae.cli import main as imported_main
+
+    sys.exit(imported_main())

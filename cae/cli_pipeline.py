@@ -1,4 +1,4 @@
-"""The pipeline commands of `cae`: run, train, evaluate, serve. They register on `cae.cli.app`.
+"""The pipeline commands of `cae`: run, train, evaluate, serve, replay, report (on `cae.cli.app`).
 
 `run` and `serve` go through Prefect (ephemeral mode unless `PREFECT_API_URL` points at a
 server); `train` and `evaluate` call the library steps directly.
@@ -15,7 +15,7 @@ import typer
 
 from cae.cli import HomeOption, _print_frame, app, console
 
-__all__ = ["evaluate", "replay", "run", "serve", "train"]
+__all__ = ["evaluate", "replay", "report", "run", "serve", "train"]
 
 # Prefect's closed-network settings (STACK_NOTES.md); a user's own values win.
 PREFECT_DEFAULTS = {
@@ -246,3 +246,18 @@ def replay(
         )
     _print_frame(pl.DataFrame(rows), title="replay: one daily run per day")
     _print_pooled(rows[-1]["run_id"], result["pooled"])
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(help="The run to report on (see the runs table).")],
+    home: HomeOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML file to write (default: outputs/reports/RUN_ID.html)."),
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report of one run: its tables and plots."""
+    from cae.report import write_report
+
+    console.print(str(write_report(home, run_id, out)), highlight=False, soft_wrap=True)

@@ -1,0 +1,118 @@
+"""The panel commands of `cae`: actions, build-panel, ingest-panel, synth (registered on `app`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cae.cli import HomeOption, _print_frame, app, console
+
+__all__ = ["actions", "build_panel_command", "ingest_panel_command", "synth"]
+
+
+@app.command()
+def actions(
+    home: HomeOption = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", help="Corporate-actions CSV (ticker,date,ratio); wins over detection."
+        ),
+    ] = None,
+) -> None:
+    """Detect splits and reverse splits, apply them, and list what was detected and applied."""
+    from cae import warehouse
+    from cae.actions import detect_actions, list_aliases
+
+    con = warehouse.connect(home)
+    found = detect_actions(con, file)
+    _print_frame(list_aliases(con), "Stitched tickers")
+    _print_frame(found, f"Corporate actions ({found.filter('is_applied').height} applied)")
+
+
+@app.command("build-panel")
+def build_panel_command(
+    home: HomeOption = None,
+    freq: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--freq", help="daily, weekly or monthly (repeatable; default daily and weekly)."
+        ),
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch.")] = False,
+    min_price: Annotated[
+        float | None, typer.Option("--min-price", help="Universe: minimum raw close (USD).")
+    ] = None,
+    min_history: Annotated[
+        int | None, typer.Option("--min-history", help="Universe: minimum sessions traded.")
+    ] = None,
+    min_dollar_volume: Annotated[
+        float | None,
+        typer.Option("--min-dollar-volume", help="Universe: minimum mean daily dollar volume."),
+    ] = None,
+) -> None:
+    """Build (incrementally) the characteristics panel at each frequency from the prices."""
+    from cae import warehouse
+    from cae.actions import detect_actions
+    from cae.panel import build_panel
+    from cae.universe import UniverseConfig
+
+    given = {
+        "min_price": min_price,
+        "min_history": min_history,
+        "min_dollar_volume": min_dollar_volume,
+    }
+    universe = dataclasses.replace(
+        UniverseConfig(), **{k: v for k, v in given.items() if v is not None}
+    )
+    con = warehouse.connect(home)
+    detect_actions(con)
+    for one in freq or ["daily", "weekly"]:
+        report = build_panel(con, one, full=full, universe=universe)
+        kind = "full build" if report.is_full else f"incremental from {report.from_date}"
+        console.print(
+            f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates ({kind})"
+        )
+
+
+@app.command("ingest-panel")
+def ingest_panel_command(
+    file: Annotated[
+        Path, typer.Argument(help="CSV or Parquet: date, ticker, ret, [ret_fwd], characteristics.")
+    ],
+    home: HomeOption = None,
+    freq: Annotated[str, typer.Option("--freq", help="Frequency label of the panel.")] = "monthly",
+) -> None:
+    """Load your own characteristics panel; the pipeline then treats it like a computed one."""
+    from cae import warehouse
+    from cae.panel import characteristic_names, ingest_panel
+
+    con = warehouse.connect(home)
+    n_rows, n_dates = ingest_panel(con, file, freq)
+    names = characteristic_names(con, freq)
+    console.print(
+        f"characteristics_{freq}: {n_rows:,} rows over {n_dates} dates, "
+        f"{len(names)} characteristics from {file}"
+    )
+
+
+@app.command()
+def synth(
+    home: HomeOption = None,
+    tickers: Annotated[int, typer.Option("--tickers", help="Number of tickers.")] = 500,
+    days: Annotated[int, typer.Option("--days", help="Number of business days.")] = 252,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Write a synthetic market (fat tails, listings, delistings, gaps, splits) to the warehouse."""
+    from cae import warehouse
+    from cae.synth import SynthConfig, generate_market, write_market
+
+    prices, meta = generate_market(SynthConfig(n_tickers=tickers, n_days=days, seed=seed))
+    con = warehouse.connect(home)
+    written = write_market(con, prices, meta)
+    console.print(
+        f"synthetic market: {written:,} price rows for {tickers} tickers over {days} days"
+    )
