@@ -7,7 +7,8 @@
 --   of splits on or before d only (never back-adjusts with future splits).
 -- characteristic_sources: one row per frequency, date and characteristic with a choice of
 --   input (turn, std_turn, mvel1): how many panel rows used shares outstanding and how many
---   the volume proxy; panel_meta.turn_source and mvel1_source summarise it per panel.
+--   the volume proxy; panel_meta.turn_source, std_turn_source (new) and mvel1_source summarise
+--   it per panel: 'shares_out', the proxy's name, or 'mixed (...)' with both row counts.
 
 create or replace view prices_stitched as
 select
@@ -83,3 +84,5 @@ create table characteristic_sources (
     n_proxy bigint not null,
     primary key (freq, date, name),
 );
+
+alter table panel_meta add column std_turn_source varchar;
