@@ -312,6 +312,13 @@ def actions(
     _print_frame(found, f"Corporate actions ({found.filter('is_applied').height} applied)")
 
 
+def _snapshot_after_panel(home: Path | None, con) -> None:
+    from cae import catalog
+
+    # `cae sql` reads the snapshot: refresh it so the new panel and panel_meta show there.
+    catalog.snapshot_warehouse(home, con)
+
+
 @app.command("build-panel")
 def build_panel_command(
     home: HomeOption = None,
@@ -357,6 +364,7 @@ def build_panel_command(
         console.print(
             f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates ({kind})"
         )
+    _snapshot_after_panel(home, con)
 
 
 @app.command("ingest-panel")
@@ -373,6 +381,7 @@ def ingest_panel_command(
 
     con = warehouse.connect(home)
     n_rows, n_dates = ingest_panel(con, file, freq)
+    _snapshot_after_panel(home, con)
     names = characteristic_names(con, freq)
     console.print(
         f"characteristics_{freq}: {n_rows:,} rows over {n_dates} dates, "

@@ -321,3 +321,40 @@ def test_the_sample_has_no_shares_and_keeps_the_proxies(sample_warehouse, tmp_pa
     assert totals[0] == 0
     stored = sample.execute("select count(turn) from characteristics_weekly").fetchall()[0][0]
     assert totals[1] == stored > 1_000
+
+
+# --- cae ingest of a file with shares outstanding, end to end ----------------------------------
+
+
+def test_cli_ingest_maps_a_shares_column_into_the_panel(tmp_path, capsys):
+    from cae import cli
+
+    prices = _prices().filter(pl.col("ticker").is_in(["AAA", "BBB"]))
+    path = tmp_path / "vendor.csv"
+    prices.select(
+        pl.col("ticker").alias("Symbol"),
+        "date",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        pl.col("shares_out").alias("SharesOut"),
+    ).write_csv(path)
+    home = str(tmp_path / "home")
+    assert cli.main(["ingest", str(path), "--map", "SharesOut=shares_out", "--home", home]) == 0
+    assert cli.main(["build-panel", "--freq", "daily", "--home", home]) == 0
+    capsys.readouterr()
+    query = "select turn_source from panel_meta where freq = 'daily'"
+    assert cli.main(["sql", query, "--home", home]) == 0
+    # AAA from session 62 (238 rows) on shares; BBB from 125 (175 rows) on the proxy
+    expected = f"mixed (shares_out: 238 rows; {TURN_SOURCE}: 175 rows)"
+    assert capsys.readouterr().out.strip() == expected
+    con = warehouse.connect(home, read_only=True)
+    stored = con.execute(
+        "select shares_out from prices where ticker = 'AAA' order by date desc limit 1"
+    ).fetchall()[0][0]
+    assert stored == prices.filter(ticker="AAA")["shares_out"][-1]
+    turn = read_panel(con, "daily", normalise=False).filter(ticker="AAA")["turn"][-1]
+    volume = prices.filter(ticker="AAA")["volume"].to_numpy()
+    assert turn == pytest.approx(21 * volume[-63:].mean() / stored, rel=1e-9)
