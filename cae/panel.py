@@ -71,7 +71,7 @@ def _recompute_from(
     """Return the first period date to recompute, or None for a full build.
 
     A full build is forced when the stored panel was made differently: other characteristics,
-    other universe filters, or a user's file.
+    other universe filters, a user's file, or before shares outstanding fed turn and mvel1.
     """
     if not store.table_exists(con, freq):
         return None
@@ -80,6 +80,8 @@ def _recompute_from(
     changed = stale or (
         json.loads(meta["char_names"]) != list(names)
         or meta["universe_config"] != store.universe_json(universe)
+        # Built before migration 0003: turn, std_turn and mvel1 ignored shares outstanding.
+        or meta["std_turn_source"] is None
     )
     if full or changed:
         store.execute(con, "characteristics_drop", freq)

@@ -358,3 +358,14 @@ def test_cli_ingest_maps_a_shares_column_into_the_panel(tmp_path, capsys):
     turn = read_panel(con, "daily", normalise=False).filter(ticker="AAA")["turn"][-1]
     volume = prices.filter(ticker="AAA")["volume"].to_numpy()
     assert turn == pytest.approx(21 * volume[-63:].mean() / stored, rel=1e-9)
+
+
+def test_a_panel_built_before_shares_were_read_is_rebuilt_in_full(prices, tmp_path):
+    other = _build(tmp_path / "old", prices, freqs=("daily",))
+    assert not build_panel(other, "daily").is_full
+    # what migration 0003 leaves on a panel built by the volume-proxy-only code
+    other.execute("update panel_meta set std_turn_source = null").fetchall()
+    report = build_panel(other, "daily")
+    assert report.is_full
+    meta = other.execute("select std_turn_source from panel_meta").fetchall()[0][0]
+    assert meta.startswith("mixed (shares_out: 690 rows;")

@@ -49,3 +49,26 @@ def test_a_split_day_return_is_adjusted_in_the_view(sample_con):
     ).pl()
     assert rows["split_ratio"].to_list() == [2.0]
     assert abs(rows["ret"][0]) < 0.1
+
+
+def test_migration_three_upgrades_a_version_two_warehouse(tmp_path):
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    warehouse.run_sql(con, "schema_migrations")
+    for version, name in ((1, "0001_warehouse"), (2, "0002_characteristics")):
+        con.execute(warehouse.read_sql(f"migrations/{name}"))
+        warehouse.run_sql(con, "schema_migrations_record", {"version": version, "name": name})
+    con.execute(
+        "insert into prices values ('AAA', '2020-01-02', 1, 1, 1, 10, 100, 1, 5e6, 'x', 1), "
+        "('AAA', '2020-01-03', 1, 1, 1, 11, 100, 1, 5e6, 'x', 1)"
+    )
+    con.execute(
+        "insert into panel_meta (freq, source, char_names, built_at) "
+        "values ('daily', 'computed', '[]', now())"
+    )
+    assert warehouse.apply_migrations(con) == ["0003_shares_and_daily_returns"]
+    assert con.execute("select std_turn_source from panel_meta").fetchall() == [(None,)]
+    rows = con.execute("select shares_out, ret from daily_returns order by date").fetchall()
+    assert rows[0][0] == 5e6 and rows[0][1] is None
+    assert rows[1][1] == pytest.approx(0.1, rel=1e-12)
