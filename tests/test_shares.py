@@ -350,6 +350,9 @@ def test_cli_ingest_maps_a_shares_column_into_the_panel(tmp_path, capsys):
     # AAA from session 62 (238 rows) on shares; BBB from 125 (175 rows) on the proxy
     expected = f"mixed (shares_out: 238 rows; {TURN_SOURCE}: 175 rows)"
     assert capsys.readouterr().out.strip() == expected
+    query = "select sum(n_shares) from characteristic_sources where name = 'mvel1'"
+    assert cli.main(["sql", query, "--home", home]) == 0
+    assert capsys.readouterr().out.strip() == "300"  # AAA: every session has shares
     con = warehouse.connect(home, read_only=True)
     stored = con.execute(
         "select shares_out from prices where ticker = 'AAA' order by date desc limit 1"
