@@ -13,6 +13,13 @@ from cae.cli import HomeOption, _print_frame, app, console
 __all__ = ["actions", "build_panel_command", "ingest_panel_command", "synth"]
 
 
+def _refresh_snapshot(home: Path | None, con) -> None:
+    from cae import catalog
+
+    # `cae sql` reads a snapshot of the warehouse: refresh it so what changed shows there.
+    catalog.snapshot_warehouse(home, con)
+
+
 @app.command()
 def actions(
     home: HomeOption = None,
@@ -29,6 +36,7 @@ def actions(
 
     con = warehouse.connect(home)
     found = detect_actions(con, file)
+    _refresh_snapshot(home, con)
     _print_frame(list_aliases(con), "Stitched tickers")
     _print_frame(found, f"Corporate actions ({found.filter('is_applied').height} applied)")
 
@@ -76,6 +84,7 @@ def build_panel_command(
         console.print(
             f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates ({kind})"
         )
+    _refresh_snapshot(home, con)
 
 
 @app.command("ingest-panel")
@@ -92,6 +101,7 @@ def ingest_panel_command(
 
     con = warehouse.connect(home)
     n_rows, n_dates = ingest_panel(con, file, freq)
+    _refresh_snapshot(home, con)
     names = characteristic_names(con, freq)
     console.print(
         f"characteristics_{freq}: {n_rows:,} rows over {n_dates} dates, "
@@ -113,6 +123,7 @@ def synth(
     prices, meta = generate_market(SynthConfig(n_tickers=tickers, n_days=days, seed=seed))
     con = warehouse.connect(home)
     written = write_market(con, prices, meta)
+    _refresh_snapshot(home, con)
     console.print(
         f"synthetic market: {written:,} price rows for {tickers} tickers over {days} days"
     )

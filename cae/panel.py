@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from cae import features
+from cae import features, panel_sources
 from cae import panel_store as store
 from cae.actions import detect_actions
 from cae.errors import ValidationError
@@ -71,7 +71,7 @@ def _recompute_from(
     """Return the first period date to recompute, or None for a full build.
 
     A full build is forced when the stored panel was made differently: other characteristics,
-    other universe filters, or a user's file.
+    other universe filters, a user's file, or before shares outstanding fed turn and mvel1.
     """
     if not store.table_exists(con, freq):
         return None
@@ -80,6 +80,8 @@ def _recompute_from(
     changed = stale or (
         json.loads(meta["char_names"]) != list(names)
         or meta["universe_config"] != store.universe_json(universe)
+        # Built before migration 0003: turn, std_turn and mvel1 ignored shares outstanding.
+        or meta["std_turn_source"] is None
     )
     if full or changed:
         store.execute(con, "characteristics_drop", freq)
@@ -110,13 +112,14 @@ def _stage_zero_to_staging(
     start: dt.date,
     names: Sequence[str],
     universe: UniverseConfig,
-) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, int]:
     """Write the per-ticker characteristics from `start` on to the staging table, by chunk.
 
     Tickers are processed in chunks so memory holds one chunk's daily windows at a time; each
     chunk reads only the sessions its windows need before `start`. Returns the narrow columns
-    the cross-sectional characteristics need, the per-date universe counts and the number of
-    daily rows read.
+    the cross-sectional characteristics need, the per-date universe counts, the per-date
+    counts of shares-based and proxy values (`cae.panel_sources`) and the number of daily rows
+    read.
     """
     market = query_frame(con, "market_returns")
     stage_zero = features.stage_names(0, names)
@@ -125,7 +128,8 @@ def _stage_zero_to_staging(
         "from_date": start - dt.timedelta(days=PERIOD_SLACK_DAYS),
         "lookback": features.lookback_sessions(names),
     }
-    narrow, counts, n_read = [], [], 0
+    narrow, counts, sources, n_read = [], [], [], 0
+    flags = panel_sources.flag_names(stage_zero)
     store.execute(con, "characteristics_staging_drop", freq)
     for number, (ticker_from, ticker_to) in enumerate(_ticker_chunks(con)):
         base = query_frame(
@@ -136,10 +140,13 @@ def _stage_zero_to_staging(
         base = base.join(market, on="date", how="left", maintain_order="left")
         daily = features.compute_daily(base, stage_zero)
         del base
-        periods = to_frequency(daily, freq, carry=["close", "n_obs", "sector", *stage_zero])
+        daily = daily.with_columns(panel_sources.flag_columns(stage_zero))
+        carry = ["close", "n_obs", "sector", *stage_zero, *flags]
+        periods = to_frequency(daily, freq, carry=carry)
         del daily
         periods = flag_universe(periods.filter(pl.col("date") >= start), universe)
         counts.append(universe_counts(periods, universe, freq))
+        sources.append(panel_sources.count_sources(periods, freq, stage_zero))
         narrow.append(periods.select("date", "ticker", *inputs))
         stored = periods.select(*PANEL_KEY_COLUMNS, "is_in_universe", *stage_zero)
         store.validate_panel(stored, source=f"characteristics_{freq}")
@@ -157,7 +164,7 @@ def _stage_zero_to_staging(
         .select("freq", "date", *count_columns)
         .sort("date")
     )
-    return pl.concat(narrow), all_counts, n_read
+    return pl.concat(narrow), all_counts, pl.concat(sources), n_read
 
 
 def build_panel(
@@ -185,7 +192,7 @@ def build_panel(
         if first_price is None:
             return BuildReport(freq, from_date, 0, 0, is_full)
         start = first_price if is_full else from_date
-        narrow, counts, n_read = _stage_zero_to_staging(con, freq, start, names, universe)
+        narrow, counts, sources, n_read = _stage_zero_to_staging(con, freq, start, names, universe)
         stage_one = features.add_cross_sectional(narrow, names).select(
             "date", "ticker", *features.stage_names(1, names)
         )
@@ -202,7 +209,9 @@ def build_panel(
         store.execute(con, "characteristics_staging_drop", freq)
         store.execute(con, "universe_counts_delete_from", freq, {"freq": freq, "from_date": start})
         con.from_arrow(counts.to_arrow()).insert_into("universe_counts")
-        store.write_meta(con, freq, COMPUTED_SOURCE, names, universe)
+        panel_sources.write_sources(con, freq, None if is_full else start, sources)
+        labels = panel_sources.summarise_sources(con, freq)
+        store.write_meta(con, freq, COMPUTED_SOURCE, names, universe, sources=labels)
     n_dates = narrow["date"].n_unique()
     return BuildReport(freq, start, narrow.height, n_dates, is_full, n_read)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from cae import features
+from cae import features, panel_sources
 from cae import panel_store as store
 from cae.errors import DataError, FileFormatError
 from cae.frequency import check_freq
@@ -90,4 +90,5 @@ def ingest_panel(
         store.execute(con, "characteristics_drop", freq)
         con.from_arrow(stored.to_arrow()).create(f"characteristics_{freq}")
         store.write_meta(con, freq, f"file:{path}", names, None)
+        panel_sources.clear_sources(con, freq, None)  # the computed panel's counts are gone
     return stored.height, stored["date"].n_unique()

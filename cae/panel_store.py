@@ -85,16 +85,24 @@ def write_meta(
     source: str,
     names: Sequence[str],
     universe: UniverseConfig | None,
+    sources: Mapping[str, str] | None = None,
 ) -> None:
-    """Replace the `panel_meta` row of `freq` after a build or an ingest."""
-    proxies = universe is not None  # computed panels use the proxies; user panels do not
+    """Replace the `panel_meta` row of `freq` after a build or an ingest.
+
+    `sources` labels the input of turn, std_turn and mvel1 (`cae.panel_sources`); a computed
+    panel without it is labelled with the volume proxies, a user's panel (no `universe`) with
+    nothing.
+    """
+    if sources is None:
+        sources = features.PROXY_SOURCES if universe is not None else {}
     params = {
         "universe_config": universe_json(universe),
         "freq": freq,
         "source": source,
         "char_names": json.dumps(list(names)),
-        "turn_source": features.TURN_SOURCE if proxies else None,
-        "mvel1_source": features.MVEL1_SOURCE if proxies else None,
+        "turn_source": sources.get("turn"),
+        "std_turn_source": sources.get("std_turn"),
+        "mvel1_source": sources.get("mvel1"),
     }
     execute(con, "panel_meta_upsert", freq, params)
 

@@ -49,6 +49,7 @@ def base():
         pl.col("high").alias("adj_high"),
         pl.col("low").alias("adj_low"),
         pl.col("volume").alias("adj_volume"),
+        pl.lit(None, dtype=pl.Float64).alias("adj_shares_out"),
         (pl.col("close") * pl.col("volume")).alias("dollar_volume"),
         pl.col("ret").mean().over("date").alias("mkt_ret"),
     )

@@ -16,13 +16,21 @@ from cae.features.engine import (
     lookback_sessions,
     stage_names,
 )
-from cae.features.liquidity import MVEL1_SOURCE, TURN_SOURCE
+from cae.features.liquidity import (
+    MVEL1_SOURCE,
+    PROXY_SOURCES,
+    SHARES_SOURCE,
+    TURN_SOURCE,
+    uses_shares,
+)
 from cae.features.registry import REGISTRY, Characteristic, characteristic, names
 
 __all__ = [
     "MAX_ABS_RETURN",
     "MVEL1_SOURCE",
+    "PROXY_SOURCES",
     "REGISTRY",
+    "SHARES_SOURCE",
     "TURN_SOURCE",
     "Characteristic",
     "add_cross_sectional",
@@ -32,4 +40,5 @@ __all__ = [
     "lookback_sessions",
     "names",
     "stage_names",
+    "uses_shares",
 ]

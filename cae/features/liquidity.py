@@ -3,8 +3,10 @@
 Dollar volume is raw close x raw volume, which a split leaves unchanged. Share volume is
 `adj_volume`, expressed in the ticker's share units as of its first session (point in time:
 only splits already done divide it), so a split does not look like a surge in turnover.
-Shares outstanding are not in the warehouse, so `turn` and `mvel1` use the proxies named in
-`TURN_SOURCE` and `MVEL1_SOURCE` (stored in `panel_meta`).
+Shares outstanding (`adj_shares_out`, adjusted the same way) feed `turn`, `std_turn` and
+`mvel1` per ticker and date when known (Green, Hand & Zhang 2017 definitions); otherwise they
+use the volume proxies named in `TURN_SOURCE` and `MVEL1_SOURCE`. `uses_shares` tells which
+one a row used (counted per date in `characteristic_sources`, summarised in `panel_meta`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ import polars as pl
 from cae.features.registry import characteristic
 from cae.features.windows import HALF_YEAR, MONTH, YEAR, per_ticker, positive_log
 
-__all__ = ["MVEL1_SOURCE", "TURN_SOURCE"]
+__all__ = ["MVEL1_SOURCE", "PROXY_SOURCES", "SHARES_SOURCE", "TURN_SOURCE", "uses_shares"]
 
-TURN_SOURCE = "volume_21d_over_trailing_126d_mean"
-MVEL1_SOURCE = "log_close_times_mean_volume_252d"
+SHARES_SOURCE = "shares_out"
+TURN_SOURCE = "volume_21d_over_trailing_126d_mean"  # the proxy without shares outstanding
+MVEL1_SOURCE = "log_close_times_mean_volume_252d"  # the proxy without shares outstanding
+# A shares_out figure stays valid for 63 sessions (a quarter): a quarterly report lasts until
+# the next one; an older figure is unknown, and the row falls back to the proxy.
+SHARES_MAX_AGE = 3 * MONTH
+TURN_SESSIONS = 3 * MONTH  # GHZ turn: mean monthly volume over the last 3 months
 ILL_MIN_SESSIONS = 15  # sessions with trading needed among the 21; zero-volume days are skipped
 MVEL1_MIN_SESSIONS = HALF_YEAR
 _CS_DENOMINATOR = 3 - 2 * math.sqrt(2)  # Corwin & Schultz (2012), eq. 18
@@ -52,20 +59,77 @@ def zerotrade() -> pl.Expr:
     return per_ticker(is_zero.rolling_sum(MONTH, min_samples=MONTH))
 
 
+def _known_shares() -> pl.Expr:
+    # The last positive figure at or before d, in first-session share units like adj_volume;
+    # carried forward SHARES_MAX_AGE sessions at most. Evaluated inside per_ticker.
+    shares = pl.when(pl.col("adj_shares_out") > 0).then(pl.col("adj_shares_out"))
+    return shares.forward_fill(limit=SHARES_MAX_AGE)
+
+
+def _daily_turnover() -> pl.Expr:
+    return pl.col("adj_volume") / _known_shares()
+
+
+def _turn_uses_shares() -> pl.Expr:
+    return _known_shares().is_not_null()
+
+
+def _std_turn_uses_shares() -> pl.Expr:
+    # Every session of the month needs a turnover, else the std would mix two definitions.
+    known = _daily_turnover().is_not_null().cast(pl.Float64)
+    return known.rolling_sum(MONTH, min_samples=MONTH) == MONTH
+
+
+def _mvel1_uses_shares() -> pl.Expr:
+    return _known_shares().is_not_null()
+
+
+_USES_SHARES = {
+    "turn": _turn_uses_shares,
+    "std_turn": _std_turn_uses_shares,
+    "mvel1": _mvel1_uses_shares,
+}
+PROXY_SOURCES = {"turn": TURN_SOURCE, "std_turn": TURN_SOURCE, "mvel1": MVEL1_SOURCE}
+
+
+def uses_shares(name: str) -> pl.Expr:
+    """Return whether each row's `name` (turn, std_turn or mvel1) uses shares outstanding.
+
+    False means the volume proxy of `PROXY_SOURCES[name]`. Evaluated like the characteristic:
+    on the daily base rows sorted by ticker and date, from the ticker's data up to d.
+    """
+    return per_ticker(_USES_SHARES[name]().fill_null(False))
+
+
 @characteristic("turn", window=HALF_YEAR)
 def turn() -> pl.Expr:
-    """Mean share volume over 21 sessions / mean over the trailing 126 (relative turnover)."""
+    """Share turnover: mean monthly volume over 3 months / shares outstanding (else a proxy).
+
+    GHZ turn with shares known at d: 21 x mean share volume over t-62..t / shares at d.
+    Proxy: mean share volume over t-20..t / mean over t-125..t (relative turnover).
+    """
+    monthly_volume = MONTH * pl.col("adj_volume").rolling_mean(
+        TURN_SESSIONS, min_samples=TURN_SESSIONS
+    )
     recent = pl.col("adj_volume").rolling_mean(MONTH, min_samples=MONTH)
     base = pl.col("adj_volume").rolling_mean(HALF_YEAR, min_samples=HALF_YEAR)
-    return per_ticker(pl.when(base > 0).then(recent / base))
+    proxy = pl.when(base > 0).then(recent / base)
+    return per_ticker(
+        pl.when(_turn_uses_shares()).then(monthly_volume / _known_shares()).otherwise(proxy)
+    )
 
 
 @characteristic("std_turn", window=HALF_YEAR)
 def std_turn() -> pl.Expr:
-    """Std of daily share volume over 21 sessions / mean share volume over the trailing 126."""
+    """Std of daily turnover (volume / shares outstanding) over 21 sessions (else a proxy).
+
+    Proxy: std of daily share volume over t-20..t / mean share volume over t-125..t.
+    """
+    from_shares = _daily_turnover().rolling_std(MONTH, min_samples=MONTH, ddof=1)
     spread = pl.col("adj_volume").rolling_std(MONTH, min_samples=MONTH, ddof=1)
     base = pl.col("adj_volume").rolling_mean(HALF_YEAR, min_samples=HALF_YEAR)
-    return per_ticker(pl.when(base > 0).then(spread / base))
+    proxy = pl.when(base > 0).then(spread / base)
+    return per_ticker(pl.when(_std_turn_uses_shares()).then(from_shares).otherwise(proxy))
 
 
 def _corwin_schultz_daily() -> pl.Expr:
@@ -88,6 +152,14 @@ def baspread() -> pl.Expr:
 
 @characteristic("mvel1", window=YEAR)
 def mvel1() -> pl.Expr:
-    """Size proxy: log(close x mean share volume over the last 252 sessions, min 126)."""
+    """Size: log(|close| x shares outstanding) at d (else log close x mean volume, 252 sessions).
+
+    Adjusted close times adjusted shares is the market cap in d's share units, since both
+    carry d's cumulative split factor. Proxy: log(adjusted close x mean adjusted share volume
+    over t-251..t, min 126).
+    """
+    market_cap = pl.col("adj_close").abs() * _known_shares()
     volume = pl.col("adj_volume").rolling_mean(YEAR, min_samples=MVEL1_MIN_SESSIONS)
-    return per_ticker(positive_log(pl.col("adj_close") * volume))
+    proxy = pl.col("adj_close") * volume
+    size = pl.when(_mvel1_uses_shares()).then(market_cap).otherwise(proxy)
+    return per_ticker(positive_log(size))
