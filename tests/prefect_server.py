@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 
 BOOT_TIMEOUT_S = 120.0  # measured 9-18 s on 2 cores; a first boot runs the migrations
-STOP_TIMEOUT_S = 20.0  # uvicorn drains within a second or two after SIGTERM
+STOP_TIMEOUT_S = 20.0
+SCHEDULER_LOOP_S = 2  # uvicorn drains within a second or two after SIGTERM
 REPO = Path(__file__).resolve().parent.parent
 
 # `python -m cae.cli` would import cae.cli twice (as __main__ and as cae.cli); call main instead.
@@ -105,6 +106,8 @@ def running_server(workdir: Path):
         # The browser test walks the V1 UI's pages; no marketing banners over them.
         PREFECT_SERVER_UI_V2_ENABLED="false",
         PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT="false",
+        # Schedule a new deployment's runs within seconds, not the default minute.
+        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS=str(SCHEDULER_LOOP_S),
     )
     command = [sys.executable, "-m", "prefect", "server", "start"]
     command += ["--host", "127.0.0.1", "--port", str(port)]
