@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 
 BOOT_TIMEOUT_S = 120.0  # measured 9-18 s on 2 cores; a first boot runs the migrations
-STOP_TIMEOUT_S = 20.0
-SCHEDULER_LOOP_S = 2  # uvicorn drains within a second or two after SIGTERM
+STOP_TIMEOUT_S = 20.0  # uvicorn drains within a second or two after SIGTERM
+SCHEDULER_LOOP_S = 2  # the serve test waits for scheduled runs; the default loop is 60 s
+DRAIN_TIMEOUT_S = 30.0  # queued logs and events reach a local server in well under a second
 REPO = Path(__file__).resolve().parent.parent
 
 # `python -m cae.cli` would import cae.cli twice (as __main__ and as cae.cli); call main instead.
@@ -89,6 +90,24 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout)
     return process.returncode
+
+
+@contextlib.contextmanager
+def talking_to(server: PrefectServer):
+    """Point this process's Prefect at `server`; send its queued logs and events before leaving.
+
+    Undrained, they are retried at interpreter exit against a server already stopped (~70 s).
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        try:
+            yield
+        finally:
+            APILogWorker.drain_all(timeout=DRAIN_TIMEOUT_S, at_exit=False)
+            EventsWorker.drain_all(timeout=DRAIN_TIMEOUT_S, at_exit=False)
 
 
 @contextlib.contextmanager
