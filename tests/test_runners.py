@@ -24,6 +24,12 @@ def test_dask_runs_a_local_cluster_or_joins_a_scheduler():
     assert local.address is None
     remote = task_runner("dask", address="tcp://10.0.0.5:8786")
     assert remote.address == "tcp://10.0.0.5:8786"
+    assert task_runner("dask=tcp://10.0.0.5:8786").address == "tcp://10.0.0.5:8786"
+
+
+def test_only_dask_takes_an_address():
+    with pytest.raises(ConfigError, match="only the dask runner takes an address, not 'threads'"):
+        task_runner("threads=tcp://10.0.0.5:8786")
 
 
 def _panel(home, source):
