@@ -32,6 +32,10 @@ def test_only_dask_takes_an_address():
         task_runner("threads=tcp://10.0.0.5:8786")
 
 
+def _not_in_this_process(*args, **kwargs):
+    raise AssertionError("a window was fitted in the test process, not on a Dask worker")
+
+
 def _panel(home, source):
     pipeline.ingest_step(str(home), str(source))
     return pipeline.panel_step(str(home), SMALL.freq)
@@ -53,6 +57,10 @@ def test_train_on_a_local_dask_cluster_matches_threads(live_prefect_server, tmp_
         for kind in ("threads", "dask"):
             home = tmp_path / kind
             runner = task_runner(kind, workers=2)
+            if kind == "dask":
+                # Windows fitted in this process would now fail; Dask's spawned workers import
+                # the real function, so a successful run proves the work left this process.
+                monkeypatch.setattr(pipeline, "evaluate_window", _not_in_this_process)
             panel_path = _panel(home, source)
             _, window_ids, trained = train.with_options(task_runner=runner)(
                 str(home), panel_path, config
