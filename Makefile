@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 
-.PHONY: install run test lint bench ui clean
+.PHONY: install run test lint bench ui clean chromium
 
 install: $(STAMP)
 
@@ -39,3 +39,9 @@ ui: install
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
+
+# The browser test's Chromium, from Debian (idempotent; sudo only when not root).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }

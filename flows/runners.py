@@ -15,9 +15,15 @@ def task_runner(kind: str = "threads", workers: int = 2, address: str | None = N
     """Return a task runner running `workers` windows at once.
 
     `threads` (default) keeps one process and its torch threads; `processes` pays a start-up per
-    worker; `dask` needs the optional `prefect-dask` package and uses a local cluster, or the
-    scheduler at `address` (the road to many machines).
+    worker; `dask` needs the optional `prefect-dask` package and starts a local cluster of
+    `workers` single-threaded processes, or joins the scheduler at `address`. `kind` may carry
+    the address itself, `dask=tcp://host:8786`, so `cae run --runner` and `cae serve --runner`
+    reach a remote cluster (the road to many machines).
     """
+    kind, _, spec_address = kind.partition("=")
+    if spec_address and kind != "dask":
+        raise ConfigError(f"only the dask runner takes an address, not {kind!r}")
+    address = address or spec_address or None
     if kind == "threads":
         return ThreadPoolTaskRunner(max_workers=workers)
     if kind == "processes":

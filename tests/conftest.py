@@ -90,3 +90,13 @@ def sample_warehouse(tmp_path_factory):
     insert_prices(con, read_sample_prices(), read_sample_tickers())
     con.close()
     return home
+
+
+# --- issue 5 (ui): one real Prefect server for the browser and `cae serve` tests --------------
+@pytest.fixture(scope="session")
+def live_prefect_server(tmp_path_factory):
+    """A `prefect server start` subprocess on a free port (see tests/prefect_server.py)."""
+    from prefect_server import running_server
+
+    with running_server(tmp_path_factory.mktemp("live_prefect")) as server:
+        yield server

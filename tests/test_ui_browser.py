@@ -1,0 +1,106 @@
+"""Headless Chromium finds a `cae run` in the local Prefect UI and reads its markdown summary.
+
+Debian's `chromium` driven by Playwright (never `playwright install`: no browser downloads here).
+Without chromium the test skips locally; under CI=true it fails instead.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from pipeline_fixtures import market_prices, write_prices
+from prefect_server import CAE_CLI
+
+from cae import outputs
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The network here is closed: without these Chromium's background services stall page loads.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+UI_TIMEOUT_MS = 30_000  # one page step; they take well under a second on an idle server
+RUN_TIMEOUT_S = 300  # `cae run` on the small market takes about 20 s here
+
+
+def _missing_browser() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[dev]')"
+    if not os.path.exists(CHROMIUM):
+        return "no chromium: apt-get install chromium (bash .ci/run does it)"
+    return None
+
+
+MISSING = _missing_browser()
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(MISSING) and not os.environ.get("CI"), reason=str(MISSING)),
+]
+
+
+@pytest.fixture(scope="module")
+def cae_run(live_prefect_server, tmp_path_factory):
+    """One `cae run` against the live server; the run names it logged and its run id."""
+    work = tmp_path_factory.mktemp("ui_run")
+    source = write_prices(market_prices(), work / "prices.csv")
+    args = ["run", "--home", str(work / "home"), "--source", str(source)]
+    args += ["--model", "CA0", "--model", "pca", "--windows", "60,15,20"]
+    args += ["--epochs", "2", "--seeds", "1", "--factors", "2"]
+    done = subprocess.run(
+        [*CAE_CLI, *args],
+        env=live_prefect_server.env(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    names = dict(
+        (flow, name) for name, flow in re.findall(r"flow run '([^']+)' for flow '(\w+)'", log)
+    )
+    (run_id,) = outputs.read_table(work / "home", "runs")["run_id"].to_list()
+    return {"daily": names["daily"], "publish": names["publish"], "run_id": run_id}
+
+
+def test_the_ui_shows_the_daily_runs_markdown_summary(live_prefect_server, cae_run, tmp_path):
+    if MISSING:
+        pytest.fail(f"CI must run the browser test: {MISSING}")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        try:
+            page.goto(f"{live_prefect_server.url}/runs")
+            page.get_by_role("searchbox", name="Search by flow run name").fill(cae_run["daily"])
+            page.get_by_role("link", name=cae_run["daily"], exact=True).click()
+            expect(page.get_by_role("link", name="daily", exact=True)).to_be_visible()
+            # The summary belongs to the `publish` subflow the daily run started.
+            page.get_by_text("Subflow Runs", exact=True).click()
+            page.get_by_role("link", name=cae_run["publish"], exact=True).click()
+            page.get_by_text("Artifacts", exact=True).click()
+            page.get_by_text("cae-run-summary", exact=True).click()
+            expect(page.get_by_role("heading", name=f"cae run {cae_run['run_id']}")).to_be_visible()
+            heading = "Out-of-sample R2 (pooled over test blocks, %)"
+            expect(page.get_by_role("heading", name=heading)).to_be_visible()
+            table = page.get_by_role("table").first
+            expect(table.get_by_role("cell", name="pca", exact=True)).to_be_visible()
+            expect(table.get_by_role("cell", name="CA0", exact=True)).to_be_visible()
+        except Exception as error:
+            shot = tmp_path / "prefect_ui_failure.png"
+            page.screenshot(path=str(shot), full_page=True)
+            raise AssertionError(f"{error}\nscreenshot: {shot}") from error
+        finally:
+            browser.close()
