@@ -1,7 +1,7 @@
-"""The markdown summary of one pipeline run: data, windows, out-of-sample R2 and plots.
+"""Markdown summaries of a pipeline run and of its steps (ingest, panel, training).
 
-Pure text from the small dicts the pipeline steps return, so the Prefect UI's markdown artifact
-and a test can render the same thing.
+Pure text from the small dicts the pipeline steps return, so the Prefect UI's markdown artifacts
+(one on every flow run) and a test can render the same thing.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["summary_markdown"]
+__all__ = ["ingest_markdown", "panel_markdown", "summary_markdown", "windows_markdown"]
 
 
 def summary_markdown(
@@ -48,6 +48,54 @@ def summary_markdown(
     if published["plots"]:
         lines += ["", "## Plots", ""]
         lines += [f"- [{name}](file://{path})" for name, path in published["plots"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def ingest_markdown(source: str, report: Mapping[str, Any]) -> str:
+    """Return what one ingest did (`pipeline.ingest_step`'s report) as markdown."""
+    return "\n".join(
+        [
+            f"# cae ingest `{source}`",
+            "",
+            f"- files: {report['files']}",
+            f"- rows: {report['rows_new']:,} new, {report['rows_changed']:,} changed, "
+            f"{report['rows_rejected']:,} rejected (kept in `rejected_rows`)",
+            f"- data version: `{report['data_version']}`",
+            "",
+        ]
+    )
+
+
+def panel_markdown(path: str, panel: Mapping[str, Any], refreshed: Sequence[str]) -> str:
+    """Return the frozen panel's summary (`pipeline.panel_summary`) as markdown."""
+    return "\n".join(
+        [
+            "# cae panel",
+            "",
+            f"- refreshed: {', '.join(f'`characteristics_{f}`' for f in refreshed)}",
+            f"- frozen for training: `{path}`",
+            f"- data: {panel['first_date']} to {panel['last_date']} ({panel['n_dates']} dates)",
+            f"- universe: {panel['n_tickers']} tickers, {panel['n_rows']:,} ticker-dates",
+            "",
+        ]
+    )
+
+
+def windows_markdown(run_id: str, trained: Sequence[Mapping[str, Any]]) -> str:
+    """Return each window's test R2 by model (`train_window_step` results) as markdown."""
+    models = list(dict.fromkeys(m for t in trained for m in t["r2_total"]))
+    lines = [
+        f"# cae training, run `{run_id}`",
+        "",
+        "Test-block total R2 per window (%).",
+        "",
+        "| window | state | " + " | ".join(models) + " |",
+        "| ---: | --- | " + " | ".join("---:" for _ in models) + " |",
+    ]
+    for t in trained:
+        state = "from cache" if t["cached"] else "trained"
+        cells = " | ".join(_pct(t["r2_total"].get(m)) for m in models)
+        lines.append(f"| {t['window_id']} | {state} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 
 from cae import pipeline
+from cae.run_summary import panel_markdown
 from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS
 
-__all__ = ["build_panel", "panel_task"]
+__all__ = ["PANEL_KEY", "build_panel", "panel_task"]
+
+PANEL_KEY = "cae-panel"
 
 
 @task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=None)
@@ -29,4 +33,6 @@ def build_panel(home: str, freq: str = "daily", also: tuple[str, ...] = ()) -> s
         summary["n_tickers"],
         summary["n_rows"],
     )
+    refreshed = list(dict.fromkeys((freq, *also)))
+    create_markdown_artifact(panel_markdown(path, summary, refreshed), key=PANEL_KEY)
     return path

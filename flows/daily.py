@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.artifacts import create_markdown_artifact
 
 from cae.pipeline import RunConfig
 from flows.build_panel import build_panel
 from flows.ingest import ingest
-from flows.publish import publish
+from flows.publish import SUMMARY_KEY, publish
 from flows.runners import task_runner
 from flows.train import train
 
@@ -27,4 +28,7 @@ def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -
     panel_path = build_panel(home, config.freq, config.panels)
     trainer = train.with_options(task_runner=task_runner(runner, config.workers))
     run_id, window_ids, trained = trainer(home, panel_path, config)
-    return publish(home, run_id, panel_path, window_ids, trained, config, ingest_report)
+    published = publish(home, run_id, panel_path, window_ids, trained, config, ingest_report)
+    # The run's own page shows the summary too, not only its publish subflow.
+    create_markdown_artifact(published["summary"], key=SUMMARY_KEY, description=f"cae run {run_id}")
+    return published

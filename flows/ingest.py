@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.tasks import exponential_backoff
 
 from cae import pipeline
+from cae.run_summary import ingest_markdown
 
-__all__ = ["ingest", "ingest_task"]
+__all__ = ["INGEST_KEY", "ingest", "ingest_task"]
+
+INGEST_KEY = "cae-ingest"
 
 IO_RETRIES = 3  # a warehouse held by another writer, or a file still being copied
 IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)  # 2, 4, 8 seconds
@@ -33,4 +37,5 @@ def ingest(home: str, source: str = "sample") -> dict[str, Any]:
         report["rows_rejected"],
         report["data_version"],
     )
+    create_markdown_artifact(ingest_markdown(source, report), key=INGEST_KEY)
     return report

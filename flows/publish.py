@@ -53,4 +53,4 @@ def publish(
         published["pooled"], key=METRICS_KEY, description=f"pooled OOS R2, run {run_id}"
     )
     get_run_logger().info("published run %s: %s", run_id, published["plots"])
-    return {"run_id": run_id, **published}
+    return {"run_id": run_id, **published, "summary": markdown}

@@ -10,13 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
 from prefect.futures import as_completed, wait
 
 from cae import pipeline
 from cae.pipeline import RunConfig
+from cae.run_summary import windows_markdown
 
-__all__ = ["train", "train_window_task"]
+__all__ = ["WINDOWS_KEY", "train", "train_window_task"]
+
+WINDOWS_KEY = "cae-windows"
 
 
 def _window_cache_key(context: Any, parameters: dict[str, Any]) -> str:
@@ -85,4 +92,5 @@ def train(
         wait(futures)  # windows still running stop staging before the run is failed
         fail_task(home, run_id)
         raise
+    create_markdown_artifact(windows_markdown(run_id, results), key=WINDOWS_KEY)
     return run_id, window_ids, results

@@ -10,6 +10,7 @@ from pipeline_fixtures import SMALL, market_prices, write_prices
 from cae import cli, outputs, pipeline, warehouse
 
 NEW_DAYS = 5  # sessions dropped after the first run
+OUR_FLOWS = ("daily", "ingest", "build_panel", "train", "publish")
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +83,38 @@ def test_daily_leaves_a_markdown_summary_and_a_metrics_table(landed):
     assert "Out-of-sample R2" in summary[0].data
     table = _artifact(METRICS_KEY)
     assert table and "pca" in str(table[0].data)
+
+
+def test_every_completed_flow_run_leaves_a_markdown_artifact(landed):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterType,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+
+    completed = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=["COMPLETED"]))
+    )
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=completed)
+        names = {f.id: f.name for f in client.read_flows()}
+        ours = [r for r in runs if names[r.flow_id] in OUR_FLOWS]
+        markdown = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                type=ArtifactFilterType(any_=["markdown"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[r.id for r in ours]),
+            )
+        )
+    assert {names[r.flow_id] for r in ours} >= set(OUR_FLOWS)
+    assert {r.id for r in ours} == {a.flow_run_id for a in markdown}
+    daily_runs = {r.id for r in ours if names[r.flow_id] == "daily"}
+    assert any(
+        a.flow_run_id in daily_runs and landed["first"]["run_id"] in a.data for a in markdown
+    )
 
 
 def test_training_leaves_a_finished_progress_artifact(landed):
