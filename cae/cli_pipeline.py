@@ -35,7 +35,11 @@ SeedsOption = Annotated[int, typer.Option("--seeds", help="Autoencoder ensemble 
 FactorsOption = Annotated[int, typer.Option("--factors", help="K for CA, PCA and IPCA.")]
 WorkersOption = Annotated[int, typer.Option("--workers", help="Windows trained at once.")]
 RunnerOption = Annotated[
-    str, typer.Option("--runner", help="Task runner: threads, processes or dask.")
+    str,
+    typer.Option(
+        "--runner",
+        help="Task runner: threads, processes, dask (a local cluster) or dask=tcp://HOST:PORT.",
+    ),
 ]
 FreqOption = Annotated[str, typer.Option("--freq", help="Panel frequency: daily or weekly.")]
 WindowsOption = Annotated[
