@@ -11,14 +11,20 @@ predictive fits. With one seed these are the plain K-factor betas and factors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import torch
 
+# `cae.training` imports `cae.models.ca`, which runs this package's `__init__`, which imports this
+# module. Binding the module (not names from it) lets either side be imported first: the names
+# are looked up when a model is fitted, by which time both modules are complete.
+from cae import training
 from cae.models.base import FactorModel
 from cae.models.ca import CAConfig, CAStack
 from cae.tensors import Panel
-from cae.training import TrainHistory, factor_inputs, train_configs
+
+if TYPE_CHECKING:
+    from cae.training import TrainHistory
 
 __all__ = ["ConditionalAutoencoder"]
 
@@ -41,7 +47,7 @@ class ConditionalAutoencoder(FactorModel):
 
     def fit(self, train: Panel, val: Panel | None = None) -> Self:
         """Train the ensemble on `train`, early-stopping on `val`; sets `net_`, `factors_`."""
-        ((net, history),) = train_configs([self.config], train, val)
+        ((net, history),) = training.train_configs([self.config], train, val)
         return self._set_fitted(net, history, train)
 
     @classmethod
@@ -49,7 +55,7 @@ class ConditionalAutoencoder(FactorModel):
         cls, configs: Sequence[CAConfig], train: Panel, val: Panel | None = None
     ) -> list[ConditionalAutoencoder]:
         """Fit a grid of configs, training those that share an architecture in one stack."""
-        fitted = train_configs(configs, train, val)
+        fitted = training.train_configs(configs, train, val)
         return [
             cls(c)._set_fitted(net, hist, train)
             for c, (net, hist) in zip(configs, fitted, strict=True)
@@ -93,6 +99,8 @@ class ConditionalAutoencoder(FactorModel):
         -------
         torch.Tensor, shape (T, S*K), on the panel's device
         """
-        x = factor_inputs(panel, self.config.factor_input, self.config.ridge).to(self._device)
+        x = training.factor_inputs(panel, self.config.factor_input, self.config.ridge).to(
+            self._device
+        )
         f = self.net_.factor_net(x)[..., : self.config.n_factors]  # (T, S, K)
         return f.reshape(panel.n_dates, -1).to(panel.X.device)
