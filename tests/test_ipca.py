@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cae.errors import PanelError
-from cae.models.ipca import IPCA, varying_chars
+from cae.models.ipca import IPCA
 from cae.simulate import SimConfig, simulate_panel
 
 
@@ -187,19 +187,6 @@ def test_characteristic_absent_on_early_dates_does_not_blow_up_lambda(make_panel
     assert model.chars_ == ("c1", "c2", "c3", "constant")
     assert model.Gamma_.shape == (4, 3)
     assert model.betas(test).shape == (20, 40, 3)
-
-
-def test_varying_chars_skips_masked_cells_and_single_ticker_dates(make_panel):
-    X = torch.tensor(
-        [
-            [[0.5, 0.0, 1.0], [-0.5, 0.0, 1.0], [0.9, 0.3, -1.0]],  # ticker 3 masked on date 1
-            [[0.2, 0.1, 0.4], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],  # one ticker observed
-            [[0.1, 0.2, 0.3], [-0.1, -0.2, -0.3], [0.0, 0.0, 0.0]],
-        ]
-    )  # (T=3, N=3, P=3)
-    mask = torch.tensor([[True, True, False], [True, False, False], [True, True, True]])
-    panel = make_panel(torch.zeros(3, 3), mask, X)
-    assert varying_chars(panel).tolist() == [True, False, False]
 
 
 def test_panel_without_constant_characteristics_keeps_them_all(make_panel):

@@ -13,21 +13,21 @@ means positive, and Gamma_alpha orthogonal to Gamma. The intercept is a factor f
 lambda is 1 and it enters predictive returns unchanged).
 
 Characteristics that do not vary across tickers on some date of the fit are left out of the
-window's instruments, in the fit and in every later prediction (`chars_left_out_`). On the panel's
-first dates a long-window characteristic (mom12m, mom36m, beta, ...) is missing for every ticker,
-so after rank normalisation it is 0 for all of them. There Z[t] Gamma loses every direction that
-Gamma carries through it, Gamma' W[t] Gamma is near singular, and ALS can use a spare factor to fit
-those dates' noise through it: on the bundled daily sample (107 warm-up dates of 225) one training
-factor reached 550 against 0.1 elsewhere, lambda (the mean of the factors) reached 10, and the
-pooled predictive R2 of `cae run` was -1,657%. An instrument that is absent on a date carries no
-information there, and leaving it out removes the near singularity at its source while it leaves
-a panel whose characteristics vary on every date exactly as before. A ridge in the f-step was
-tried and rejected: it biases every date's factors, on clean panels too (so results would differ
-from the `ipca` package), and with a ridge of 1e-2 x trace / K two of the sample's five windows
-still had factors of 8 and 10. The cost: a characteristic missing on any date of the fit is not
-used for the whole window (on the sample IPCA keeps 4 of 20 characteristics, since the panel's
-first date has only those four, and its pooled test total R2 moves from 58.7% to 56.9%); a panel
-that starts after the characteristics' warm-up keeps them all.
+window's instruments, in the fit and in every later prediction (`chars_left_out_`; see
+`cae.models._chars`). On such a date (a long-window characteristic's warm-up, 0 for every ticker)
+Z[t] Gamma loses every direction that Gamma carries through it, Gamma' W[t] Gamma is near
+singular, and ALS can use a spare factor to fit those dates' noise through it: on the bundled
+daily sample (107 warm-up dates of 225) one training factor reached 550 against 0.1 elsewhere,
+lambda (the mean of the factors) reached 10, and the pooled predictive R2 of `cae run` was
+-1,657% (-0.70% with the characteristics left out). An instrument that is absent on a date
+carries no information there; leaving it out removes the near singularity at its source and
+leaves a panel whose characteristics vary on every date exactly as before. A ridge in the f-step
+was tried and rejected: it biases every date's factors, on clean panels too (so results would
+differ from the `ipca` package), and with a ridge of 1e-2 x trace / K two of the sample's five
+windows still had factors of 8 and 10. The cost: a characteristic missing on any date of the
+fit is not used for the whole window (on the sample IPCA keeps 4 of 20 characteristics, since
+the panel's first date has only those four, and its pooled test total R2 moves from 58.7% to
+56.9%); a panel that starts after the characteristics' warm-up keeps them all.
 """
 
 from __future__ import annotations
@@ -37,16 +37,12 @@ from typing import Self
 import torch
 
 from cae.errors import PanelError
+from cae.models._chars import keep_chars, left_out, varying_chars
 from cae.models._regress import CHUNK_CELLS, PINV_RTOL
 from cae.models.base import FactorModel
 from cae.tensors import Panel
 
-__all__ = ["IPCA", "varying_chars"]
-
-# A characteristic whose spread (max - min) across the observed tickers of a date is at most this
-# is constant on that date. Ranks of N tickers in [-1, 1] are 2 / (N - 1) apart, far above it for
-# any N below 10 million; float32 resolution near 1 is 1.2e-7.
-CONSTANT_SPREAD = 1e-7
+__all__ = ["IPCA"]
 
 
 class IPCA(FactorModel):
@@ -93,23 +89,21 @@ class IPCA(FactorModel):
         (see the module docstring); `chars_left_out_` names them.
         """
         self.keep_ = varying_chars(train)  # (P_all,) bool
-        kept = dict(zip(train.char_names, self.keep_.tolist(), strict=True))
-        self.chars_left_out_ = tuple(n for n, k in kept.items() if not k)
-        self.chars_ = tuple(n for n, k in kept.items() if k) + (
-            ("constant",) if self.constant else ()
-        )
+        self.chars_left_out_ = left_out(train, self.keep_)
+        train = keep_chars(train, self.keep_)
+        self.chars_ = tuple(train.char_names) + (("constant",) if self.constant else ())
         K, P = self.n_factors, len(self.chars_)
         if K > P:
-            left_out = (
+            note = (
                 f" ({', '.join(self.chars_left_out_)} left out: constant across tickers on some "
                 "training date)"
                 if self.chars_left_out_
                 else ""
             )
             raise PanelError(
-                f"IPCA with {K} factors needs at least {K} characteristics, not {P}{left_out}"
+                f"IPCA with {K} factors needs at least {K} characteristics, not {P}{note}"
             )
-        W, x = _managed(train, self.constant, self.keep_)  # (T, P, P), (T, P)
+        W, x = _managed(train, self.constant)  # (T, P, P), (T, P)
         counts = train.mask.sum(dim=1).clamp(min=1).to(torch.float64)  # (T,)
         # Start from the top principal components of the per-ticker managed portfolios (ipca).
         u, _, _ = torch.linalg.svd((x / counts.unsqueeze(1)).T, full_matrices=False)
@@ -146,41 +140,15 @@ class IPCA(FactorModel):
         gamma = self.Gamma_
         if self.intercept:
             gamma = torch.cat([gamma, self.Gamma_alpha_.unsqueeze(1)], dim=1)
-        Z = _instruments(_kept(panel.X, self.keep_), self.constant)  # (T, N, P)
+        Z = _instruments(keep_chars(panel, self.keep_).X, self.constant)  # (T, N, P)
         beta = torch.einsum("tnp,pk->tnk", Z, gamma.to(panel.X.dtype))  # (T, N, K)
         return beta * panel.mask.unsqueeze(-1)
 
     def factors(self, panel: Panel) -> torch.Tensor:
         """Return f[t] (T, K) from y[t] and Z[t] with Gamma fixed (the f-step), plus the 1s."""
-        W, x = _managed(panel, self.constant, self.keep_)
+        W, x = _managed(keep_chars(panel, self.keep_), self.constant)
         f = _f_step(self.Gamma_, self.Gamma_alpha_, W, x)
         return self._with_intercept(f).to(torch.float32)
-
-
-def varying_chars(panel: Panel) -> torch.Tensor:
-    """Return which characteristics vary across the observed tickers on every date (P,), bool.
-
-    Dates with fewer than two observed tickers are skipped: one ticker cannot show variation.
-    Works over chunks of dates, so no full-size copy of X is made.
-    """
-    T, N, P = panel.X.shape
-    keep = torch.ones(P, dtype=torch.bool)
-    step = max(1, CHUNK_CELLS // max(N * P, 1))
-    for start in range(0, T, step):
-        rows = slice(start, start + step)
-        X, m = panel.X[rows], panel.mask[rows]
-        observed = m.unsqueeze(-1)  # (t, N, 1)
-        high = torch.where(observed, X, -torch.inf).amax(dim=1)  # (t, P)
-        low = torch.where(observed, X, torch.inf).amin(dim=1)  # (t, P)
-        varies = (high - low) > CONSTANT_SPREAD  # (t, P)
-        counted = m.sum(dim=1) >= 2  # (t,)
-        keep &= (varies | ~counted.unsqueeze(1)).all(dim=0)
-    return keep
-
-
-def _kept(X: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Return X restricted to the kept characteristics (X itself when all are kept)."""
-    return X if bool(keep.all()) else X[..., keep]
 
 
 def _instruments(X: torch.Tensor, constant: bool) -> torch.Tensor:
@@ -190,24 +158,19 @@ def _instruments(X: torch.Tensor, constant: bool) -> torch.Tensor:
     return torch.cat([X, torch.ones_like(X[..., :1])], dim=-1)
 
 
-def _managed(
-    panel: Panel, constant: bool, keep: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _managed(panel: Panel, constant: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Return W[t] = Z[t]'Z[t] (T, P, P) and x[t] = Z[t]'y[t] (T, P) over observed cells.
 
-    Z holds the characteristics where `keep` (all by default), then the constant. Accumulate in
-    float64 over chunks of dates, so the float64 copy of X stays small.
+    Accumulate in float64 over chunks of dates, so the float64 copy of X stays small.
     """
-    T, N, n_all = panel.X.shape
-    if keep is None:
-        keep = torch.ones(n_all, dtype=torch.bool)
-    P = int(keep.sum()) + int(constant)
+    T, N, _ = panel.X.shape
+    P = panel.n_chars + int(constant)
     W = torch.zeros((T, P, P), dtype=torch.float64)
     x = torch.zeros((T, P), dtype=torch.float64)
     step = max(1, CHUNK_CELLS // max(N * P, 1))
     for start in range(0, T, step):
         rows = slice(start, start + step)
-        Z = _instruments(_kept(panel.X[rows], keep), constant).to(torch.float64)
+        Z = _instruments(panel.X[rows], constant).to(torch.float64)
         Z = Z * panel.mask[rows].unsqueeze(-1)  # (t, N, P)
         W[rows] = torch.einsum("tnp,tnq->tpq", Z, Z)
         x[rows] = torch.einsum("tnp,tn->tp", Z, panel.y[rows].to(torch.float64))
