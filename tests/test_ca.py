@@ -1,8 +1,14 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from synth import factor_panel
 
+import cae
 from cae.models.ca import PRESETS, CAConfig, CAStack
 from cae.portfolios import managed_portfolios
 from cae.training import batch_loss, pack_panel
@@ -174,3 +180,39 @@ def test_member_initialisation_depends_on_its_seed_only():
     b = CAStack(4, 5, (8,), [3], [8])
     assert torch.equal(a.beta_net.hidden[0].weight[1], b.beta_net.hidden[0].weight[0])
     assert not torch.equal(a.beta_net.hidden[0].weight[0], a.beta_net.hidden[0].weight[1])
+
+
+IMPORT_ORDERS = """
+import sys, importlib
+for first in ("cae.training", "cae.models.ca", "cae.models", "cae.pipeline"):
+    for name in [m for m in sys.modules if m == "cae" or m.startswith("cae.")]:
+        del sys.modules[name]
+    importlib.import_module(first)
+    from cae.models import ConditionalAutoencoder, __all__
+    import cae.models.autoencoder as ae, cae.training as tr
+    assert ConditionalAutoencoder is ae.ConditionalAutoencoder and ae.training is tr, first
+    print(first, sorted(__all__))
+"""
+
+
+def test_models_package_exports_its_api_whichever_module_is_imported_first():
+    # A fresh interpreter (torch loaded once), where each order starts with no cae module loaded.
+    root = str(Path(cae.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_ORDERS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "cae.training",
+        "cae.models.ca",
+        "cae.models",
+        "cae.pipeline",
+    ]
+    assert all("'CAConfig', 'CAStack', 'ConditionalAutoencoder'" in line for line in lines)

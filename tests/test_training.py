@@ -1,3 +1,4 @@
+import dataclasses
 import shutil
 
 import pytest
@@ -195,3 +196,20 @@ def test_date_by_date_backward_equals_whole_batch_gradient(split, hidden):
     if hidden:
         key = "beta_net.norms.0.running_var"
         assert torch.allclose(whole.state_dict()[key], by_date.state_dict()[key])
+
+
+def test_characteristic_absent_on_training_dates_is_left_out_of_the_networks(split):
+    train, val, test = split
+    X = train.X.clone()
+    X[:10, :, 3] = 0.0  # c4 missing for every ticker on the first 10 training dates (warm-up)
+    warm = dataclasses.replace(train, X=X)
+    model = ConditionalAutoencoder(CAConfig.preset("CA1", **FAST)).fit(warm, val)
+    assert model.chars_left_out_ == (train.char_names[3],)
+    assert model.net_.n_chars == 3
+    # c4 no longer reaches any prediction: changing it in the test block changes nothing.
+    moved = dataclasses.replace(test, X=test.X + torch.tensor([0.0, 0.0, 0.0, 0.5]))
+    for kind in ("total", "predictive"):
+        assert torch.equal(model.predict(test, kind), model.predict(moved, kind))
+    full = ConditionalAutoencoder(CAConfig.preset("CA1", **FAST)).fit(train, val)
+    assert full.chars_left_out_ == () and full.net_.n_chars == 4
+    assert not torch.equal(full.predict(test), full.predict(moved))

@@ -54,37 +54,48 @@ PRESETS: dict[str, dict] = {
 class CAConfig:
     """Hyperparameters of a conditional autoencoder and its training (defaults: GKX 2021).
 
-    Sources, checked on 2026-11-23 with what could be read here (the papers' PDFs could not):
-    - [GKX21] Gu, Kelly & Xiu (2021), J. Econometrics 222(1) 429-450, "Regularized autoencoder
-      learning": a train / validation / test split, an L1 (LASSO) penalty with early stopping,
-      Adam with batch normalisation, and an ensemble of networks from different seeds whose fits
-      are averaged; CA0 linear, CA1..CA3 with 32, (32, 16), (32, 16, 8) hidden ReLU units; the
-      factor network is one linear layer over managed portfolios (confirmed by a public reading
-      note of the paper). The paper's own table of numerical tuning values could not be opened.
+    Sources, checked on 2026-11-23 with what could be read here. The paper's PDF could not be
+    opened (only its first page and abstract are reachable), so its table of tuning values was
+    not read; every number below is marked by where it was checked.
+    - [GKX21] Gu, Kelly & Xiu (2021), J. Econometrics 222(1) 429-450, "Autoencoder asset pricing
+      models": a train / validation / test split, an L1 (LASSO) penalty with early stopping, Adam
+      with batch normalisation, and an ensemble of networks from different seeds whose fits are
+      averaged; CA0 linear, CA1..CA3 with 32, (32, 16), (32, 16, 8) hidden ReLU units; the factor
+      network is one linear layer over managed portfolios; K = 1..6 reported.
     - [GKX20] Gu, Kelly & Xiu (2020), RFS 33(5), "Empirical asset pricing via machine learning",
-      Table A.5 (neural networks NN1..NN5, 32-16-8-4-2): L1 penalty in (1e-5, 1e-3), learning
-      rate in (1e-3, 1e-2), batch size 10,000, 100 epochs, patience 5, Adam with default
-      parameters, ensemble of 10; batch normalisation of each hidden unit's input, i.e. before the
-      ReLU (their Algorithm 4). Quoted from memory of the paper, NOT verified against its text
-      here; public replications agree on the points marked "[rep]":
-      github.com/rongwang0824/Autoencoder-Asset-Pricing-Models (`model_AE.py`: 100 epochs,
-      patience 5, Adam, widths 32/16/8, L1 on all weights) and a replication whose training loop
-      averages 10 seeds.
-    The seed notebook's variant (`CA-seed`, `batch_dates=32`) is not a GKX setting.
+      Table A.5 for its neural networks, which GKX21 follow: L1 in (1e-5, 1e-3), learning rate in
+      (1e-3, 1e-2), batch size 10,000, 100 epochs, patience 5, Adam, ensemble of 10. Quoted from
+      memory of the paper, NOT verified against its text here.
+    - [rw] github.com/rongwang0824/Autoencoder-Asset-Pricing-Models, `model_AE.py` (a GKX21
+      replication): widths 32 / 32-16 / 32-16-8, Adam, `max_epochs = 100`,
+      `early_stopping_patience = 5`, L1 on all weights, grid lr {1e-3, 1e-4} x L1 {1e-4, 1e-5},
+      one month per mini-batch, no batch norm, default K = 5.
+    - [rs] github.com/RichardS0268/Autoencoder-Asset-Pricing-Models, `models/CA.py` (another):
+      hidden layers Linear -> BatchNorm1d -> ReLU with widths 32 / 32-16 / 32-16-8, Adam at
+      lr 1e-3, up to 200 epochs with patience 20, one month per mini-batch, no L1 (dropout 0.5
+      instead); its README runs K = 1..6.
+    Verified by two replications: the widths, Adam, lr 1e-3 as a grid point. Verified by one:
+    batch norm before the ReLU ([rs]), 100 epochs and patience 5 ([rw]; [rs] uses 200 and 20),
+    L1 1e-4 as a grid point ([rw]). Not verified anywhere here: batch size 10,000 observations
+    (both replications use one month per step), an ensemble of 10 (a third replication,
+    github.com/Guangxuan-Xiao/Autoencoder-Asset-Pricing-Models `config/CA.yml`, averages 3 seeds
+    at lr 5e-3), and the grids' end points 1e-2 (lr) and 1e-3 (L1).
+    The seed notebook's variant (`CA-seed`, `batch_dates=32`) is not a GKX setting. Pipeline runs
+    on the daily sample override lr and L1 (`cae.pipeline.RunConfig` says why).
     """
 
     name: str = "CA1"  # label in outputs; also picks `hidden` through `preset`
-    n_factors: int = 5  # K; GKX21 report K = 1..6
-    hidden: tuple[int, ...] = (32,)  # beta-network hidden widths; () is CA0 (GKX21; [rep])
-    batch_norm: bool = True  # Linear -> BatchNorm -> ReLU in hidden layers (GKX21; GKX20 Alg. 4)
+    n_factors: int = 5  # K; GKX21 report K = 1..6 ([rs] README); [rw] default 5
+    hidden: tuple[int, ...] = (32,)  # beta-network hidden widths; () is CA0 (GKX21; [rw], [rs])
+    batch_norm: bool = True  # Linear -> BatchNorm -> ReLU in hidden layers (GKX21; [rs])
     factor_input: FactorInput = "portfolios"  # managed portfolios (GKX21) or raw returns (seed)
-    l1: float = 1e-4  # L1 penalty on weights; GKX20 grid (1e-5, 1e-3), unverified; middle point
-    lr: float = 1e-3  # Adam learning rate; GKX20 grid (1e-3, 1e-2), unverified; its lower end
-    batch_size: int = 10_000  # observations per mini-batch, rounded to whole dates (GKX20)
+    l1: float = 1e-4  # L1 penalty on weights; GKX20 grid (1e-5, 1e-3), unverified; [rw] grid
+    lr: float = 1e-3  # Adam learning rate; GKX20 grid (1e-3, 1e-2), unverified; [rw], [rs]
+    batch_size: int = 10_000  # observations per mini-batch, whole dates (GKX20; unverified)
     batch_dates: int | None = None  # fixed dates per mini-batch instead (the seed notebook: 32)
-    max_epochs: int = 100  # upper bound on passes over the training block (GKX20: 100; [rep])
-    patience: int = 5  # epochs without a better validation loss before stopping (GKX20; [rep])
-    n_seeds: int = 10  # ensemble members whose fits are averaged (GKX20: 10; [rep])
+    max_epochs: int = 100  # upper bound on passes over the training block (GKX20; [rw])
+    patience: int = 5  # epochs without a better validation loss before stopping (GKX20; [rw])
+    n_seeds: int = 10  # ensemble members whose fits are averaged (GKX20; unverified)
     seed: int = 0  # member j is initialised from seed + j; batch order from seed
     ridge: float = 1e-8  # relative ridge of the managed-portfolio regression (cae.portfolios)
     device: str = "cpu"  # "cpu", "cuda" or "auto" (cuda when available)
