@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from cae.errors import PanelError
+from cae.metrics import expanding_lambda
 from cae.models.ipca import IPCA
 from cae.simulate import SimConfig, simulate_panel
 
@@ -197,6 +198,75 @@ def test_panel_without_constant_characteristics_keeps_them_all(make_panel):
 
 
 def test_too_few_varying_characteristics_name_those_left_out(make_panel):
-    panel = warm_up_panel(make_panel, P=4, n_absent=3)
-    with pytest.raises(PanelError, match=r"not 2 \(c2, c3, c4 left out: constant across tickers"):
+    panel = warm_up_panel(make_panel, P=4, n_absent=3, n_warm=40)
+    with pytest.raises(
+        PanelError,
+        match=r"not 2 \(c2, c3, c4 left out: constant across tickers on more than half",
+    ):
         IPCA(n_factors=3).fit(panel)
+
+
+def test_characteristic_absent_on_a_fifth_of_training_dates_is_kept_without_those_dates(
+    make_panel,
+):
+    panel = warm_up_panel(make_panel, n_warm=8)  # absent on 8 of the 40 training dates
+    train, test = panel.slice_dates(0, 40), panel.slice_dates(40, 60)
+    model = IPCA(n_factors=3).fit(train)
+    assert model.chars_left_out_ == ()
+    assert model.n_dates_left_out_ == 8
+    assert model.Gamma_.shape == (9, 3)
+    # The dates left out change nothing: the fit is the fit on the other 32 dates.
+    later = IPCA(n_factors=3).fit(train.slice_dates(8, 40))
+    assert torch.allclose(model.Gamma_, later.Gamma_, atol=1e-6)
+    assert torch.allclose(model.factors_[8:], later.factors_, atol=1e-6)
+    # Their factors are the mean of the fitted ones, so lambda is the mean over fitted dates.
+    assert torch.allclose(model.factors_[:8], later.factors_.mean(dim=0).expand(8, 3), atol=1e-6)
+    assert torch.allclose(model.factors(train)[:8], model.factors_[:8])
+    assert float(model.factors_.abs().max()) < 0.05
+    lam = expanding_lambda(model.factors(test), model.factors(train))
+    assert bool(torch.isfinite(lam).all()) and float(lam.abs().max()) < 0.05
+    assert model.score(test, "predictive") > -0.05
+    assert model.score(test, "total") > 0.0
+    assert bool(torch.isfinite(model.predict(train)).all())
+
+
+def test_absent_dates_left_in_the_fit_would_blow_up_a_factor(make_panel, monkeypatch):
+    import cae.models.ipca as ipca_module
+
+    panel = warm_up_panel(make_panel, n_warm=12, seed=1)  # absent on 12 of 40 training dates
+    train, test = panel.slice_dates(0, 40), panel.slice_dates(40, 60)
+    guarded = IPCA(n_factors=3).fit(train)
+    assert guarded.chars_left_out_ == () and guarded.n_dates_left_out_ == 12
+    assert float(guarded.factors_.abs().max()) < 0.05
+    assert guarded.score(test, "predictive") > -0.01
+    # Measured: with the 12 dates fitted, a training factor of 22 and predictive R2 of -510%.
+    monkeypatch.setattr(ipca_module, "constant_dates", lambda p: torch.zeros(p.n_dates, dtype=bool))
+    unguarded = IPCA(n_factors=3).fit(train)
+    assert float(unguarded.factors_.abs().max()) > 10.0
+    assert unguarded.score(test, "predictive") < -1.0
+
+
+def test_characteristic_absent_on_four_fifths_of_training_dates_is_left_out(make_panel):
+    panel = warm_up_panel(make_panel, n_warm=32)  # absent on 32 of the 40 training dates
+    train, test = panel.slice_dates(0, 40), panel.slice_dates(40, 60)
+    model = IPCA(n_factors=3).fit(train)
+    assert model.chars_left_out_ == ("c4", "c5", "c6", "c7", "c8")
+    assert model.n_dates_left_out_ == 0
+    assert model.Gamma_.shape == (4, 3)
+    assert float(model.factors_.abs().max()) < 0.2
+    assert model.score(test, "predictive") > -0.05
+
+
+def test_absent_characteristic_on_a_test_date_is_predicted_and_logged(make_panel, caplog):
+    panel = warm_up_panel(make_panel, n_warm=8)
+    model = IPCA(n_factors=3).fit(panel.slice_dates(8, 40))
+    test = panel.slice_dates(40, 60)
+    X = test.X.clone()
+    X[3, :, 7] = 0.0  # c8 absent on one test date
+    gap = replace(test, X=X)
+    with caplog.at_level("WARNING", logger="cae.models._chars"):
+        f = model.factors(gap)
+    assert "ipca: 1 of 20 dates after the training block" in caplog.text
+    assert torch.allclose(f[3], model.factor_mean_.float())
+    assert torch.equal(f[[0, 1, 2, 4]], model.factors(test)[[0, 1, 2, 4]])
+    assert bool(torch.isfinite(model.predict(gap, "total")).all())

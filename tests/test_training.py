@@ -6,6 +6,7 @@ import torch
 from synth import factor_panel
 
 from cae.errors import ConfigError
+from cae.metrics import expanding_lambda
 from cae.models.autoencoder import ConditionalAutoencoder
 from cae.models.ca import CAConfig, CAStack
 from cae.training import (
@@ -198,18 +199,66 @@ def test_date_by_date_backward_equals_whole_batch_gradient(split, hidden):
         assert torch.allclose(whole.state_dict()[key], by_date.state_dict()[key])
 
 
-def test_characteristic_absent_on_training_dates_is_left_out_of_the_networks(split):
+def with_absent_c4(panel, n_dates):
+    """`panel` with c4 at 0 for every ticker on its first `n_dates` dates (a warm-up)."""
+    X = panel.X.clone()
+    X[:n_dates, :, 3] = 0.0
+    return dataclasses.replace(panel, X=X)
+
+
+def test_characteristic_absent_on_most_training_dates_is_left_out_of_the_networks(split):
     train, val, test = split
-    X = train.X.clone()
-    X[:10, :, 3] = 0.0  # c4 missing for every ticker on the first 10 training dates (warm-up)
-    warm = dataclasses.replace(train, X=X)
+    warm = with_absent_c4(train, 24)  # 24 of 30 training dates
     model = ConditionalAutoencoder(CAConfig.preset("CA1", **FAST)).fit(warm, val)
     assert model.chars_left_out_ == (train.char_names[3],)
+    assert model.n_dates_left_out_ == 0
     assert model.net_.n_chars == 3
     # c4 no longer reaches any prediction: changing it in the test block changes nothing.
     moved = dataclasses.replace(test, X=test.X + torch.tensor([0.0, 0.0, 0.0, 0.5]))
     for kind in ("total", "predictive"):
         assert torch.equal(model.predict(test, kind), model.predict(moved, kind))
     full = ConditionalAutoencoder(CAConfig.preset("CA1", **FAST)).fit(train, val)
-    assert full.chars_left_out_ == () and full.net_.n_chars == 4
+    assert full.chars_left_out_ == () and full.n_dates_left_out_ == 0 and full.net_.n_chars == 4
     assert not torch.equal(full.predict(test), full.predict(moved))
+
+
+def test_characteristic_absent_on_a_fifth_of_training_dates_is_kept_without_those_dates(split):
+    train, val, test = split
+    warm = with_absent_c4(train, 6)  # 6 of 30 training dates
+    config = CAConfig.preset("CA1", n_factors=2, n_seeds=2, max_epochs=60, batch_dates=5, lr=1e-2)
+    model = ConditionalAutoencoder(config).fit(warm, val)
+    assert model.chars_left_out_ == () and model.net_.n_chars == 4
+    assert model.n_dates_left_out_ == 6
+    # The 6 dates are out of the fit: their returns change nothing the model learns.
+    y = warm.y.clone()
+    y[:6] += 0.5
+    moved = ConditionalAutoencoder(config).fit(dataclasses.replace(warm, y=y), val)
+    assert torch.equal(model.betas(test), moved.betas(test))
+    assert torch.equal(model.factors(test), moved.factors(test))
+    # Their factors are the mean of the fitted dates' factors; lambda stays finite and small.
+    f = model.factors_
+    assert torch.allclose(f[:6], f[6:].mean(dim=0).expand(6, -1), atol=1e-6)
+    assert torch.equal(model.factors(warm), f)
+    lam = expanding_lambda(model.factors(test), model.factors(warm))
+    assert bool(torch.isfinite(lam).all())
+    assert float(lam.abs().max()) < 2 * float(f[6:].abs().max())
+    assert bool(torch.isfinite(model.predict(test, "predictive")).all())
+    # As good as the fit on the clean panel (measured: test total R2 0.708 against 0.709).
+    assert model.score(test) > 0.65
+
+
+def test_validation_dates_with_an_absent_characteristic_do_not_steer_early_stopping(split):
+    train, val, _ = split
+    warm = with_absent_c4(train, 6)
+    a = ConditionalAutoencoder(CAConfig.preset("CA1", **FAST)).fit(warm, val)
+    # c4 absent on val's first 3 dates: those dates leave the validation loss, so making their
+    # returns huge changes nothing.
+    val_gap = with_absent_c4(val, 3)
+    y = val_gap.y.clone()
+    y[:3] *= 100.0
+    b = ConditionalAutoencoder(CAConfig.preset("CA1", **FAST)).fit(warm, val_gap)
+    c = ConditionalAutoencoder(CAConfig.preset("CA1", **FAST)).fit(
+        warm, dataclasses.replace(val_gap, y=y)
+    )
+    assert b.history_.best_val == c.history_.best_val
+    assert b.history_.best_val != a.history_.best_val

@@ -1,38 +1,72 @@
-"""Which characteristics a window's fit may use: those that vary across tickers on every date.
+"""Which characteristics and dates a window's fit may use, when some are absent on some dates.
 
-On a panel's first dates a long-window characteristic (mom12m, beta, mvel1, ...) is missing for
+On a panel's first dates a long-window characteristic (mom6m, beta, mvel1, ...) is missing for
 every ticker, so after rank normalisation it is 0 for all of them: there it carries no
-information, and 0 means "absent" on those dates but "median" later. Models fitted on such dates
-leave the characteristic out for the whole window (in the fit and in every later prediction); a
-panel whose characteristics vary on every date is used unchanged. `cae.models.ipca` and
-`cae.models.autoencoder` explain what it cost them not to.
+information, and 0 means "absent" on those dates but "median" later. The rule, per window:
+
+- a characteristic is kept when it varies across tickers on more than `MIN_VARYING_SHARE` of the
+  training dates (dates with at least two observed tickers; one ticker cannot show variation),
+  otherwise it is left out of the fit and of every later prediction;
+- the training dates on which a kept characteristic is constant are left out of the fit (their
+  cells are masked): they would teach the model that "absent" is "median";
+- if the kept characteristics' constant dates together leave no more than that share of dates
+  to fit, the characteristic present on the fewest dates is left out too, until they do.
+
+A panel whose characteristics vary on every date is used unchanged. Factors of the dates left
+out, and of any later date on which a kept characteristic is constant, are not realised: models
+give them the mean of the training factors of the dates fitted (`fill_constant_dates`), so
+lambda (the mean of earlier factors) is the mean over fitted dates, never pulled by zeros, NaN or
+an ill-posed factor estimate. `cae.models.ipca` and `cae.models.autoencoder` explain what it cost
+them to fit on such dates.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 
+import numpy as np
 import torch
 
 from cae.models._regress import CHUNK_CELLS
 from cae.tensors import Panel
 
-__all__ = ["CONSTANT_SPREAD", "keep_chars", "left_out", "varying_chars"]
+__all__ = [
+    "CONSTANT_SPREAD",
+    "MIN_VARYING_SHARE",
+    "constant_dates",
+    "fill_constant_dates",
+    "keep_chars",
+    "left_out",
+    "select_chars",
+    "variation",
+    "without_dates",
+]
+
+logger = logging.getLogger(__name__)
 
 # A characteristic whose spread (max - min) across the observed tickers of a date is at most this
 # is constant on that date. Ranks of N tickers in [-1, 1] are 2 / (N - 1) apart, far above it for
 # any N below 10 million; float32 resolution near 1 is 1.2e-7.
 CONSTANT_SPREAD = 1e-7
 
+# A characteristic is kept when it varies on more than this share of a window's training dates,
+# and the fit must keep more than this share of them. Keeping a characteristic costs the fit its
+# constant dates (for every characteristic), leaving it out costs its information on the dates
+# where it varies: at one half the fit never loses the majority of its dates (standard errors
+# grow by less than sqrt(2)) and a characteristic is used when it is present more often than not.
+MIN_VARYING_SHARE = 0.5
 
-def varying_chars(panel: Panel) -> torch.Tensor:
-    """Return which characteristics vary across the observed tickers on every date (P,), bool.
 
-    Dates with fewer than two observed tickers are skipped: one ticker cannot show variation.
-    Works over chunks of dates, so no full-size copy of X is made.
+def variation(panel: Panel) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return which characteristics vary across observed tickers per date, and the dates counted.
+
+    Returns `varies` (T, P), bool, and `counted` (T,), bool: dates with at least two observed
+    tickers (one ticker cannot show variation). Works over chunks of dates, so no full-size copy
+    of X is made.
     """
     T, N, P = panel.X.shape
-    keep = torch.ones(P, dtype=torch.bool)
+    varies = torch.zeros((T, P), dtype=torch.bool)
     step = max(1, CHUNK_CELLS // max(N * P, 1))
     for start in range(0, T, step):
         rows = slice(start, start + step)
@@ -40,10 +74,92 @@ def varying_chars(panel: Panel) -> torch.Tensor:
         observed = m.unsqueeze(-1)  # (t, N, 1)
         high = torch.where(observed, X, -torch.inf).amax(dim=1)  # (t, P)
         low = torch.where(observed, X, torch.inf).amin(dim=1)  # (t, P)
-        varies = (high - low) > CONSTANT_SPREAD  # (t, P)
-        counted = m.sum(dim=1) >= 2  # (t,)
-        keep &= (varies | ~counted.unsqueeze(1)).all(dim=0)
+        varies[rows] = ((high - low) > CONSTANT_SPREAD).cpu()
+    counted = (panel.mask.sum(dim=1) >= 2).cpu()  # (T,)
+    return varies, counted
+
+
+def select_chars(panel: Panel, min_share: float = MIN_VARYING_SHARE) -> torch.Tensor:
+    """Return which characteristics a fit on `panel` keeps (P,), bool (module docstring rule).
+
+    Kept: those varying on more than `min_share` of the counted dates, so long as the dates on
+    which every kept one varies are more than `min_share` of them; otherwise the kept
+    characteristic varying on the fewest dates is left out, and so on. With no counted date,
+    every characteristic is kept.
+    """
+    varies, counted = variation(panel)
+    varies = varies[counted]  # (T_counted, P)
+    n_counted = varies.shape[0]
+    if n_counted == 0:
+        return torch.ones(panel.n_chars, dtype=torch.bool)
+    share = varies.sum(dim=0).double() / n_counted  # (P,)
+    keep = share > min_share
+    while bool(keep.any()):
+        fit_share = float(varies[:, keep].all(dim=1).sum()) / n_counted
+        if fit_share > min_share:
+            break
+        rarest = int(torch.where(keep, share, torch.inf).argmin())
+        keep[rarest] = False
     return keep
+
+
+def constant_dates(panel: Panel) -> torch.Tensor:
+    """Return the counted dates on which some characteristic of `panel` is constant (T,), bool.
+
+    Call it on a panel already restricted to the kept characteristics (`keep_chars`).
+    """
+    varies, counted = variation(panel)
+    return counted & ~varies.all(dim=1)
+
+
+def without_dates(panel: Panel, dates: torch.Tensor) -> Panel:
+    """Return `panel` with every cell of `dates` (T,), bool, masked (the panel itself if none).
+
+    Masked cells hold 0 in X and y, as the `Panel` contract requires, so they change no fit.
+    """
+    if not bool(dates.any()):
+        return panel
+    keep = ~dates.to(panel.mask.device).unsqueeze(1)  # (T, 1)
+    mask = panel.mask & keep  # (T, N)
+    return dataclasses.replace(
+        panel,
+        X=panel.X * mask.unsqueeze(-1),
+        y=panel.y * mask,
+        mask=mask,
+    )
+
+
+def fill_constant_dates(
+    f: torch.Tensor,
+    panel: Panel,
+    factor_mean: torch.Tensor,
+    train_end: np.datetime64,
+    model: str,
+) -> torch.Tensor:
+    """Return factors (T, K) with the dates on which a kept characteristic is constant set to mean.
+
+    `panel` holds the kept characteristics only. On such a date the betas lose what the constant
+    characteristic carries, so a factor estimated from that date's returns is ill-posed (for
+    IPCA near singular); the mean of the fitted training factors leaves lambda where the fitted
+    dates put it. Dates after `train_end` (out of sample) are still predicted, with these
+    factors, and logged as a warning.
+    """
+    dates = constant_dates(panel).to(f.device)
+    if not bool(dates.any()):
+        return f
+    f = f.clone()
+    f[dates] = factor_mean.to(f.dtype).to(f.device)
+    late = dates.cpu().numpy() & (panel.dates > train_end)
+    if late.any():
+        logger.warning(
+            "%s: %d of %d dates after the training block (first %s) have a kept characteristic "
+            "constant across tickers; predicted with the mean training factors",
+            model,
+            int(late.sum()),
+            len(late),
+            panel.dates[late][0],
+        )
+    return f
 
 
 def keep_chars(panel: Panel, keep: torch.Tensor) -> Panel:
@@ -51,7 +167,7 @@ def keep_chars(panel: Panel, keep: torch.Tensor) -> Panel:
     if bool(keep.all()):
         return panel
     names = tuple(n for n, k in zip(panel.char_names, keep.tolist(), strict=True) if k)
-    return dataclasses.replace(panel, X=panel.X[..., keep], char_names=names)
+    return dataclasses.replace(panel, X=panel.X[..., keep.to(panel.X.device)], char_names=names)
 
 
 def left_out(panel: Panel, keep: torch.Tensor) -> tuple[str, ...]:

@@ -7,14 +7,18 @@ member's betas divided by S (the number of seeds) and `factors` (T, S*K) each me
 `beta . f` is exactly the average of the members' fits, and `beta . lambda` the average of their
 predictive fits. With one seed these are the plain K-factor betas and factors.
 
-Characteristics that do not vary across tickers on some training date are left out of the
-networks' inputs for the window (`chars_left_out_`; `cae.models._chars`), as IPCA does. On the
-bundled daily sample, whose first 107 of 225 dates lack half the characteristics (0 for every
-ticker), CA1 (K = 3, 2 seeds, lr 1e-2, L1 1e-6) trained on all 20 in the second window kept the
-weights of epochs 1 and 2 (validation total R2 -671%, test -1.0%); without the absent ones it
-kept epochs 29 and 30 (validation 47%, test 59.6%), and the pooled test total R2 of `cae run`
-went from 32.7% to 48.5% (CA2: 28.2% to 53.3%). A panel whose characteristics vary on every
-training date is used unchanged.
+Characteristics absent on a date (constant across tickers) follow `cae.models._chars`, as in
+IPCA: one that varies on more than half of the training dates is kept and the training and
+validation dates on which it is constant are masked out of the loss and of early stopping
+(`n_dates_left_out_` counts the training ones); one absent more often is left out of the
+networks' inputs for the window (`chars_left_out_`). On the bundled daily sample, whose first
+106 of 225 dates lack half the characteristics (0 for every ticker), CA1 (K = 3, 2 seeds, lr
+1e-2, L1 1e-6) trained on all 20 in the second window kept the weights of epochs 1 and 2
+(validation total R2 -671%, test -1.0%); without the absent ones it kept epochs 29 and 30
+(validation 47%, test 59.6%), and the pooled test total R2 of `cae run` went from 32.7% to 48.5%
+(CA2: 28.2% to 53.3%). Factors of a date on which a kept characteristic is constant are the mean
+of the fitted dates' training factors (`factor_mean_`), so lambda is the mean over fitted dates.
+A panel whose characteristics vary on every training date is used unchanged.
 """
 
 from __future__ import annotations
@@ -28,7 +32,14 @@ import torch
 # module. Binding the module (not names from it) lets either side be imported first: the names
 # are looked up when a model is fitted, by which time both modules are complete.
 from cae import training
-from cae.models._chars import keep_chars, left_out, varying_chars
+from cae.models._chars import (
+    constant_dates,
+    fill_constant_dates,
+    keep_chars,
+    left_out,
+    select_chars,
+    without_dates,
+)
 from cae.models.base import FactorModel
 from cae.models.ca import CAConfig, CAStack
 from cae.tensors import Panel
@@ -58,8 +69,10 @@ class ConditionalAutoencoder(FactorModel):
     def fit(self, train: Panel, val: Panel | None = None) -> Self:
         """Train the ensemble on `train`, early-stopping on `val`; sets `net_`, `factors_`.
 
-        Characteristics constant across tickers on some date of `train` are left out first
-        (see the module docstring); `chars_left_out_` names them.
+        Characteristics constant across tickers on more than half of the dates of `train` are
+        left out first, then the dates on which a kept one is constant are masked (see the
+        module docstring); `chars_left_out_` names the former, `n_dates_left_out_` counts the
+        training dates masked.
         """
         return self.fit_many([self.config], train, val, into=[self])[0]
 
@@ -75,10 +88,14 @@ class ConditionalAutoencoder(FactorModel):
 
         `into` are unfitted models to fit in place (one per config); new ones by default.
         """
-        keep = varying_chars(train)  # (P,) bool
-        fitted = training.train_configs(
-            configs, keep_chars(train, keep), None if val is None else keep_chars(val, keep)
-        )
+        keep = select_chars(train)  # (P,) bool
+        kept = keep_chars(train, keep)
+        fit_train = without_dates(kept, constant_dates(kept))
+        fit_val = None
+        if val is not None:
+            val_kept = keep_chars(val, keep)
+            fit_val = without_dates(val_kept, constant_dates(val_kept))
+        fitted = training.train_configs(configs, fit_train, fit_val)
         models = list(into) if into is not None else [cls(c) for c in configs]
         return [
             model._set_fitted(net, hist, train, keep)
@@ -92,6 +109,12 @@ class ConditionalAutoencoder(FactorModel):
         self.history_ = history
         self.keep_ = keep
         self.chars_left_out_ = left_out(train, keep)
+        self.train_end_ = train.dates[-1]
+        kept = keep_chars(train, keep)
+        fit_dates = ~constant_dates(kept)  # (T,) bool
+        self.n_dates_left_out_ = int((~fit_dates).sum())
+        f = self._realised_factors(kept)  # (T, S*K)
+        self.factor_mean_ = f[fit_dates.to(f.device)].mean(dim=0)  # (S*K,)
         self.factors_ = self.factors(train)
         return self
 
@@ -124,11 +147,20 @@ class ConditionalAutoencoder(FactorModel):
     def factors(self, panel: Panel) -> torch.Tensor:
         """Return the factors (T, S*K) realised from each date's observed targets `y[t]`.
 
+        A date on which a kept characteristic is constant across tickers gets `factor_mean_`
+        (see the module docstring); one after the training block is logged.
+
         Returns
         -------
         torch.Tensor, shape (T, S*K), on the panel's device
         """
         panel = keep_chars(panel, self.keep_)
+        f = self._realised_factors(panel)
+        return fill_constant_dates(f, panel, self.factor_mean_, self.train_end_, self.name)
+
+    @torch.no_grad()
+    def _realised_factors(self, panel: Panel) -> torch.Tensor:
+        """Return the factor network's output (T, S*K) on a panel of the kept characteristics."""
         x = training.factor_inputs(panel, self.config.factor_input, self.config.ridge).to(
             self._device
         )

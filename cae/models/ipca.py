@@ -12,22 +12,23 @@ Normalisation follows the `ipca` package: Gamma'Gamma = I, f'f diagonal and decr
 means positive, and Gamma_alpha orthogonal to Gamma. The intercept is a factor fixed at 1 (so its
 lambda is 1 and it enters predictive returns unchanged).
 
-Characteristics that do not vary across tickers on some date of the fit are left out of the
-window's instruments, in the fit and in every later prediction (`chars_left_out_`; see
-`cae.models._chars`). On such a date (a long-window characteristic's warm-up, 0 for every ticker)
-Z[t] Gamma loses every direction that Gamma carries through it, Gamma' W[t] Gamma is near
-singular, and ALS can use a spare factor to fit those dates' noise through it: on the bundled
-daily sample (107 warm-up dates of 225) one training factor reached 550 against 0.1 elsewhere,
-lambda (the mean of the factors) reached 10, and the pooled predictive R2 of `cae run` was
--1,657% (-0.70% with the characteristics left out). An instrument that is absent on a date
-carries no information there; leaving it out removes the near singularity at its source and
-leaves a panel whose characteristics vary on every date exactly as before. A ridge in the f-step
-was tried and rejected: it biases every date's factors, on clean panels too (so results would
-differ from the `ipca` package), and with a ridge of 1e-2 x trace / K two of the sample's five
-windows still had factors of 8 and 10. The cost: a characteristic missing on any date of the
-fit is not used for the whole window (on the sample IPCA keeps 4 of 20 characteristics, since
-the panel's first date has only those four, and its pooled test total R2 moves from 58.7% to
-56.9%); a panel that starts after the characteristics' warm-up keeps them all.
+Characteristics absent on a date (constant across tickers: a long-window characteristic's warm-up,
+0 for every ticker) follow `cae.models._chars`: one that varies on more than half of the fit's
+dates is kept and the dates on which it is constant are left out of the ALS fit
+(`n_dates_left_out_`); one absent more often is left out of the window's instruments
+(`chars_left_out_`). Fitted on such a date, Z[t] Gamma loses every direction that Gamma carries
+through the absent instrument, Gamma' W[t] Gamma is near singular, and ALS can use a spare factor
+to fit those dates' noise through it: on the bundled daily sample (107 warm-up dates of 225) one
+training factor reached 550 against 0.1 elsewhere, lambda (the mean of the factors) reached 10,
+and the pooled predictive R2 of `cae run` was -1,657% (-0.70% with the absent characteristics
+left out). The same near singularity makes the f-step ill-posed on such a date after the fit, so
+its factor is the mean of the fitted dates' factors (`factor_mean_`), in `factors_` and in
+`factors`; lambda is then the mean over fitted dates. A ridge in the f-step was tried and
+rejected: it biases every date's factors, on clean panels too (so results would differ from the
+`ipca` package), and with a ridge of 1e-2 x trace / K two of the sample's five windows still had
+factors of 8 and 10. A panel whose characteristics vary on every date is fitted exactly as
+before. The earlier rule (leave out any characteristic constant on some date) kept 4 of the
+sample's 20 characteristics in every window, since its first date has only those four.
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ from typing import Self
 import torch
 
 from cae.errors import PanelError
-from cae.models._chars import keep_chars, left_out, varying_chars
+from cae.models._chars import (
+    constant_dates,
+    fill_constant_dates,
+    keep_chars,
+    left_out,
+    select_chars,
+)
 from cae.models._regress import CHUNK_CELLS, PINV_RTOL
 from cae.models.base import FactorModel
 from cae.tensors import Panel
@@ -60,8 +67,10 @@ class IPCA(FactorModel):
     tol : float; stop when no entry of Gamma or f moves more than this in a sweep.
 
     Fitted attributes: `Gamma_` (P_used + constant, K) over the instruments `chars_` (the
-    characteristics that vary on every date of the fit, then the constant), `chars_left_out_`,
-    `Gamma_alpha_` and `factors_` (T, K [+ 1]).
+    characteristics kept by `cae.models._chars.select_chars`, then the constant),
+    `chars_left_out_`, `n_dates_left_out_` (training dates with a kept characteristic constant,
+    left out of the fit), `Gamma_alpha_`, `factors_` (T, K [+ 1]; the dates left out hold
+    `factor_mean_`, the mean factor of the dates fitted).
     """
 
     name = "ipca"
@@ -85,18 +94,22 @@ class IPCA(FactorModel):
     def fit(self, train: Panel, val: Panel | None = None) -> Self:
         """Fit Gamma (P, K) [and Gamma_alpha (P,)] and the training factors (T, K).
 
-        Characteristics constant across tickers on some date of `train` are left out first
-        (see the module docstring); `chars_left_out_` names them.
+        Characteristics constant across tickers on more than half of the dates of `train` are
+        left out first, then the dates on which a kept one is constant (see the module
+        docstring); `chars_left_out_` names the former, `n_dates_left_out_` counts the latter.
         """
-        self.keep_ = varying_chars(train)  # (P_all,) bool
+        self.keep_ = select_chars(train)  # (P_all,) bool
         self.chars_left_out_ = left_out(train, self.keep_)
         train = keep_chars(train, self.keep_)
+        fit_dates = ~constant_dates(train)  # (T,) bool
+        self.n_dates_left_out_ = int((~fit_dates).sum())
+        self.train_end_ = train.dates[-1]
         self.chars_ = tuple(train.char_names) + (("constant",) if self.constant else ())
         K, P = self.n_factors, len(self.chars_)
         if K > P:
             note = (
-                f" ({', '.join(self.chars_left_out_)} left out: constant across tickers on some "
-                "training date)"
+                f" ({', '.join(self.chars_left_out_)} left out: constant across tickers on more "
+                "than half of the training dates)"
                 if self.chars_left_out_
                 else ""
             )
@@ -104,7 +117,8 @@ class IPCA(FactorModel):
                 f"IPCA with {K} factors needs at least {K} characteristics, not {P}{note}"
             )
         W, x = _managed(train, self.constant)  # (T, P, P), (T, P)
-        counts = train.mask.sum(dim=1).clamp(min=1).to(torch.float64)  # (T,)
+        W, x = W[fit_dates], x[fit_dates]  # (T_fit, P, P), (T_fit, P)
+        counts = train.mask[fit_dates].sum(dim=1).clamp(min=1).to(torch.float64)  # (T_fit,)
         # Start from the top principal components of the per-ticker managed portfolios (ipca).
         u, _, _ = torch.linalg.svd((x / counts.unsqueeze(1)).T, full_matrices=False)
         gamma = u[:, :K]  # (P, K)
@@ -124,7 +138,10 @@ class IPCA(FactorModel):
                 break
         self.Gamma_ = gamma  # (P, K)
         self.Gamma_alpha_ = alpha  # (P,); zeros without an intercept
-        self.factors_ = self._with_intercept(f).to(torch.float32)
+        self.factor_mean_ = f.mean(dim=0)  # (K,)
+        f_all = self.factor_mean_.expand(train.n_dates, K).clone()  # (T, K)
+        f_all[fit_dates] = f
+        self.factors_ = self._with_intercept(f_all).to(torch.float32)
         self.factor_names_ = tuple(f"f{k + 1}" for k in range(K)) + (
             ("alpha",) if self.intercept else ()
         )
@@ -145,9 +162,15 @@ class IPCA(FactorModel):
         return beta * panel.mask.unsqueeze(-1)
 
     def factors(self, panel: Panel) -> torch.Tensor:
-        """Return f[t] (T, K) from y[t] and Z[t] with Gamma fixed (the f-step), plus the 1s."""
-        W, x = _managed(keep_chars(panel, self.keep_), self.constant)
+        """Return f[t] (T, K) from y[t] and Z[t] with Gamma fixed (the f-step), plus the 1s.
+
+        A date on which a kept characteristic is constant across tickers gets `factor_mean_`
+        (see the module docstring); one after the training block is logged.
+        """
+        panel = keep_chars(panel, self.keep_)
+        W, x = _managed(panel, self.constant)
         f = _f_step(self.Gamma_, self.Gamma_alpha_, W, x)
+        f = fill_constant_dates(f, panel, self.factor_mean_, self.train_end_, self.name)
         return self._with_intercept(f).to(torch.float32)
 
 
