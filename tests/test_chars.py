@@ -69,6 +69,16 @@ def test_kept_characteristics_absent_on_different_dates_leave_the_fit_enough_dat
     assert int(constant_dates(keep_chars(panel, keep)).sum()) == 3
 
 
+def test_characteristic_collinear_with_others_is_left_out(make_panel):
+    X = ranked(12, 20, 4, seed=3)
+    X[..., 2] = X[..., 0]  # c3 duplicates c1 (as betasq ranks like beta on the sample)
+    X[..., 3] = (X[..., 1] - X[..., 0]) / 2  # c4 is a combination of c1 and c2
+    panel = make_panel(torch.zeros(12, 20), None, X)
+    assert select_chars(panel).tolist() == [True, True, False, False]
+    clean = make_panel(torch.zeros(12, 20), None, ranked(12, 20, 4, seed=3))
+    assert select_chars(clean).tolist() == [True] * 4
+
+
 def test_panel_varying_everywhere_keeps_everything(make_panel):
     panel = make_panel(torch.zeros(8, 5), None, ranked(8, 5, 3))
     assert bool(select_chars(panel).all())
