@@ -2,31 +2,158 @@
 
 Windows count the ticker's own sessions. `min_samples` equal to the window means a value needs
 the full window: a characteristic without enough history is null, never zero.
+
+The engine evaluates every characteristic on one frame sorted by ticker and date, with two
+helper columns: `TICKER_RUN` (an integer per ticker) and `SESSION` (the row's position within
+its ticker, 0 at the ticker's first row in the frame). A window sum is a difference of running
+totals, `sum(t-w+1..t) = total(t) - total(t-w)`, masked by `SESSION` so it never reaches into
+the previous ticker's rows. Running totals restart at each ticker, so a value depends on its own
+ticker's sessions up to t only, bit for bit, never on another ticker's rows.
+
+Each running total is a column the engine computes once per frame (`RUNNING` maps its name to
+its definition), so characteristics that share sums (retvol, beta, idiovol) share the work:
+Polars does not merge identical window expressions by itself.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 
-__all__ = ["MONTH", "cumulative_return", "per_ticker", "positive_log"]
+__all__ = [
+    "HALF_YEAR",
+    "MONTH",
+    "RUNNING",
+    "SESSION",
+    "TICKER_RUN",
+    "WEEK",
+    "YEAR",
+    "cumulative_return",
+    "lagged",
+    "per_ticker",
+    "positive_log",
+    "running_columns",
+    "trailing_count",
+    "trailing_max",
+    "trailing_mean",
+    "trailing_std",
+    "trailing_sum",
+]
 
 MONTH = 21  # trading sessions in a month
 WEEK = 5  # trading sessions in a week
 HALF_YEAR = 126
 YEAR = 252
+TICKER_RUN = "_ticker_run"  # helper column: one integer per ticker, rows sorted by ticker, date
+SESSION = "_session"  # helper column: 0-based position of the row within its ticker
+_RUNNING_PREFIX = "_running_"
+# Running-total column name -> the per-ticker expression that computes it (filled on first use).
+RUNNING: dict[str, pl.Expr] = {}
 
 
 def per_ticker(expr: pl.Expr) -> pl.Expr:
-    """Evaluate `expr` within each ticker's own history."""
-    return expr.over("ticker")
+    """Evaluate the length-preserving `expr` within each ticker's own history.
+
+    Rows are sorted by ticker, so the tickers' results are concatenated in row order
+    ("explode") instead of scattered back by index, which costs as much as the window itself.
+    """
+    return expr.over(TICKER_RUN, mapping_strategy="explode")
+
+
+def lagged(expr: pl.Expr, sessions: int) -> pl.Expr:
+    """Return `expr` of the ticker's session t-`sessions` (null before its first session)."""
+    return pl.when(pl.col(SESSION) >= sessions).then(expr.shift(sessions))
+
+
+def _running_total(expr: pl.Expr) -> pl.Expr:
+    """Return the column holding the ticker's running total of `expr` (nulls count as 0)."""
+    digest = hashlib.sha1(expr.meta.serialize(format="binary")).hexdigest()[:16]
+    name = f"{_RUNNING_PREFIX}{digest}"
+    RUNNING.setdefault(name, expr)
+    return pl.col(name)
+
+
+def running_columns(exprs: list[pl.Expr]) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """Return the running totals that `exprs` read, as two steps to add before them.
+
+    First each summand as a whole-column expression (fast, and Polars merges repeats), then its
+    per-ticker running total over that plain column: a window over a compound expression would
+    evaluate it ticker by ticker.
+    """
+    names = sorted({n for e in exprs for n in e.meta.root_names() if n.startswith(_RUNNING_PREFIX)})
+    summands = [RUNNING[name].alias(name) for name in names]
+    totals = [per_ticker(pl.col(name).fill_null(0).cum_sum()).alias(name) for name in names]
+    return summands, totals
+
+
+def _windowed(running: pl.Expr, window: int) -> pl.Expr:
+    # The running total before the window, 0 when the window starts at the ticker's first row:
+    # a short history gives the partial window that `min_samples` then accepts or rejects.
+    before = pl.when(pl.col(SESSION) >= window).then(running.shift(window)).otherwise(0)
+    return running - before
+
+
+def trailing_count(valid: pl.Expr, window: int) -> pl.Expr:
+    """Count the sessions among the ticker's last `window` where `valid` is true."""
+    return _windowed(_running_total(valid.fill_null(False).cast(pl.Int32)), window)
+
+
+def trailing_sum(
+    expr: pl.Expr,
+    window: int,
+    min_samples: int | None = None,
+    *,
+    valid: pl.Expr | None = None,
+) -> pl.Expr:
+    """Sum the non-null values of `expr` over the ticker's last `window` sessions.
+
+    Null unless at least `min_samples` (default: all `window`) of them are non-null, as
+    Polars' `rolling_sum` does. `valid`, when given, must be true exactly where `expr` is
+    non-null: sums over the same rows then share one count.
+    """
+    needed = window if min_samples is None else min_samples
+    count = trailing_count(expr.is_not_null() if valid is None else valid, window)
+    total = _windowed(_running_total(expr.cast(pl.Float64)), window)
+    return pl.when(count >= needed).then(total)
+
+
+def trailing_mean(expr: pl.Expr, window: int, min_samples: int | None = None) -> pl.Expr:
+    """Mean of the non-null values of `expr` over the ticker's last `window` sessions."""
+    count = trailing_count(expr.is_not_null(), window)
+    return trailing_sum(expr, window, min_samples) / count
+
+
+def trailing_std(expr: pl.Expr, window: int, min_samples: int | None = None) -> pl.Expr:
+    """Return the std (ddof 1) of the non-null values of `expr` over the last `window` sessions.
+
+    From the window's sums of x and x^2; rounding can leave a tiny negative sum of squared
+    deviations when every value is equal, so it is clipped at 0.
+    """
+    valid = expr.is_not_null()
+    count = trailing_count(valid, window)
+    total = trailing_sum(expr, window, min_samples)
+    squares = trailing_sum(expr * expr, window, min_samples, valid=valid)
+    deviations = (squares - total * total / count).clip(lower_bound=0.0)
+    return (deviations / (count - 1)).sqrt()
+
+
+def trailing_max(expr: pl.Expr, window: int) -> pl.Expr:
+    """Largest value of `expr` over the ticker's last `window` sessions (all of them non-null).
+
+    The whole-column window is kept only where the ticker has `window` non-null sessions, so it
+    never spans two tickers; a maximum has no rounding, so it is exact.
+    """
+    full = trailing_count(expr.is_not_null(), window) >= window
+    return pl.when(full).then(expr.rolling_max(window, min_samples=window))
 
 
 def cumulative_return(window: int, skip: int = 0) -> pl.Expr:
     """Return the compounded return of sessions t-skip-window+1 .. t-skip (needs all of them)."""
-    log_growth = pl.col("ret").log1p().rolling_sum(window, min_samples=window)
+    log_growth = trailing_sum(pl.col("ret").log1p(), window, valid=pl.col("ret").is_not_null())
     if skip:
-        log_growth = log_growth.shift(skip)
-    return per_ticker(log_growth.exp() - 1)
+        log_growth = lagged(log_growth, skip)
+    return log_growth.exp() - 1
 
 
 def positive_log(expr: pl.Expr) -> pl.Expr:
