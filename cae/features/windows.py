@@ -8,11 +8,14 @@ helper columns: `TICKER_RUN` (an integer per ticker) and `SESSION` (the row's po
 its ticker, 0 at the ticker's first row in the frame). A window sum is a difference of running
 totals, `sum(t-w+1..t) = total(t) - total(t-w)`, masked by `SESSION` so it never reaches into
 the previous ticker's rows. Running totals restart at each ticker, so a value depends on its own
-ticker's sessions up to t only, bit for bit, never on another ticker's rows.
+ticker's sessions up to t only, bit for bit, never on another ticker's rows. A difference of
+totals carries the rounding of the ticker's whole history (relative error about 1e-16 times
+history sum / window sum), which is negligible for sums and means; variances cancel, so
+`trailing_std` and `trailing_max` use window-local rolling kernels instead.
 
 Each running total is a column the engine computes once per frame (`RUNNING` maps its name to
-its definition), so characteristics that share sums (retvol, beta, idiovol) share the work:
-Polars does not merge identical window expressions by itself.
+its definition), so characteristics that share sums (beta and idiovol share six, the momentum
+family one) share the work: Polars does not merge identical window expressions by itself.
 """
 
 from __future__ import annotations
@@ -124,18 +127,15 @@ def trailing_mean(expr: pl.Expr, window: int, min_samples: int | None = None) ->
     return trailing_sum(expr, window, min_samples) / count
 
 
-def trailing_std(expr: pl.Expr, window: int, min_samples: int | None = None) -> pl.Expr:
-    """Return the std (ddof 1) of the non-null values of `expr` over the last `window` sessions.
+def trailing_std(expr: pl.Expr, window: int) -> pl.Expr:
+    """Return the std (ddof 1) of `expr` over the ticker's last `window` sessions (all non-null).
 
-    From the window's sums of x and x^2; rounding can leave a tiny negative sum of squared
-    deviations when every value is equal, so it is clipped at 0.
+    Polars' rolling std over the whole column, kept only where the ticker has `window` non-null
+    sessions, so it never spans two tickers. Not from running sums of x and x^2: those lose the
+    variance of a quiet window after a loud history (dollar volume that fell 500-fold).
     """
-    valid = expr.is_not_null()
-    count = trailing_count(valid, window)
-    total = trailing_sum(expr, window, min_samples)
-    squares = trailing_sum(expr * expr, window, min_samples, valid=valid)
-    deviations = (squares - total * total / count).clip(lower_bound=0.0)
-    return (deviations / (count - 1)).sqrt()
+    full = trailing_count(expr.is_not_null(), window) >= window
+    return pl.when(full).then(expr.rolling_std(window, min_samples=window, ddof=1))
 
 
 def trailing_max(expr: pl.Expr, window: int) -> pl.Expr:
