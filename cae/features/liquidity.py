@@ -18,6 +18,7 @@ from cae.features.windows import (
     HALF_YEAR,
     MONTH,
     YEAR,
+    full_window,
     lagged,
     per_ticker,
     positive_log,
@@ -57,9 +58,8 @@ def ill() -> pl.Expr:
 @characteristic("zerotrade", window=MONTH)
 def zerotrade() -> pl.Expr:
     """Count the zero-volume sessions among the last 21."""
-    traded = trailing_count(pl.col("volume").is_not_null(), MONTH)
     zero = trailing_count(pl.col("volume") == 0, MONTH)
-    return pl.when(traded >= MONTH).then(zero.cast(pl.Float64))
+    return pl.when(full_window(pl.col("volume").is_not_null(), MONTH)).then(zero.cast(pl.Float64))
 
 
 @characteristic("turn", window=HALF_YEAR)

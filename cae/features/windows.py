@@ -3,18 +3,20 @@
 Windows count the ticker's own sessions. `min_samples` equal to the window means a value needs
 the full window: a characteristic without enough history is null, never zero.
 
-The engine evaluates every characteristic on one frame sorted by ticker and date, with two
-helper columns: `TICKER_RUN` (an integer per ticker) and `SESSION` (the row's position within
-its ticker, 0 at the ticker's first row in the frame). A window sum is a difference of running
-totals, `sum(t-w+1..t) = total(t) - total(t-w)`, masked by `SESSION` so it never reaches into
-the previous ticker's rows. Running totals restart at each ticker, so a value depends on its own
-ticker's sessions up to t only, bit for bit, never on another ticker's rows. A difference of
-totals carries the rounding of the ticker's whole history (relative error about 1e-16 times
-history sum / window sum), which is negligible for sums and means; variances cancel, so
-`trailing_std` and `trailing_max` use window-local rolling kernels instead.
+The engine evaluates every characteristic on one frame sorted by ticker and date, with three
+helper columns: `TICKER_RUN` (an integer per ticker), `SESSION` (the row's position within
+its ticker, 0 at the ticker's first row in the frame) and `ROW` (its position in the frame).
+A window sum is a difference of running totals, `sum(t-w+1..t) = total(t) - total(t-w)`,
+masked by `SESSION` so it never reaches into the previous ticker's rows. Running totals restart
+at each ticker, so a value depends on its own ticker's sessions up to t only, bit for bit,
+never on another ticker's rows. A difference of totals carries the rounding of the ticker's
+whole history (relative error about 1e-16 times history sum / window sum), which is negligible
+for sums and means; variances cancel, so `trailing_std` and `trailing_max` use window-local
+rolling kernels instead.
 
 Each running total is a column the engine computes once per frame (`RUNNING` maps its name to
-its definition), so characteristics that share sums (beta and idiovol share six, the momentum
+its definition), as is each streak of valid sessions that tells whether a window is full
+(`STREAKS`), so characteristics that share sums (beta and idiovol share six, the momentum
 family one) share the work: Polars does not merge identical window expressions by itself.
 """
 
@@ -27,16 +29,19 @@ import polars as pl
 __all__ = [
     "HALF_YEAR",
     "MONTH",
+    "ROW",
     "RUNNING",
     "SESSION",
+    "STREAKS",
     "TICKER_RUN",
     "WEEK",
     "YEAR",
     "cumulative_return",
+    "full_window",
+    "helper_columns",
     "lagged",
     "per_ticker",
     "positive_log",
-    "running_columns",
     "trailing_count",
     "trailing_max",
     "trailing_mean",
@@ -50,9 +55,11 @@ HALF_YEAR = 126
 YEAR = 252
 TICKER_RUN = "_ticker_run"  # helper column: one integer per ticker, rows sorted by ticker, date
 SESSION = "_session"  # helper column: 0-based position of the row within its ticker
-_RUNNING_PREFIX = "_running_"
-# Running-total column name -> the per-ticker expression that computes it (filled on first use).
+ROW = "_row"  # helper column: 0-based position of the row in the frame
+# Helper column name -> its definition, filled on first use: running totals (a per-ticker
+# cumulative sum of the definition) and streaks (a whole-column expression).
 RUNNING: dict[str, pl.Expr] = {}
+STREAKS: dict[str, pl.Expr] = {}
 
 
 def per_ticker(expr: pl.Expr) -> pl.Expr:
@@ -69,25 +76,49 @@ def lagged(expr: pl.Expr, sessions: int) -> pl.Expr:
     return pl.when(pl.col(SESSION) >= sessions).then(expr.shift(sessions))
 
 
-def _running_total(expr: pl.Expr) -> pl.Expr:
-    """Return the column holding the ticker's running total of `expr` (nulls count as 0)."""
+def _helper(registry: dict[str, pl.Expr], prefix: str, expr: pl.Expr) -> pl.Expr:
     digest = hashlib.sha1(expr.meta.serialize(format="binary")).hexdigest()[:16]
-    name = f"{_RUNNING_PREFIX}{digest}"
-    RUNNING.setdefault(name, expr)
+    name = f"{prefix}{digest}"
+    registry.setdefault(name, expr)
     return pl.col(name)
 
 
-def running_columns(exprs: list[pl.Expr]) -> tuple[list[pl.Expr], list[pl.Expr]]:
-    """Return the running totals that `exprs` read, as two steps to add before them.
+def _running_total(expr: pl.Expr) -> pl.Expr:
+    """Return the column holding the ticker's running total of `expr` (nulls count as 0)."""
+    return _helper(RUNNING, "_running_", expr)
 
-    First each summand as a whole-column expression (fast, and Polars merges repeats), then its
-    per-ticker running total over that plain column: a window over a compound expression would
-    evaluate it ticker by ticker.
+
+def full_window(valid: pl.Expr, window: int) -> pl.Expr:
+    """Return whether `valid` holds on each of the ticker's last `window` sessions.
+
+    From one streak column per `valid`: the sessions in a row, up to t and within the ticker,
+    where it holds; a window is full when the streak reaches it. Cheaper than counting.
     """
-    names = sorted({n for e in exprs for n in e.meta.root_names() if n.startswith(_RUNNING_PREFIX)})
-    summands = [RUNNING[name].alias(name) for name in names]
-    totals = [per_ticker(pl.col(name).fill_null(0).cum_sum()).alias(name) for name in names]
-    return summands, totals
+    row = pl.col(ROW)
+    # The last row before t where `valid` fails; a ticker's first row counts its predecessor.
+    last_gap = (
+        pl.when(~valid.fill_null(False))
+        .then(row)
+        .when(pl.col(SESSION) == 0)
+        .then(row - 1)
+        .forward_fill()
+    )
+    return _helper(STREAKS, "_streak_", row - last_gap) >= window
+
+
+def helper_columns(exprs: list[pl.Expr]) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """Return the helper columns that `exprs` read, as two steps to add before them.
+
+    First the streaks and each running total's summand as whole-column expressions, then the
+    per-ticker running totals over those plain columns: a window over a compound expression
+    would evaluate it ticker by ticker.
+    """
+    used = {n for e in exprs for n in e.meta.root_names()}
+    running = sorted(used & RUNNING.keys())
+    first = [RUNNING[name].alias(name) for name in running]
+    first += [STREAKS[name].alias(name) for name in sorted(used & STREAKS.keys())]
+    totals = [per_ticker(pl.col(name).fill_null(0).cum_sum()).alias(name) for name in running]
+    return first, totals
 
 
 def _windowed(running: pl.Expr, window: int) -> pl.Expr:
@@ -115,16 +146,19 @@ def trailing_sum(
     Polars' `rolling_sum` does. `valid`, when given, must be true exactly where `expr` is
     non-null: sums over the same rows then share one count.
     """
-    needed = window if min_samples is None else min_samples
-    count = trailing_count(expr.is_not_null() if valid is None else valid, window)
-    total = _windowed(_running_total(expr.cast(pl.Float64)), window)
-    return pl.when(count >= needed).then(total)
+    valid = expr.is_not_null() if valid is None else valid
+    if min_samples is None or min_samples >= window:
+        enough = full_window(valid, window)
+    else:
+        enough = trailing_count(valid, window) >= min_samples
+    return pl.when(enough).then(_windowed(_running_total(expr.cast(pl.Float64)), window))
 
 
 def trailing_mean(expr: pl.Expr, window: int, min_samples: int | None = None) -> pl.Expr:
     """Mean of the non-null values of `expr` over the ticker's last `window` sessions."""
-    count = trailing_count(expr.is_not_null(), window)
-    return trailing_sum(expr, window, min_samples) / count
+    if min_samples is None or min_samples >= window:
+        return trailing_sum(expr, window) / window
+    return trailing_sum(expr, window, min_samples) / trailing_count(expr.is_not_null(), window)
 
 
 def trailing_std(expr: pl.Expr, window: int) -> pl.Expr:
@@ -134,7 +168,7 @@ def trailing_std(expr: pl.Expr, window: int) -> pl.Expr:
     sessions, so it never spans two tickers. Not from running sums of x and x^2: those lose the
     variance of a quiet window after a loud history (dollar volume that fell 500-fold).
     """
-    full = trailing_count(expr.is_not_null(), window) >= window
+    full = full_window(expr.is_not_null(), window)
     return pl.when(full).then(expr.rolling_std(window, min_samples=window, ddof=1))
 
 
@@ -144,7 +178,7 @@ def trailing_max(expr: pl.Expr, window: int) -> pl.Expr:
     The whole-column window is kept only where the ticker has `window` non-null sessions, so it
     never spans two tickers; a maximum has no rounding, so it is exact.
     """
-    full = trailing_count(expr.is_not_null(), window) >= window
+    full = full_window(expr.is_not_null(), window)
     return pl.when(full).then(expr.rolling_max(window, min_samples=window))
 
 
