@@ -8,7 +8,7 @@ import polars as pl
 
 from cae.errors import DataError
 from cae.features.registry import REGISTRY
-from cae.features.windows import ROW, SESSION, TICKER_RUN, helper_columns
+from cae.features.windows import ROW, SESSION, TICKER_RUN, helper_columns, running_totals
 from cae.schemas import PANEL_MAX_ABS_RETURN
 
 __all__ = [
@@ -77,14 +77,15 @@ def _add(frame: pl.DataFrame, names: Sequence[str], *, sessions: bool = False) -
         return frame
     exprs = [REGISTRY[name].expr().alias(name) for name in names]
     source = _with_sessions(frame) if sessions else frame.lazy()
-    # One lazy query: the running totals the characteristics share first, each once, then every
-    # characteristic, spread over Polars' threads. Non-finite results (a log of zero volume)
+    # The helper columns the characteristics share first, each once, then every characteristic
+    # in one query, spread over Polars' threads. Non-finite results (a log of zero volume)
     # become null: missing, never 0 or inf.
-    first, totals = helper_columns(exprs)
+    first, running = helper_columns(exprs)
     if first:
         source = source.with_columns(first)
-    if totals:
-        source = source.with_columns(totals)
+    if running:
+        helpers = source.collect()
+        source = helpers.with_columns(running_totals(helpers, running)).lazy()
     values = (
         source.select(exprs)
         .select(
