@@ -86,6 +86,7 @@ def _add(frame: pl.DataFrame, names: Sequence[str], *, sessions: bool = False) -
     if running:
         helpers = source.collect()
         source = helpers.with_columns(running_totals(helpers, running)).lazy()
+        del helpers  # frees the summands: each total replaces its summand under the same name
     values = (
         source.select(exprs)
         .select(
