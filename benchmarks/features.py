@@ -73,6 +73,40 @@ def phase_ours(home: Path) -> dict:
     }
 
 
+def phase_breakdown(home: Path) -> dict:
+    """Time the steps of one full build by wrapping the functions `build_panel` calls."""
+    from cae import panel, panel_store
+
+    seconds: dict[str, float] = {}
+
+    def timed(label, function):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - start
+
+        return wrapper
+
+    def timed_sql(con, name, freq, params=None, run=panel_store.execute):
+        return timed(f"SQL {name}", run)(con, name, freq, params)
+
+    panel.query_frame = timed("SQL daily_base + market_returns (read into Polars)", query_frame)
+    panel.features.compute_daily = timed("compute_daily (per chunk)", compute_daily)
+    panel.to_frequency = timed("to_frequency", panel.to_frequency)
+    panel.store.validate_panel = timed("pandera validation", panel_store.validate_panel)
+    panel.store.execute = timed_sql
+    con = warehouse.connect(home)
+    start = time.perf_counter()
+    build_panel(con, "daily", full=True)
+    total = time.perf_counter() - start
+    steps = dict(sorted(seconds.items(), key=lambda item: -item[1]))
+    # The staging inserts (DuckDB appends from Arrow) and Python glue are the rest.
+    steps["other (staging inserts, glue)"] = total - sum(seconds.values())
+    return {"total": total, "steps": steps}
+
+
 def phase_ours_compute(home: Path) -> dict:
     base = pl.read_parquet(home / "daily_base.parquet")
     start, cpu = time.perf_counter(), _cpu_seconds()
@@ -168,7 +202,12 @@ def phase_pandas(home: Path) -> dict:
     return {"rows": len(out), "seconds": seconds, "cpu": cpu, "max_rel_diff": worst}
 
 
-PHASES = {"ours": phase_ours, "ours_compute": phase_ours_compute, "pandas": phase_pandas}
+PHASES = {
+    "ours": phase_ours,
+    "ours_compute": phase_ours_compute,
+    "pandas": phase_pandas,
+    "breakdown": phase_breakdown,
+}
 
 
 def _child(phase: str, home: Path) -> dict:
@@ -187,6 +226,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=2520)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also time the steps of build_panel (one more run)"
+    )
     parser.add_argument("--phase", choices=["generate", *PHASES], help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -217,6 +259,7 @@ def main() -> None:
         results["ours (compute only)"] = _child("ours_compute", home)
         if not args.skip_pandas:
             results["pandas groupby-rolling"] = _child("pandas", home)
+        breakdown = _child("breakdown", home) if args.breakdown else None
 
     print(
         f"synthetic market: {args.tickers} tickers x {args.days} days = {generated['rows']:,} "
@@ -243,6 +286,12 @@ def main() -> None:
     if "pandas groupby-rolling" in results:
         diff = results["pandas groupby-rolling"]["max_rel_diff"]
         print(f"same missing cells; max |ours - pandas| over all cells: {diff:.1e} std devs")
+    if breakdown:
+        print(f"\nbuild_panel steps (a separate run, {breakdown['total']:.1f} s in total):\n")
+        print("| step | wall time (s) |")
+        print("|---|---:|")
+        for step, step_seconds in breakdown["steps"].items():
+            print(f"| {step} | {step_seconds:.1f} |")
 
 
 if __name__ == "__main__":

@@ -229,3 +229,38 @@ def test_std_of_an_unchanging_window_is_exactly_zero():
 def test_unsorted_input_gives_the_sorted_result(base, daily):
     shuffled = base.sample(fraction=1.0, shuffle=True, seed=5)
     assert compute_daily(shuffled).equals(daily)
+
+
+def test_running_totals_agree_padded_and_ticker_by_ticker(monkeypatch):
+    from cae.features import windows
+
+    rng = np.random.default_rng(11)
+    lengths = [400, 3, 7, 1, 12]  # one long history among short ones: mostly padding
+    frame = pl.DataFrame(
+        {
+            windows.SESSION: np.concatenate([np.arange(n) for n in lengths]),
+            "x": rng.normal(0, 1e6, sum(lengths)),
+            "k": rng.integers(0, 2, sum(lengths)).astype(np.int32),
+        }
+    )
+    monkeypatch.setattr(windows, "MAX_PADDING", 100)
+    padded = windows.running_totals(frame, ["x", "k"])
+    monkeypatch.setattr(windows, "MAX_PADDING", 1)
+    one_by_one = windows.running_totals(frame, ["x", "k"])
+    assert padded[0].equals(one_by_one[0]) and padded[1].equals(one_by_one[1])
+    start = sum(lengths[:3])  # the fourth ticker: one row, its own value
+    assert padded[0][start] == frame["x"][start]
+    assert padded[1][start + 1 :].to_list() == np.cumsum(frame["k"][start + 1 :]).tolist()
+
+
+def test_an_overflowing_value_is_missing_not_inf():
+    frame = pl.DataFrame(
+        {
+            "ticker": "X",
+            "date": [dt.date(2000, 1, 1) + dt.timedelta(days=i) for i in range(760)],
+            "ret": [9.0] * 760,  # 900% a day: compounded over 504 sessions it overflows
+        }
+    )
+    out = compute_daily(frame, ["mom36m", "strev"])
+    assert out["mom36m"][759] is None
+    assert out["strev"][759] == pytest.approx(10.0**5 - 1, rel=1e-12)

@@ -87,14 +87,15 @@ def _add(frame: pl.DataFrame, names: Sequence[str], *, sessions: bool = False) -
         helpers = source.collect()
         source = helpers.with_columns(running_totals(helpers, running)).lazy()
         del helpers  # frees the summands: each total replaces its summand under the same name
-    values = (
-        source.select(exprs)
-        .select(
-            pl.when(pl.col(name).is_finite()).then(pl.col(name)).cast(pl.Float64).alias(name)
-            for name in names
+    values = source.select(exprs).collect().cast(pl.Float64)
+    # Reading every column once is cheaper than rewriting each; only those with an inf or NaN
+    # (rare) are rewritten.
+    finite = values.select(pl.all().is_finite().all()).row(0, named=True)
+    broken = [name for name in names if finite[name] is False]
+    if broken:
+        values = values.with_columns(
+            pl.when(pl.col(name).is_finite()).then(pl.col(name)).alias(name) for name in broken
         )
-        .collect()
-    )
     # Attach the results as new columns, so the frame's other columns are shared, never copied
     # (the daily panel holds millions of rows).
     return frame.with_columns(values.get_columns())

@@ -58,6 +58,9 @@ YEAR = 252
 TICKER_RUN = "_ticker_run"  # helper column: one integer per ticker, rows sorted by ticker, date
 SESSION = "_session"  # helper column: 0-based position of the row within its ticker
 ROW = "_row"  # helper column: 0-based position of the row in the frame
+# The (tickers x sessions) array of `running_totals` may hold this many cells per row; beyond
+# it (one long history among many short ones) tickers are summed one by one instead.
+MAX_PADDING = 4
 # Helper column name -> its definition, filled on first use: running totals (a per-ticker
 # cumulative sum of the definition) and streaks (a whole-column expression).
 RUNNING: dict[str, pl.Expr] = {}
@@ -128,12 +131,17 @@ def running_totals(frame: pl.DataFrame, names: list[str]) -> list[pl.Series]:
     Each ticker's total restarts at its first row (`SESSION` 0), so it reads that ticker's rows
     only. Integer summands (counts) are exact in a whole-column cumulative sum, so a ticker's
     total is that minus the total before its first row. Float sums would carry other tickers'
-    rounding that way, so they are summed ticker by ticker: numpy over contiguous slices, a
-    few microseconds per ticker, where a Polars window (`.over`) gathers every ticker into a
-    list and back and costs several times more.
+    rounding that way, so each ticker is summed on its own: its rows become one row of a
+    (tickers x sessions) array that numpy sums along the sessions axis, several times faster
+    than a Polars window (`.over`), which gathers every ticker into a list and back.
     """
-    firsts = np.flatnonzero(frame[SESSION].to_numpy() == 0)
+    sessions = frame[SESSION].to_numpy()
+    firsts = np.flatnonzero(sessions == 0)
     lengths = np.diff(np.append(firsts, frame.height))
+    n_tickers, width = len(firsts), int(lengths.max(initial=0))
+    # Cell of each row in the (tickers x sessions) array; padding cells stay 0.
+    cells = np.repeat(np.arange(n_tickers, dtype=np.int64) * width, lengths) + sessions
+    padded = n_tickers * width <= MAX_PADDING * max(frame.height, 1)
     totals = []
     for name in names:
         column = frame[name].fill_null(0)
@@ -142,6 +150,10 @@ def running_totals(frame: pl.DataFrame, names: list[str]) -> list[pl.Series]:
             running = np.cumsum(values, dtype=np.int64)
             before = np.concatenate([[0], running[firsts[1:] - 1]])
             total = running - np.repeat(before, lengths)
+        elif padded:
+            grid = np.zeros((n_tickers, width))  # (tickers, sessions)
+            grid.ravel()[cells] = values
+            total = np.cumsum(grid, axis=1, out=grid).ravel()[cells]
         else:
             total = np.empty(len(values), dtype=np.float64)
             for first, length in zip(firsts.tolist(), lengths.tolist(), strict=True):
