@@ -78,7 +78,8 @@ def std_turn() -> pl.Expr:
     return per_ticker(pl.when(base > 0).then(spread / base))
 
 
-def _corwin_schultz_daily() -> pl.Expr:
+def _corwin_schultz_daily() -> tuple[pl.Expr, pl.Expr]:
+    """Return the two-day spread estimate and where it is defined (the cheap condition)."""
     high, low = pl.col("adj_high"), pl.col("adj_low")
     prev_high, prev_low = lagged(high, 1), lagged(low, 1)
     beta = (high / low).log() ** 2 + (prev_high / prev_low).log() ** 2
@@ -88,15 +89,18 @@ def _corwin_schultz_daily() -> pl.Expr:
     gamma = (two_day_high / two_day_low).log() ** 2
     alpha = ((2 * beta).sqrt() - beta.sqrt()) / _CS_DENOMINATOR - (gamma / _CS_DENOMINATOR).sqrt()
     spread = 2 * (alpha.exp() - 1) / (1 + alpha.exp())
-    valid = (low > 0) & (prev_low > 0) & (high >= low) & (prev_high >= prev_low)
+    valid = ((low > 0) & (prev_low > 0) & (high >= low) & (prev_high >= prev_low)).fill_null(False)
     # Negative two-day estimates are set to zero before averaging, as in Corwin & Schultz.
-    return pl.when(valid).then(spread.clip(lower_bound=0.0))
+    return pl.when(valid).then(spread.clip(lower_bound=0.0)), valid
 
 
 @characteristic("baspread", window=MONTH + 1)
 def baspread() -> pl.Expr:
     """Corwin-Schultz (2012) high-low spread estimate, mean of 2-day estimates over 21 sessions."""
-    return trailing_mean(_corwin_schultz_daily(), MONTH)
+    spread, valid = _corwin_schultz_daily()
+    # `valid` marks exactly the non-null estimates (positive prices give finite logs), so the
+    # window check need not evaluate the estimate a second time.
+    return trailing_mean(spread, MONTH, valid=valid)
 
 
 @characteristic("mvel1", window=YEAR)

@@ -120,7 +120,7 @@ def helper_columns(exprs: list[pl.Expr]) -> tuple[list[pl.Expr], list[str]]:
     """
     used = {n for e in exprs for n in e.meta.root_names()}
     running = sorted(used & RUNNING.keys())
-    first = [RUNNING[name].alias(name) for name in running]
+    first = [RUNNING[name].fill_null(0).alias(name) for name in running]
     first += [STREAKS[name].alias(name) for name in sorted(used & STREAKS.keys())]
     return first, running
 
@@ -139,22 +139,29 @@ def running_totals(frame: pl.DataFrame, names: list[str]) -> list[pl.Series]:
     firsts = np.flatnonzero(sessions == 0)
     lengths = np.diff(np.append(firsts, frame.height))
     n_tickers, width = len(firsts), int(lengths.max(initial=0))
-    # Cell of each row in the (tickers x sessions) array; padding cells stay 0.
+    # Cell of each row in the (tickers x sessions) array.
     cells = np.repeat(np.arange(n_tickers, dtype=np.int64) * width, lengths) + sessions
     padded = n_tickers * width <= MAX_PADDING * max(frame.height, 1)
+    # One array for every column: padding cells sit after each ticker's last session, so
+    # whatever they hold never enters a total (a fresh array per column costs page faults).
+    grid = np.empty((n_tickers, width) if padded else (0, 0))  # (tickers, sessions)
     totals = []
     for name in names:
         column = frame[name].fill_null(0)
-        values = column.to_numpy()
         if column.dtype.is_integer():
-            running = np.cumsum(values, dtype=np.int64)
+            running = np.cumsum(column.to_numpy(), dtype=np.int64)
             before = np.concatenate([[0], running[firsts[1:] - 1]])
             total = running - np.repeat(before, lengths)
         elif padded:
-            grid = np.zeros((n_tickers, width))  # (tickers, sessions)
-            grid.ravel()[cells] = values
+            # Chunk by chunk: each is a zero-copy view, where one numpy array of the whole
+            # column would be another copy.
+            start = 0
+            for chunk in column.get_chunks():
+                grid.ravel()[cells[start : start + chunk.len()]] = chunk.to_numpy()
+                start += chunk.len()
             total = np.cumsum(grid, axis=1, out=grid).ravel()[cells]
         else:
+            values = column.to_numpy()
             total = np.empty(len(values), dtype=np.float64)
             for first, length in zip(firsts.tolist(), lengths.tolist(), strict=True):
                 np.cumsum(values[first : first + length], out=total[first : first + length])
@@ -195,11 +202,21 @@ def trailing_sum(
     return pl.when(enough).then(_windowed(_running_total(expr.cast(pl.Float64)), window))
 
 
-def trailing_mean(expr: pl.Expr, window: int, min_samples: int | None = None) -> pl.Expr:
-    """Mean of the non-null values of `expr` over the ticker's last `window` sessions."""
+def trailing_mean(
+    expr: pl.Expr,
+    window: int,
+    min_samples: int | None = None,
+    *,
+    valid: pl.Expr | None = None,
+) -> pl.Expr:
+    """Mean of the non-null values of `expr` over the ticker's last `window` sessions.
+
+    `valid` as in `trailing_sum`.
+    """
+    valid = expr.is_not_null() if valid is None else valid
     if min_samples is None or min_samples >= window:
-        return trailing_sum(expr, window) / window
-    return trailing_sum(expr, window, min_samples) / trailing_count(expr.is_not_null(), window)
+        return trailing_sum(expr, window, valid=valid) / window
+    return trailing_sum(expr, window, min_samples, valid=valid) / trailing_count(valid, window)
 
 
 def trailing_std(expr: pl.Expr, window: int) -> pl.Expr:
