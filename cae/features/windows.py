@@ -58,8 +58,8 @@ YEAR = 252
 TICKER_RUN = "_ticker_run"  # helper column: one integer per ticker, rows sorted by ticker, date
 SESSION = "_session"  # helper column: 0-based position of the row within its ticker
 ROW = "_row"  # helper column: 0-based position of the row in the frame
-# The (tickers x sessions) array of `running_totals` may hold this many cells per row; beyond
-# it (one long history among many short ones) tickers are summed one by one instead.
+# The (tickers x sessions) array of `running_totals` may hold this many cells per frame row;
+# beyond it (one long history among many short ones) tickers are summed one by one instead.
 MAX_PADDING = 4
 # Helper column name -> its definition, filled on first use: running totals (a per-ticker
 # cumulative sum of the definition) and streaks (a whole-column expression).
@@ -100,7 +100,7 @@ def full_window(valid: pl.Expr, window: int) -> pl.Expr:
     where it holds; a window is full when the streak reaches it. Cheaper than counting.
     """
     row = pl.col(ROW)
-    # The last row before t where `valid` fails; a ticker's first row counts its predecessor.
+    # The last row up to t where `valid` fails; at a ticker's first row, the row before it.
     last_gap = (
         pl.when(~valid.fill_null(False))
         .then(row)
