@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -37,6 +38,13 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def _cpu_seconds() -> float:
+    # User + system time of all this process's threads: less sensitive than wall time to other
+    # processes sharing the two cores.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def phase_generate(home: Path, tickers: int, days: int, seed: int) -> dict:
     start = time.perf_counter()
     prices, meta = generate_market(SynthConfig(n_tickers=tickers, n_days=days, seed=seed))
@@ -56,18 +64,56 @@ def phase_generate(home: Path, tickers: int, days: int, seed: int) -> dict:
 
 def phase_ours(home: Path) -> dict:
     con = warehouse.connect(home)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     report = build_panel(con, "daily", full=True)
-    return {"rows": report.n_rows, "seconds": time.perf_counter() - start}
+    return {
+        "rows": report.n_rows,
+        "seconds": time.perf_counter() - start,
+        "cpu": _cpu_seconds() - cpu,
+    }
+
+
+def phase_breakdown(home: Path) -> dict:
+    """Time the steps of one full build by wrapping the functions `build_panel` calls."""
+    from cae import panel, panel_store
+
+    seconds: dict[str, float] = {}
+
+    def timed(label, function):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - start
+
+        return wrapper
+
+    def timed_sql(con, name, freq, params=None, run=panel_store.execute):
+        return timed(f"SQL {name}", run)(con, name, freq, params)
+
+    panel.query_frame = timed("SQL daily_base + market_returns (read into Polars)", query_frame)
+    panel.features.compute_daily = timed("compute_daily (per chunk)", compute_daily)
+    panel.to_frequency = timed("to_frequency", panel.to_frequency)
+    panel.store.validate_panel = timed("pandera validation", panel_store.validate_panel)
+    panel.store.execute = timed_sql
+    con = warehouse.connect(home)
+    start = time.perf_counter()
+    build_panel(con, "daily", full=True)
+    total = time.perf_counter() - start
+    steps = dict(sorted(seconds.items(), key=lambda item: -item[1]))
+    # The staging inserts (DuckDB appends from Arrow) and Python glue are the rest.
+    steps["other (staging inserts, glue)"] = total - sum(seconds.values())
+    return {"total": total, "steps": steps}
 
 
 def phase_ours_compute(home: Path) -> dict:
     base = pl.read_parquet(home / "daily_base.parquet")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     out = compute_daily(base)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     out.select(names()).write_parquet(home / "ours.parquet")
-    return {"rows": out.height, "seconds": seconds}
+    return {"rows": out.height, "seconds": seconds, "cpu": cpu}
 
 
 def _pandas_characteristics(df):
@@ -139,9 +185,9 @@ def phase_pandas(home: Path) -> dict:
     import pandas as pd
 
     df = pd.read_parquet(home / "daily_base.parquet")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     out = _pandas_characteristics(df)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     ours = pl.read_parquet(home / "ours.parquet").to_pandas()
     worst = 0.0
     for name in names():
@@ -153,10 +199,15 @@ def phase_pandas(home: Path) -> dict:
             # Differences in units of the characteristic's own cross-sectional spread.
             scale = float(np.std(b[both])) or 1.0
             worst = max(worst, float(np.max(np.abs(a[both] - b[both]))) / scale)
-    return {"rows": len(out), "seconds": seconds, "max_rel_diff": worst}
+    return {"rows": len(out), "seconds": seconds, "cpu": cpu, "max_rel_diff": worst}
 
 
-PHASES = {"ours": phase_ours, "ours_compute": phase_ours_compute, "pandas": phase_pandas}
+PHASES = {
+    "ours": phase_ours,
+    "ours_compute": phase_ours_compute,
+    "pandas": phase_pandas,
+    "breakdown": phase_breakdown,
+}
 
 
 def _child(phase: str, home: Path) -> dict:
@@ -175,6 +226,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=2520)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also time the steps of build_panel (one more run)"
+    )
     parser.add_argument("--phase", choices=["generate", *PHASES], help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -187,6 +241,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         gen = subprocess.run(
@@ -204,23 +259,39 @@ def main() -> None:
         results["ours (compute only)"] = _child("ours_compute", home)
         if not args.skip_pandas:
             results["pandas groupby-rolling"] = _child("pandas", home)
+        breakdown = _child("breakdown", home) if args.breakdown else None
 
     print(
         f"synthetic market: {args.tickers} tickers x {args.days} days = {generated['rows']:,} "
         f"rows; {generated['splits_detected']} splits detected; {len(names())} characteristics"
     )
-    pandas_seconds = results.get("pandas groupby-rolling", {}).get("seconds")
-    print("| method | rows | wall time (s) | rows/s | peak memory (MB) | pandas time / ours |")
-    print("|---|---:|---:|---:|---:|---:|")
+    load_after = os.getloadavg()
+    print(
+        f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
+        f"after: {', '.join(f'{x:.2f}' for x in load_after)} (2 cores)"
+    )
+    reference = results.get("pandas groupby-rolling")
+    print(
+        "| method | rows | wall time (s) | CPU time (s) | rows/s | peak memory (MB) "
+        "| pandas wall / ours | pandas CPU / ours |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for method, r in results.items():
-        ratio = f"{pandas_seconds / r['seconds']:.1f}x" if pandas_seconds else "-"
+        wall = f"{reference['seconds'] / r['seconds']:.1f}x" if reference else "-"
+        cpu = f"{reference['cpu'] / r['cpu']:.1f}x" if reference else "-"
         print(
-            f"| {method} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} "
-            f"| {r['peak_mb']:,.0f} | {ratio} |"
+            f"| {method} | {r['rows']:,} | {r['seconds']:.1f} | {r['cpu']:.1f} "
+            f"| {r['rows'] / r['seconds']:,.0f} | {r['peak_mb']:,.0f} | {wall} | {cpu} |"
         )
     if "pandas groupby-rolling" in results:
         diff = results["pandas groupby-rolling"]["max_rel_diff"]
         print(f"same missing cells; max |ours - pandas| over all cells: {diff:.1e} std devs")
+    if breakdown:
+        print(f"\nbuild_panel steps (a separate run, {breakdown['total']:.1f} s in total):\n")
+        print("| step | wall time (s) |")
+        print("|---|---:|")
+        for step, step_seconds in breakdown["steps"].items():
+            print(f"| {step} | {step_seconds:.1f} |")
 
 
 if __name__ == "__main__":

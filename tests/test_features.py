@@ -178,3 +178,90 @@ def test_every_characteristic_has_its_line_in_the_docs():
     docs = (Path(__file__).parents[1] / "docs" / "characteristics.md").read_text()
     documented = {line.split("|")[1].strip() for line in docs.splitlines() if line.startswith("| ")}
     assert set(names()) <= documented
+
+
+def test_another_tickers_rows_change_nothing_bit_for_bit(base, daily):
+    # A's rows come first in the sorted frame: running totals restart per ticker, so B and C
+    # are bit-identical whatever A holds (no tolerance).
+    noisy = base.with_columns(
+        pl.when(pl.col("ticker") == "A").then(pl.col(c) * 1.37).otherwise(pl.col(c)).alias(c)
+        for c in ("ret", "dollar_volume", "volume", "adj_high", "adj_low")
+    )
+    stage_zero = [n for n in names() if REGISTRY[n].stage == 0]
+    before = daily.filter(pl.col("ticker") != "A").select(stage_zero)
+    after = compute_daily(noisy).filter(pl.col("ticker") != "A").select(stage_zero)
+    assert before.equals(after)
+    assert not daily.filter(ticker="A")["retvol"].equals(
+        compute_daily(noisy).filter(ticker="A")["retvol"]
+    )
+
+
+def test_changing_later_rows_leaves_earlier_values_bit_identical(base, daily):
+    cut = dt.date(2000, 1, 3) + dt.timedelta(days=500)
+    later = pl.col("date") > cut
+    shocked = base.with_columns(
+        pl.when(later).then(pl.col(c) * 3.0).otherwise(pl.col(c)).alias(c)
+        for c in ("ret", "mkt_ret", "dollar_volume", "volume", "adj_high", "adj_low", "adj_close")
+    )
+    past = pl.col("date") <= cut
+    assert daily.filter(past).equals(compute_daily(shocked).filter(past))
+
+
+def test_partial_window_beta_matches_a_regression_on_the_history_so_far(base, daily):
+    t = 200  # 200 return pairs (sessions 1..200): more than the 126 minimum, fewer than 252
+    r, m = _series(base, "A", "ret"), _series(base, "A", "mkt_ret")
+    slope, _ = np.polyfit(m[1 : t + 1], r[1 : t + 1], 1)
+    assert _value(daily, "A", "beta", t) == pytest.approx(slope, rel=1e-9)
+
+
+def test_std_of_an_unchanging_window_is_exactly_zero():
+    frame = pl.DataFrame(
+        {
+            "ticker": "X",
+            "date": [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(30)],
+            "dollar_volume": [5e9 * (1 + i) for i in range(5)] + [1e7] * 25,
+        }
+    )
+    out = compute_daily(frame, ["std_dolvol"])
+    assert out["std_dolvol"][29] == 0.0
+    assert out["std_dolvol"][19] is None  # 20 sessions so far: the window is not full
+
+
+def test_unsorted_input_gives_the_sorted_result(base, daily):
+    shuffled = base.sample(fraction=1.0, shuffle=True, seed=5)
+    assert compute_daily(shuffled).equals(daily)
+
+
+def test_running_totals_agree_padded_and_ticker_by_ticker(monkeypatch):
+    from cae.features import windows
+
+    rng = np.random.default_rng(11)
+    lengths = [400, 3, 7, 1, 12]  # one long history among short ones: mostly padding
+    frame = pl.DataFrame(
+        {
+            windows.SESSION: np.concatenate([np.arange(n) for n in lengths]),
+            "x": rng.normal(0, 1e6, sum(lengths)),
+            "k": rng.integers(0, 2, sum(lengths)).astype(np.int32),
+        }
+    )
+    monkeypatch.setattr(windows, "MAX_PADDING", 100)
+    padded = windows.running_totals(frame, ["x", "k"])
+    monkeypatch.setattr(windows, "MAX_PADDING", 1)
+    one_by_one = windows.running_totals(frame, ["x", "k"])
+    assert padded[0].equals(one_by_one[0]) and padded[1].equals(one_by_one[1])
+    start = sum(lengths[:3])  # the fourth ticker: one row, its own value
+    assert padded[0][start] == frame["x"][start]
+    assert padded[1][start + 1 :].to_list() == np.cumsum(frame["k"][start + 1 :]).tolist()
+
+
+def test_an_overflowing_value_is_missing_not_inf():
+    frame = pl.DataFrame(
+        {
+            "ticker": "X",
+            "date": [dt.date(2000, 1, 1) + dt.timedelta(days=i) for i in range(760)],
+            "ret": [9.0] * 760,  # 900% a day: compounded over 504 sessions it overflows
+        }
+    )
+    out = compute_daily(frame, ["mom36m", "strev"])
+    assert out["mom36m"][759] is None
+    assert out["strev"][759] == pytest.approx(10.0**5 - 1, rel=1e-12)

@@ -234,3 +234,11 @@ def test_refresh_panels_builds_daily_and_weekly_from_raw_prices(sample, tmp_path
     reports = refresh_panels(con)
     assert [(r.freq, r.n_dates) for r in reports] == [("daily", 245), ("weekly", 53)]
     assert characteristic_names(con, "daily")[0] == "mom1m"
+
+
+@pytest.mark.parametrize("freq", ["daily", "weekly"])
+def test_cross_sectional_columns_sit_on_their_own_rows(full_con, freq):
+    # Stage-1 columns are attached by position: betasq must be this very row's beta squared.
+    raw = read_panel(full_con, freq, normalise=False).filter(pl.col("beta").is_not_null())
+    assert raw.height > 1_000
+    assert (raw["betasq"] == raw["beta"] ** 2).all()

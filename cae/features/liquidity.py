@@ -16,7 +16,18 @@ import math
 import polars as pl
 
 from cae.features.registry import characteristic
-from cae.features.windows import HALF_YEAR, MONTH, YEAR, per_ticker, positive_log
+from cae.features.windows import (
+    HALF_YEAR,
+    MONTH,
+    YEAR,
+    full_window,
+    lagged,
+    per_ticker,
+    positive_log,
+    trailing_count,
+    trailing_mean,
+    trailing_std,
+)
 
 __all__ = ["MVEL1_SOURCE", "PROXY_SOURCES", "SHARES_SOURCE", "TURN_SOURCE", "uses_shares"]
 
@@ -35,28 +46,27 @@ _CS_DENOMINATOR = 3 - 2 * math.sqrt(2)  # Corwin & Schultz (2012), eq. 18
 @characteristic("dolvol", window=MONTH)
 def dolvol() -> pl.Expr:
     """Log of mean daily dollar volume over the last 21 sessions."""
-    mean = pl.col("dollar_volume").rolling_mean(MONTH, min_samples=MONTH)
-    return per_ticker(positive_log(mean))
+    return positive_log(trailing_mean(pl.col("dollar_volume"), MONTH))
 
 
 @characteristic("std_dolvol", window=MONTH)
 def std_dolvol() -> pl.Expr:
     """Return the std of daily dollar volume over the last 21 sessions."""
-    return per_ticker(pl.col("dollar_volume").rolling_std(MONTH, min_samples=MONTH, ddof=1))
+    return trailing_std(pl.col("dollar_volume"), MONTH)
 
 
 @characteristic("ill", window=MONTH)
 def ill() -> pl.Expr:
     """Amihud (2002) illiquidity: mean of |ret| / dollar volume over the last 21 sessions."""
     ratio = pl.when(pl.col("dollar_volume") > 0).then(pl.col("ret").abs() / pl.col("dollar_volume"))
-    return per_ticker(ratio.rolling_mean(MONTH, min_samples=ILL_MIN_SESSIONS))
+    return trailing_mean(ratio, MONTH, ILL_MIN_SESSIONS)
 
 
 @characteristic("zerotrade", window=MONTH)
 def zerotrade() -> pl.Expr:
     """Count the zero-volume sessions among the last 21."""
-    is_zero = (pl.col("volume") == 0).cast(pl.Float64)
-    return per_ticker(is_zero.rolling_sum(MONTH, min_samples=MONTH))
+    zero = trailing_count(pl.col("volume") == 0, MONTH)
+    return pl.when(full_window(pl.col("volume").is_not_null(), MONTH)).then(zero.cast(pl.Float64))
 
 
 def _known_shares() -> pl.Expr:
@@ -132,22 +142,29 @@ def std_turn() -> pl.Expr:
     return per_ticker(pl.when(_std_turn_uses_shares()).then(from_shares).otherwise(proxy))
 
 
-def _corwin_schultz_daily() -> pl.Expr:
+def _corwin_schultz_daily() -> tuple[pl.Expr, pl.Expr]:
+    """Return the two-day spread estimate and where it is defined (the cheap condition)."""
     high, low = pl.col("adj_high"), pl.col("adj_low")
-    prev_high, prev_low = high.shift(1), low.shift(1)
+    prev_high, prev_low = lagged(high, 1), lagged(low, 1)
     beta = (high / low).log() ** 2 + (prev_high / prev_low).log() ** 2
-    gamma = (pl.max_horizontal(high, prev_high) / pl.min_horizontal(low, prev_low)).log() ** 2
+    # when/then rather than max_horizontal: the same values, several times faster on long columns.
+    two_day_high = pl.when(high > prev_high).then(high).otherwise(prev_high)
+    two_day_low = pl.when(low < prev_low).then(low).otherwise(prev_low)
+    gamma = (two_day_high / two_day_low).log() ** 2
     alpha = ((2 * beta).sqrt() - beta.sqrt()) / _CS_DENOMINATOR - (gamma / _CS_DENOMINATOR).sqrt()
     spread = 2 * (alpha.exp() - 1) / (1 + alpha.exp())
-    valid = (low > 0) & (prev_low > 0) & (high >= low) & (prev_high >= prev_low)
+    valid = ((low > 0) & (prev_low > 0) & (high >= low) & (prev_high >= prev_low)).fill_null(False)
     # Negative two-day estimates are set to zero before averaging, as in Corwin & Schultz.
-    return pl.when(valid).then(spread.clip(lower_bound=0.0))
+    return pl.when(valid).then(spread.clip(lower_bound=0.0)), valid
 
 
 @characteristic("baspread", window=MONTH + 1)
 def baspread() -> pl.Expr:
     """Corwin-Schultz (2012) high-low spread estimate, mean of 2-day estimates over 21 sessions."""
-    return per_ticker(_corwin_schultz_daily().rolling_mean(MONTH, min_samples=MONTH))
+    spread, valid = _corwin_schultz_daily()
+    # `valid` marks exactly the non-null estimates (positive prices give finite logs), so the
+    # window check need not evaluate the estimate a second time.
+    return trailing_mean(spread, MONTH, valid=valid)
 
 
 @characteristic("mvel1", window=YEAR)

@@ -9,7 +9,16 @@ from __future__ import annotations
 import polars as pl
 
 from cae.features.registry import characteristic
-from cae.features.windows import HALF_YEAR, MONTH, WEEK, YEAR, cumulative_return, per_ticker
+from cae.features.windows import (
+    HALF_YEAR,
+    MONTH,
+    WEEK,
+    YEAR,
+    cumulative_return,
+    lagged,
+    trailing_max,
+    trailing_std,
+)
 
 __all__: list[str] = []
 
@@ -41,8 +50,8 @@ def mom36m() -> pl.Expr:
 @characteristic("chmom", window=YEAR)
 def chmom() -> pl.Expr:
     """Return over t-125..t minus return over t-251..t-126 (change in 6-month momentum)."""
-    recent = pl.col("ret").log1p().rolling_sum(HALF_YEAR, min_samples=HALF_YEAR)
-    return per_ticker((recent.exp() - 1) - (recent.shift(HALF_YEAR).exp() - 1))
+    recent = cumulative_return(HALF_YEAR)
+    return recent - lagged(recent, HALF_YEAR)
 
 
 @characteristic("strev", window=WEEK)
@@ -54,10 +63,10 @@ def strev() -> pl.Expr:
 @characteristic("maxret", window=MONTH)
 def maxret() -> pl.Expr:
     """Largest daily return over the last 21 sessions."""
-    return per_ticker(pl.col("ret").rolling_max(MONTH, min_samples=MONTH))
+    return trailing_max(pl.col("ret"), MONTH)
 
 
 @characteristic("retvol", window=MONTH)
 def retvol() -> pl.Expr:
     """Return the std (ddof 1) of daily returns over the last 21 sessions."""
-    return per_ticker(pl.col("ret").rolling_std(MONTH, min_samples=MONTH, ddof=1))
+    return trailing_std(pl.col("ret"), MONTH)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from cae.features.registry import characteristic
-from cae.features.windows import HALF_YEAR, YEAR, per_ticker
+from cae.features.windows import HALF_YEAR, YEAR, trailing_count, trailing_sum
 
 __all__: list[str] = []
 
@@ -20,15 +20,17 @@ BETA_MIN_SESSIONS = HALF_YEAR
 
 
 def _pair_sums() -> dict[str, pl.Expr]:
+    # Shared by beta and idiovol: the same running totals, computed once by the engine.
     both = pl.col("ret").is_not_null() & pl.col("mkt_ret").is_not_null()
     y = pl.when(both).then(pl.col("ret"))
     x = pl.when(both).then(pl.col("mkt_ret"))
 
     def total(expr: pl.Expr) -> pl.Expr:
-        return expr.rolling_sum(BETA_WINDOW, min_samples=BETA_MIN_SESSIONS)
+        return trailing_sum(expr, BETA_WINDOW, BETA_MIN_SESSIONS, valid=both)
 
+    n = trailing_count(both, BETA_WINDOW)
     return {
-        "n": total(pl.when(both).then(1.0)),
+        "n": pl.when(n >= BETA_MIN_SESSIONS).then(n.cast(pl.Float64)),
         "sx": total(x),
         "sy": total(y),
         "sxx": total(x * x),
@@ -49,7 +51,7 @@ def _centred() -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
 def beta() -> pl.Expr:
     """OLS slope of daily returns on the market return over the last 252 sessions (min 126)."""
     _, sxx, sxy, _ = _centred()
-    return per_ticker(pl.when(sxx > 0).then(sxy / sxx))
+    return pl.when(sxx > 0).then(sxy / sxx)
 
 
 @characteristic("betasq", window=BETA_WINDOW, stage=1, inputs=("beta",))
@@ -63,4 +65,4 @@ def idiovol() -> pl.Expr:
     """Return the std of the beta regression's residuals (n - 2 degrees of freedom)."""
     n, sxx, sxy, syy = _centred()
     residual_ss = (syy - sxy * sxy / sxx).clip(lower_bound=0.0)
-    return per_ticker(pl.when((sxx > 0) & (n > 2)).then((residual_ss / (n - 2)).sqrt()))
+    return pl.when((sxx > 0) & (n > 2)).then((residual_ss / (n - 2)).sqrt())

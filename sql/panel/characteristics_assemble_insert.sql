@@ -6,6 +6,4 @@ select
     staging.*,
     stage_one.* exclude (date, ticker),
 from characteristics_staging_{freq} as staging
-left join stage_one
-    on staging.date = stage_one.date
-    and staging.ticker = stage_one.ticker;
+positional join stage_one;
