@@ -140,7 +140,7 @@ def _stage_zero_to_staging(
         base = base.join(market, on="date", how="left", maintain_order="left")
         daily = features.compute_daily(base, stage_zero)
         del base
-        daily = daily.with_columns(panel_sources.flag_columns(stage_zero))
+        daily = features.add_daily_columns(daily, panel_sources.flag_columns(stage_zero))
         carry = ["close", "n_obs", "sector", *stage_zero, *flags]
         periods = to_frequency(daily, freq, carry=carry)
         del daily

@@ -11,7 +11,13 @@ from polars.testing import assert_frame_equal
 
 from cae import warehouse
 from cae.actions import detect_actions
-from cae.features import MVEL1_SOURCE, TURN_SOURCE, compute_daily, uses_shares
+from cae.features import (
+    MVEL1_SOURCE,
+    TURN_SOURCE,
+    add_daily_columns,
+    compute_daily,
+    uses_shares,
+)
 from cae.panel import build_panel, ingest_panel, read_panel
 from cae.panel_sources import source_label
 
@@ -50,8 +56,9 @@ def ramp():
     # volume 1000, 1010, ..., shares 100,000 every day, close 50
     volume = [1000 + 10 * i for i in range(100)]
     frame = _base("S", volume, [100_000.0] * 100)
-    return compute_daily(frame, SHARES_NAMES).with_columns(
-        uses_shares(name).alias(f"uses_{name}") for name in SHARES_NAMES
+    return add_daily_columns(
+        compute_daily(frame, SHARES_NAMES),
+        [uses_shares(name).alias(f"uses_{name}") for name in SHARES_NAMES],
     )
 
 
@@ -86,7 +93,9 @@ def test_a_stale_shares_figure_falls_back_to_the_proxy():
     shares = [None] * 200
     shares[0], shares[70] = 100_000.0, 120_000.0
     frame = _base("Q", [1000.0] * 200, shares)
-    out = compute_daily(frame, SHARES_NAMES).with_columns(uses_shares("mvel1").alias("uses"))
+    out = add_daily_columns(
+        compute_daily(frame, SHARES_NAMES), [uses_shares("mvel1").alias("uses")]
+    )
     assert out["uses"][63] and not out["uses"][64] and out["uses"][70]
     assert out["mvel1"][63] == pytest.approx(math.log(50 * 100_000), rel=1e-12)
     # session 64: no shares and the proxy needs 126 sessions: missing, never a stale value

@@ -11,6 +11,7 @@ from cae.features import momentum, risk, liquidity, industry  # noqa: F401
 from cae.features.engine import (
     MAX_ABS_RETURN,
     add_cross_sectional,
+    add_daily_columns,
     check_returns,
     compute_daily,
     lookback_sessions,
@@ -34,6 +35,7 @@ __all__ = [
     "TURN_SOURCE",
     "Characteristic",
     "add_cross_sectional",
+    "add_daily_columns",
     "characteristic",
     "check_returns",
     "compute_daily",

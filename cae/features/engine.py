@@ -14,6 +14,7 @@ from cae.schemas import PANEL_MAX_ABS_RETURN
 __all__ = [
     "MAX_ABS_RETURN",
     "add_cross_sectional",
+    "add_daily_columns",
     "check_returns",
     "compute_daily",
     "lookback_sessions",
@@ -72,35 +73,6 @@ def _with_sessions(frame: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def _add(frame: pl.DataFrame, names: Sequence[str], *, sessions: bool = False) -> pl.DataFrame:
-    if not names:
-        return frame
-    exprs = [REGISTRY[name].expr().alias(name) for name in names]
-    source = _with_sessions(frame) if sessions else frame.lazy()
-    # The helper columns the characteristics share first, each once, then every characteristic
-    # in one query, spread over Polars' threads. Non-finite results (a log of zero volume)
-    # become null: missing, never 0 or inf.
-    first, running = helper_columns(exprs)
-    if first:
-        source = source.with_columns(first)
-    if running:
-        helpers = source.collect()
-        source = helpers.with_columns(running_totals(helpers, running)).lazy()
-        del helpers  # frees the summands: each total replaces its summand under the same name
-    values = source.select(exprs).collect().cast(pl.Float64)
-    # Reading every column once is cheaper than rewriting each; only those with an inf or NaN
-    # (rare) are rewritten.
-    finite = values.select(pl.all().is_finite().all()).row(0, named=True)
-    broken = [name for name in names if finite[name] is False]
-    if broken:
-        values = values.with_columns(
-            pl.when(pl.col(name).is_finite()).then(pl.col(name)).alias(name) for name in broken
-        )
-    # Attach the results as new columns, so the frame's other columns are shared, never copied
-    # (the daily panel holds millions of rows).
-    return frame.with_columns(values.get_columns())
-
-
 def compute_daily(base: pl.DataFrame, names: Sequence[str] | None = None) -> pl.DataFrame:
     """Add one column per characteristic to the daily base frame, sorted by ticker and date.
 
@@ -119,3 +91,47 @@ def add_cross_sectional(panel: pl.DataFrame, names: Sequence[str] | None = None)
     cross-section (sector means) sees every ticker at the panel's own dates.
     """
     return _add(panel, stage_names(1, names))
+
+
+def add_daily_columns(frame: pl.DataFrame, exprs: Sequence[pl.Expr]) -> pl.DataFrame:
+    """Evaluate per-ticker expressions (built like characteristics) on `compute_daily`'s frame.
+
+    For columns that are not characteristics, such as which input a characteristic used
+    (`cae.panel_sources`): they see the same helper columns, and their values are not cast.
+    """
+    if not exprs:
+        return frame
+    return frame.with_columns(_evaluate(frame, exprs, sessions=True).get_columns())
+
+
+def _add(frame: pl.DataFrame, names: Sequence[str], *, sessions: bool = False) -> pl.DataFrame:
+    if not names:
+        return frame
+    exprs = [REGISTRY[name].expr().alias(name) for name in names]
+    values = _evaluate(frame, exprs, sessions=sessions).cast(pl.Float64)
+    # Non-finite results (a log of zero volume) become null: missing, never 0 or inf. Reading
+    # every column once is cheaper than rewriting each; only those with an inf or NaN (rare)
+    # are rewritten.
+    finite = values.select(pl.all().is_finite().all()).row(0, named=True)
+    broken = [name for name in names if finite[name] is False]
+    if broken:
+        values = values.with_columns(
+            pl.when(pl.col(name).is_finite()).then(pl.col(name)).alias(name) for name in broken
+        )
+    # Attach the results as new columns, so the frame's other columns are shared, never copied
+    # (the daily panel holds millions of rows).
+    return frame.with_columns(values.get_columns())
+
+
+def _evaluate(frame: pl.DataFrame, exprs: Sequence[pl.Expr], *, sessions: bool) -> pl.DataFrame:
+    # The helper columns the expressions share first, each once, then every expression in one
+    # query, spread over Polars' threads.
+    source = _with_sessions(frame) if sessions else frame.lazy()
+    first, running = helper_columns(exprs)
+    if first:
+        source = source.with_columns(first)
+    if running:
+        helpers = source.collect()
+        source = helpers.with_columns(running_totals(helpers, running)).lazy()
+        del helpers  # frees the summands: each total replaces its summand under the same name
+    return source.select(exprs).collect()
