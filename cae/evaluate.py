@@ -6,7 +6,8 @@ block is in sample), then score the train, validation and test blocks. Predictiv
 uses lambda from the factors of every earlier block of the window plus the block's own earlier
 dates, never its own period. The results are tidy Polars frames shaped like DESIGN.md's
 `windows`, `betas`, `factors`, `fitted` and `metrics` tables (without run_id); betas, factors and
-fitted values cover the test blocks. Pooled metrics (window_id null) sum squared errors over all
+fitted values cover the test blocks; `inputs` says which characteristics the models that choose
+them per window used. Pooled metrics (window_id null) sum squared errors over all
 test blocks before dividing. On the train block (in sample) predictive R2 uses lambda = the
 mean of all training factors, as GKX's in-sample numbers do.
 """
@@ -48,6 +49,14 @@ BETAS_SCHEMA = {
     "beta": pl.Float64,
 }
 
+INPUTS_SCHEMA = {
+    "window_id": pl.Int64,
+    "model": pl.String,
+    "characteristic": pl.String,
+    "is_used": pl.Boolean,
+    "n_fit_dates_left_out": pl.Int64,
+}
+
 # Sums that let test blocks pool across windows (GKX pool cells, not R2s).
 POOLING_SCHEMA = {"sse_total": pl.Float64, "sse_pred": pl.Float64, "ssy": pl.Float64}
 
@@ -64,6 +73,7 @@ class Evaluation:
     factors: pl.DataFrame
     fitted: pl.DataFrame
     metrics: pl.DataFrame
+    inputs: pl.DataFrame
 
     def summary(self) -> pl.DataFrame:
         """Return the pooled out-of-sample rows: one per model, total and predictive R2."""
@@ -102,6 +112,7 @@ def evaluate(
         factors=pl.concat([p.factors for p in parts], how="vertical"),
         fitted=pl.concat([p.fitted for p in parts], how="vertical"),
         metrics=pl.concat([metrics, _pooled(metrics)], how="vertical"),
+        inputs=pl.concat([p.inputs for p in parts], how="vertical"),
     )
 
 
@@ -116,7 +127,7 @@ def evaluate_window(
     The returned `windows` frame has this window's row; `metrics` has no pooled rows.
     """
     train, val, test = window.split(panel)
-    betas, factors, fitted, metrics = [], [], [], []
+    betas, factors, fitted, metrics, inputs = [], [], [], [], []
     for name, factory in models:
         model = factory()
         if getattr(model, "fit_on_train_and_val", False):
@@ -127,6 +138,7 @@ def evaluate_window(
         with torch.no_grad():
             rows, frames = _score(window.window_id, name, model, (train, val, test), keep_betas)
         metrics.extend(rows)
+        inputs.extend(_inputs_rows(window.window_id, name, model, panel.char_names))
         fitted.append(frames["fitted"])
         factors.append(frames["factors"])
         if keep_betas:
@@ -137,7 +149,27 @@ def evaluate_window(
         factors=pl.concat(factors, how="vertical"),
         fitted=pl.concat(fitted, how="vertical"),
         metrics=pl.DataFrame(metrics, schema=METRICS_SCHEMA | POOLING_SCHEMA),
+        inputs=pl.DataFrame(inputs, schema=INPUTS_SCHEMA),
     )
+
+
+def _inputs_rows(
+    window_id: int, name: str, model: FactorModel, char_names: Sequence[str]
+) -> list[dict]:
+    """Return one row per characteristic for a model that chose its inputs, else none."""
+    left_out = getattr(model, "chars_left_out_", None)
+    if left_out is None:
+        return []
+    return [
+        {
+            "window_id": window_id,
+            "model": name,
+            "characteristic": char,
+            "is_used": char not in left_out,
+            "n_fit_dates_left_out": int(getattr(model, "n_dates_left_out_", 0)),
+        }
+        for char in char_names
+    ]
 
 
 def _score(

@@ -147,6 +147,22 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         name="metrics",
         unique=["window_id", "model", "n_factors", "split"],
     ),
+    "inputs": pa.DataFrameSchema(
+        {
+            # Models that choose their characteristics per window (IPCA, the autoencoders):
+            # a characteristic constant across tickers on most training dates is not used, and
+            # training dates on which a used one is constant are left out of the fit
+            # (`cae.models._chars`).
+            "window_id": _id(),
+            "model": _name(),
+            "characteristic": _name(),
+            "is_used": pa.Column(pl.Boolean),
+            "n_fit_dates_left_out": pa.Column(pl.Int32, pa.Check.ge(0), coerce=True),
+        },
+        strict=True,
+        name="inputs",
+        unique=["window_id", "model", "characteristic"],
+    ),
 }
 
 

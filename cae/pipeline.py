@@ -69,7 +69,7 @@ BASELINES = ("pca", "ipca", "observable", "cross_sectional")
 PANELS_DIR = "panels"
 CACHE_DIR = "cache"
 # Output tables a window produces, in the order they are staged.
-WINDOW_TABLES = ("betas", "factors", "fitted", "metrics")
+WINDOW_TABLES = ("betas", "factors", "fitted", "inputs", "metrics")
 POOLED_PART = "pooled"
 
 

@@ -2,7 +2,7 @@
 -- Grain: each view has the grain of its table (runs: one row per run; windows: per run and
 -- window; betas: per run, window, model, date, ticker and factor; factors: per run, window,
 -- model, date and factor; fitted: per run, window, model, date and ticker; metrics: per run,
--- window, model, n_factors and split).
+-- window, model, n_factors and split; inputs: per run, window, model and characteristic).
 -- Inputs: <outputs>/<table>/run_id=<id>/data.parquet. Paths are relative: the reader sets
 -- file_search_path to the outputs folder, so the catalog survives moving the home directory.
 -- Point-in-time rule: a view lists files when queried; each file is complete (renamed into
@@ -217,4 +217,35 @@ select
     sse_total,
     sse_pred,
     ssy,
+from published;
+
+create or replace view inputs as
+with
+
+published as (
+    select *
+    from read_parquet(
+        'inputs/*/data.parquet',
+        hive_partitioning = true,
+        hive_types = {'run_id': varchar},
+        allow_empty = true
+    )
+    union all by name
+    select
+        null::varchar as run_id,
+        null::integer as window_id,
+        null::varchar as model,
+        null::varchar as characteristic,
+        null::boolean as is_used,
+        null::integer as n_fit_dates_left_out,
+    where false
+)
+
+select
+    run_id,
+    window_id,
+    model,
+    characteristic,
+    is_used,
+    n_fit_dates_left_out,
 from published;

@@ -221,3 +221,18 @@ def test_all_baselines_survive_a_difficult_unbalanced_panel(sim):
     # IPCA and cross-sectional betas come from characteristics, so new tickers get fits
     assert (new.filter(pl.col("model") == "ipca")["ret_hat_total"] != 0).all()
     assert out.fitted.filter(pl.col("date") == np.datetime64(panel.dates[55], "D")).height == 0
+
+
+def test_inputs_say_which_characteristics_a_model_used_per_window(sim):
+    X = sim.panel.X.clone()
+    X[:25, :, 3] = 0.0  # absent on 25 of window 0's 30 training dates: left out
+    X[:5, :, 2] = 0.0  # absent on 5: used, those dates left out of the fit
+    panel = replace(sim.panel, X=X)
+    window = plan_windows(PLAN, panel.dates)[0]
+    models = [("pca", lambda: PCA(n_factors=2)), ("ipca", lambda: IPCA(n_factors=2))]
+    inputs = evaluate_window(panel, window, models).inputs
+    names = list(panel.char_names)
+    assert inputs["model"].unique().to_list() == ["ipca"]  # PCA uses no characteristics
+    assert inputs["characteristic"].to_list() == names
+    assert inputs["is_used"].to_list() == [True, True, True, False]
+    assert inputs["n_fit_dates_left_out"].unique().to_list() == [5]

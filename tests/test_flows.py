@@ -169,7 +169,7 @@ def test_a_failure_mid_training_publishes_nothing_and_leaves_the_warehouse(lande
     runs = outputs.read_table(home, "runs").sort("created_at")
     failed = runs["run_id"][-1]
     assert runs["status"][-1] == "failed"
-    for table in ("windows", "fitted", "factors", "metrics"):
+    for table in outputs.DATA_TABLES:
         assert outputs.read_table(home, table, failed).is_empty()
     assert not (outputs.outputs_dir(home) / ".staging" / f"run_id={failed}").exists()
     with warehouse.connect(home, read_only=True) as con:
