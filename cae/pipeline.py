@@ -283,8 +283,9 @@ def train_window_step(
 ) -> dict[str, Any]:
     """Fit every model on one window (or reuse its cache) and stage its tables for `run_id`.
 
-    Returns `window_id`, `cached` (True when nothing was fitted) and the window's test R2 by
-    model (`r2_total`), small enough for logs and progress artifacts.
+    Returns `window_id`, `cached` (True when nothing was fitted), the window's test R2 by model
+    (`r2_total`) and, for the models that choose their characteristics, how many they used and
+    out of how many (`chars_used`: model -> [used, all]); small enough for logs and artifacts.
     """
     cache = window_cache_dir(home, config, panel_path, window_id)
     cached = all((cache / f"{t}.parquet").is_file() for t in WINDOW_TABLES)
@@ -299,10 +300,16 @@ def train_window_step(
         frame = pl.read_parquet(cache / f"{table}.parquet")
         outputs.write_table(home, run_id, table, frame, part=f"w{window_id}")
     test = pl.read_parquet(cache / "metrics.parquet").filter(pl.col("split") == "test")
+    used = (
+        pl.read_parquet(cache / "inputs.parquet")
+        .group_by("model", maintain_order=True)
+        .agg(pl.col("is_used").sum().alias("used"), pl.len().alias("all"))
+    )
     return {
         "window_id": window_id,
         "cached": cached,
         "r2_total": dict(zip(test["model"], test["r2_total"], strict=True)),
+        "chars_used": {row[0]: [int(row[1]), int(row[2])] for row in used.iter_rows()},
     }
 
 

@@ -34,6 +34,7 @@ def summary_markdown(
         f"- universe: {panel['n_tickers']} tickers, {panel['n_rows']:,} ticker-dates",
         f"- rejected rows: {rejected}",
         f"- windows: {len(trained)} ({len(trained) - n_cached} trained, {n_cached} from cache)",
+        *_chars_used_lines(trained),
         "",
         "## Out-of-sample R2 (pooled over test blocks, %)",
         "",
@@ -97,6 +98,24 @@ def windows_markdown(run_id: str, trained: Sequence[Mapping[str, Any]]) -> str:
         cells = " | ".join(_pct(t["r2_total"].get(m)) for m in models)
         lines.append(f"| {t['window_id']} | {state} | {cells} |")
     return "\n".join(lines) + "\n"
+
+
+def _chars_used_lines(trained: Sequence[Mapping[str, Any]]) -> list[str]:
+    # Models that choose their characteristics per window (cae.models._chars): the range over
+    # windows of how many they used, so a warm-up that cost most of them shows at a glance.
+    used: dict[str, list[int]] = {}
+    total: dict[str, int] = {}
+    for t in trained:
+        for model, (n_used, n_all) in t.get("chars_used", {}).items():
+            used.setdefault(model, []).append(n_used)
+            total[model] = n_all
+    if not used:
+        return []
+    parts = [
+        f"{model} {min(n)}" + (f"-{max(n)}" if max(n) != min(n) else "") + f" of {total[model]}"
+        for model, n in used.items()
+    ]
+    return [f"- characteristics used per window (table `inputs`): {', '.join(parts)}"]
 
 
 def _pct(value: float | None) -> str:

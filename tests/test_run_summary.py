@@ -58,3 +58,18 @@ def test_windows_markdown_has_one_row_per_window_and_a_column_per_model():
     assert "| window | state | CA0 | pca |" in text
     assert "| 0 | trained | 25.00 | 30.00 |" in text
     assert "| 1 | from cache | n/a | 12.50 |" in text
+
+
+def test_summary_gives_the_range_of_characteristics_used_per_model():
+    panel = {"first_date": "a", "last_date": "b", "n_dates": 1, "n_tickers": 1, "n_rows": 1}
+    trained = [
+        {"window_id": 0, "cached": False, "chars_used": {"ipca": [8, 20], "CA0": [8, 20]}},
+        {"window_id": 1, "cached": False, "chars_used": {"ipca": [15, 20], "CA0": [8, 20]}},
+    ]
+    text = summary_markdown("r1", panel, trained, {"pooled": [], "plots": {}})
+    assert (
+        "- characteristics used per window (table `inputs`): ipca 8-15 of 20, CA0 8 of 20" in text
+    )
+    assert "characteristics used" not in summary_markdown(
+        "r1", panel, [{"window_id": 0, "cached": True}], {"pooled": [], "plots": {}}
+    )
