@@ -45,7 +45,7 @@ from cae.models.observable import Observable
 from cae.models.pca import PCA
 from cae.panel import read_panel, refresh_panels
 from cae.tensors import Panel, panel_from_long
-from cae.versions import data_version
+from cae.versions import data_version, fit_code_version
 from cae.windows import WindowPlan, plan_windows, windows_frame
 
 __all__ = [
@@ -254,9 +254,10 @@ def window_cache_dir(
 ) -> Path:
     """Return the folder caching one window's tables.
 
-    The key is the model settings, the window's date ranges and the content of the panel rows
-    up to the window's last test date: a new day leaves every earlier window's key unchanged
-    (the panel is normalised per date), so only windows that see new data are fitted again.
+    The key is the model settings, the fitting code (`versions.fit_code_version`), the window's
+    date ranges and the content of the panel rows up to the window's last test date: a new day
+    leaves every earlier window's key unchanged (the panel is normalised per date), so only
+    windows that see new data are fitted again.
     """
     frame = pl.read_parquet(panel_path)
     dates = np.sort(frame["date"].unique().to_numpy())
@@ -267,7 +268,8 @@ def window_cache_dir(
         raise ConfigError(f"window {window_id} is not in the plan ({len(windows)} windows)")
     window = windows[window_id]
     seen = frame.filter(pl.col("date") <= window.bounds()["test_end"])
-    digest = hashlib.sha256(repr((window.train, window.val, window.test)).encode())
+    digest = hashlib.sha256(fit_code_version().encode())
+    digest.update(repr((window.train, window.val, window.test)).encode())
     digest.update(seen.hash_rows(seed=0).to_numpy().tobytes())
     digest.update(repr(seen.columns).encode())
     key = f"{config.model_key()}-w{window_id}-{digest.hexdigest()[:16]}"

@@ -6,6 +6,8 @@ versions, and any commit or ingest batch changes them.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -13,9 +15,20 @@ import duckdb
 
 from cae import warehouse
 
-__all__ = ["code_version", "data_version"]
+__all__ = ["code_version", "data_version", "fit_code_version"]
 
 _GIT_TIMEOUT_S = 5  # a git call that takes longer is a broken checkout; fall back to the version
+
+# The modules whose code decides a window's fitted numbers (the window cache's key includes them).
+_FIT_CODE = (
+    "models",
+    "evaluate.py",
+    "metrics.py",
+    "portfolios.py",
+    "tensors.py",
+    "training.py",
+    "windows.py",
+)
 
 
 def code_version() -> str:
@@ -34,6 +47,24 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return __version__
     return f"{__version__}+g{commit}" + (".dirty" if dirty else "")
+
+
+@functools.cache
+def fit_code_version() -> str:
+    """Return a hash of the source of the modules that fit and score a window.
+
+    Cached window results are only reused by the same fitting code: an upgrade that changes a
+    model (or a commit in a checkout) refits, one that changes only the CLI or the docs does not.
+    Works the same in a checkout and in an installed wheel.
+    """
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in _FIT_CODE:
+        path = package / name
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(source.relative_to(package).as_posix().encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def data_version(con: duckdb.DuckDBPyConnection) -> str:

@@ -192,3 +192,10 @@ def test_old_frozen_panels_go_unless_a_running_run_reads_them(tmp_path):
     assert pipeline.panel_step(tmp_path, "daily") == second
     assert not os.path.isfile(first)
     assert os.path.isfile(second)
+
+
+def test_window_cache_key_follows_the_fitting_code(frozen, monkeypatch):
+    home, panel_path = frozen
+    before = pipeline.window_cache_dir(home, SMALL, panel_path, 0)
+    monkeypatch.setattr(pipeline, "fit_code_version", lambda: "another-model-code")
+    assert pipeline.window_cache_dir(home, SMALL, panel_path, 0) != before

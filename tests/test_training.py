@@ -90,6 +90,7 @@ def test_ensemble_fit_is_the_average_of_member_fits(split):
     assert betas.shape == (10, 30, 6)
     assert f.shape == (10, 6)
     assert model.factors_.shape == (30, 6)
+    assert model.factor_names_ == ("s1_f1", "s1_f2", "s2_f1", "s2_f2", "s3_f1", "s3_f2")
     net = model.net_
     member_fits = torch.einsum(
         "tnmk,tmk->tnm", net.betas(test.X), net.factors(model_x(model, test))

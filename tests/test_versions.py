@@ -20,3 +20,25 @@ def test_data_version_follows_ingest_batches(tmp_path):
 def test_code_version_names_package_and_commit():
     version = versions.code_version()
     assert re.fullmatch(r"0\.1\.0\+g[0-9a-f]{4,40}(\.dirty)?", version)
+
+
+def test_fit_code_version_hashes_the_fitting_modules(tmp_path, monkeypatch):
+    version = versions.fit_code_version()
+    assert re.fullmatch(r"[0-9a-f]{16}", version)
+    # A copy of the package with one model file changed hashes differently; its CLI does not count.
+    import shutil
+    from pathlib import Path
+
+    copy = tmp_path / "cae"
+    shutil.copytree(Path(versions.__file__).parent, copy, symlinks=True)
+    monkeypatch.setattr(versions, "__file__", str(copy / "versions.py"))
+    versions.fit_code_version.cache_clear()
+    try:
+        assert versions.fit_code_version() == version
+        (copy / "cli.py").write_text("# changed\n")
+        assert versions.fit_code_version.__wrapped__() == version
+        with (copy / "models" / "ipca.py").open("a") as f:
+            f.write("# changed\n")
+        assert versions.fit_code_version.__wrapped__() != version
+    finally:
+        versions.fit_code_version.cache_clear()

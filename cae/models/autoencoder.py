@@ -119,6 +119,13 @@ class ConditionalAutoencoder(FactorModel):
         self.n_dates_left_out_ = int((~fit_dates).sum())
         f = self._realised_factors(kept)  # (T, S*K)
         self.factor_mean_ = f[fit_dates.to(f.device)].mean(dim=0)  # (S*K,)
+        # Member-major, as `betas` and `factors` lay them out: "s2_f1" is member 2's first factor.
+        n_members, k = self.net_.n_members, self.config.n_factors
+        self.factor_names_ = tuple(
+            f"f{j + 1}" if n_members == 1 else f"s{m + 1}_f{j + 1}"
+            for m in range(n_members)
+            for j in range(k)
+        )
         self.factors_ = self.factors(train)
         return self
 
