@@ -171,24 +171,24 @@ def _one_ticker(a, b, x, out, totals, growth, turnover):
         for j in range(len(_GROWTH)):
             w = _GROWTH[j]
             growth[i, j] = _window(totals, i, _LOG_GROWTH, w) if streak_ret >= w else math.nan
-        out[0, t] = math.exp(growth[i, 0]) - 1
-        out[1, t] = math.exp(growth[i - MONTH, 1]) - 1 if i >= MONTH else math.nan
-        out[2, t] = math.exp(growth[i - MONTH, 2]) - 1 if i >= MONTH else math.nan
-        out[3, t] = math.exp(growth[i - YEAR, 3]) - 1 if i >= YEAR else math.nan
+        out[0][t] = math.exp(growth[i, 0]) - 1
+        out[1][t] = math.exp(growth[i - MONTH, 1]) - 1 if i >= MONTH else math.nan
+        out[2][t] = math.exp(growth[i - MONTH, 2]) - 1 if i >= MONTH else math.nan
+        out[3][t] = math.exp(growth[i - YEAR, 3]) - 1 if i >= YEAR else math.nan
         recent = math.exp(growth[i, 4]) - 1
-        out[4, t] = (
+        out[4][t] = (
             recent - (math.exp(growth[i - HALF_YEAR, 4]) - 1) if i >= HALF_YEAR else math.nan
         )
-        out[5, t] = math.exp(growth[i, 5]) - 1
+        out[5][t] = math.exp(growth[i, 5]) - 1
         if streak_ret >= MONTH:
             largest = r
             for k in range(t - MONTH + 1, t):
                 largest = max(largest, ret[k])
-            out[6, t], out[7, t] = largest, _std(ret, t, MONTH)
+            out[6][t], out[7][t] = largest, _std(ret, t, MONTH)
         else:
-            out[6, t] = out[7, t] = math.nan
+            out[6][t] = out[7][t] = math.nan
 
-        out[8, t] = out[9, t] = math.nan
+        out[8][t] = out[9][t] = math.nan
         n = _window(totals, i, _N_PAIRS, BETA_WINDOW)
         if n >= BETA_MIN_SESSIONS:
             wx, wy = _window(totals, i, _X, BETA_WINDOW), _window(totals, i, _Y, BETA_WINDOW)
@@ -196,22 +196,22 @@ def _one_ticker(a, b, x, out, totals, growth, turnover):
             cxy = _window(totals, i, _XY, BETA_WINDOW) - wx * wy / n
             cyy = _window(totals, i, _YY, BETA_WINDOW) - wy * wy / n
             if cxx > 0:
-                out[8, t] = cxy / cxx
+                out[8][t] = cxy / cxx
                 if n > 2:
-                    out[9, t] = math.sqrt(max(cyy - cxy * cxy / cxx, 0.0) / (n - 2))
+                    out[9][t] = math.sqrt(max(cyy - cxy * cxy / cxx, 0.0) / (n - 2))
 
         if streak_dv >= MONTH:
             mean = _window(totals, i, _DOLVOL, MONTH) / MONTH
-            out[10, t] = math.log(mean) if mean > 0 else math.nan
-            out[11, t] = _std(dv, t, MONTH)
+            out[10][t] = math.log(mean) if mean > 0 else math.nan
+            out[11][t] = _std(dv, t, MONTH)
         else:
-            out[10, t] = out[11, t] = math.nan
+            out[10][t] = out[11][t] = math.nan
         n_traded = _window(totals, i, _N_ILL, MONTH)
-        out[12, t] = (
+        out[12][t] = (
             _window(totals, i, _ILL, MONTH) / n_traded if n_traded >= ILL_MIN_SESSIONS else math.nan
         )
-        out[13, t] = _window(totals, i, _N_ZERO, MONTH) if streak_volume >= MONTH else math.nan
-        out[16, t] = (
+        out[13][t] = _window(totals, i, _N_ZERO, MONTH) if streak_volume >= MONTH else math.nan
+        out[16][t] = (
             _window(totals, i, _SPREAD, MONTH) / MONTH if streak_spread >= MONTH else math.nan
         )
 
@@ -224,15 +224,15 @@ def _one_ticker(a, b, x, out, totals, growth, turnover):
 
         base = _full_mean(totals, i, HALF_YEAR)
         if not math.isnan(known):
-            out[14, t] = MONTH * _full_mean(totals, i, TURN_SESSIONS) / known
+            out[14][t] = MONTH * _full_mean(totals, i, TURN_SESSIONS) / known
         else:
-            out[14, t] = _full_mean(totals, i, MONTH) / base if base > 0 else math.nan
+            out[14][t] = _full_mean(totals, i, MONTH) / base if base > 0 else math.nan
         if streak_turnover >= MONTH:
-            out[15, t] = _std(turnover, i, MONTH)
+            out[15][t] = _std(turnover, i, MONTH)
         elif base > 0 and i + 1 >= MONTH and _window(totals, i, _N_VOLUME, MONTH) == MONTH:
-            out[15, t] = _std(adj_volume, t, MONTH) / base
+            out[15][t] = _std(adj_volume, t, MONTH) / base
         else:
-            out[15, t] = math.nan
+            out[15][t] = math.nan
         if not math.isnan(known):
             size = abs(close[t]) * known
         else:
@@ -243,14 +243,13 @@ def _one_ticker(a, b, x, out, totals, growth, turnover):
                 else math.nan
             )
             size = close[t] * mean_volume
-        out[17, t] = math.log(size) if size > 0 else math.nan
-        for j in range(out.shape[0]):
-            out[j, t] = _finite(out[j, t])
+        out[17][t] = math.log(size) if size > 0 else math.nan
+        for j in range(len(out)):
+            out[j][t] = _finite(out[j][t])
 
 
 @numba.njit(cache=True, parallel=True)
-def _all_tickers(starts, x):
-    out = np.empty((_N_OUTPUTS, x[0].shape[0]))  # (characteristics, rows)
+def _all_tickers(starts, x, out):
     for k in numba.prange(len(starts) - 1):
         a, b = starts[k], starts[k + 1]
         totals = np.empty((b - a, 14))
@@ -286,7 +285,10 @@ def kernel_values(frame: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame | N
     ticker = frame["ticker"]
     firsts = np.flatnonzero((ticker != ticker.shift(1)).fill_null(True).to_numpy())
     starts = np.append(firsts, frame.height).astype(np.int64)
-    out = _all_tickers(starts, tuple(columns))
+    # One array per characteristic, never rows of one 2-D array: a column the caller keeps
+    # would keep every other characteristic's memory alive with it.
+    out = tuple(np.empty(frame.height) for _ in range(_N_OUTPUTS))
+    _all_tickers(starts, tuple(columns), out)
     order = list(KERNEL_INPUTS)
     return pl.DataFrame(
         [pl.Series(name, out[order.index(name)], nan_to_null=True) for name in names]
