@@ -265,3 +265,48 @@ def test_an_overflowing_value_is_missing_not_inf():
     out = compute_daily(frame, ["mom36m", "strev"])
     assert out["mom36m"][759] is None
     assert out["strev"][759] == pytest.approx(10.0**5 - 1, rel=1e-12)
+
+
+def _kernel_and_expressions(frame):
+    from cae.features import engine
+    from cae.features.kernel import kernel_values
+
+    stage_zero = [n for n in names() if REGISTRY[n].stage == 0]
+    frame = frame.sort("ticker", "date")
+    expressions = engine._add(frame, stage_zero, sessions=True).select(stage_zero)
+    return kernel_values(frame, stage_zero), expressions
+
+
+def test_compiled_kernel_gives_the_expressions_values_and_nulls(base):
+    # Shares known on some stretches only (gaps of 90 and 41 sessions: SHARES_MAX_AGE is 63), a
+    # missing market return, a ticker shorter than every window: each branch of the kernel.
+    rng = np.random.default_rng(3)
+    session = pl.int_range(pl.len()).over("ticker")
+    shares = rng.uniform(1e6, 2e6, base.height)
+    frame = base.with_columns(
+        pl.when((session % 150 < 60) | (session == 700))
+        .then(pl.Series(shares))
+        .alias("adj_shares_out"),
+        pl.when(session == 400).then(None).otherwise(pl.col("mkt_ret")).alias("mkt_ret"),
+    )
+    short = frame.filter(ticker="B").head(40).with_columns(pl.lit("D").alias("ticker"))
+    kernel, expressions = _kernel_and_expressions(pl.concat([frame, short]))
+    assert kernel.columns == expressions.columns
+    for name in kernel.columns:
+        ours, spec = kernel[name], expressions[name]
+        assert ours.is_null().equals(spec.is_null()), name
+        both = ours.is_not_null()
+        assert np.allclose(ours.filter(both), spec.filter(both), rtol=1e-12, atol=0), name
+    assert kernel["turn"].is_not_null().sum() > 1000  # the shares branch was exercised
+
+
+def test_kernel_leaves_nan_inputs_to_the_expressions(base):
+    from cae.features.kernel import kernel_values
+
+    frame = base.with_columns(pl.col("dollar_volume").fill_null(float("nan")))
+    assert (
+        kernel_values(frame.head(5).with_columns(pl.lit(float("nan")).alias("ret")), ["mom1m"])
+        is None
+    )
+    assert kernel_values(frame.drop("mkt_ret"), ["beta"]) is None
+    assert kernel_values(frame.drop("mkt_ret"), ["mom1m"])["mom1m"].len() == frame.height

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from cae.errors import DataError
+from cae.features.kernel import KERNEL_INPUTS, kernel_values
 from cae.features.registry import REGISTRY
 from cae.features.windows import ROW, SESSION, TICKER_RUN, helper_columns, running_totals
 from cae.schemas import PANEL_MAX_ABS_RETURN
@@ -77,10 +78,25 @@ def compute_daily(base: pl.DataFrame, names: Sequence[str] | None = None) -> pl.
     """Add one column per characteristic to the daily base frame, sorted by ticker and date.
 
     The value at (d, ticker) reads that ticker's sessions up to d and the cross-section at d,
-    never later rows. Stage-1 characteristics here use the daily cross-section.
+    never later rows. Stage-1 characteristics here use the daily cross-section. The stage-0
+    ones come from the compiled kernel (`kernel.py`) where it applies, else from the
+    registered expressions; both give the same values (1e-12 relative, the same nulls).
     """
     frame = base if _is_sorted(base) else base.sort("ticker", "date")
-    frame = _add(frame, stage_names(0, names), sessions=True)
+    stage_zero = stage_names(0, names)
+    # The compiled kernel computes what it can, the expressions (which define the values) the
+    # rest: a newly registered characteristic works before the kernel learns it.
+    compiled = [name for name in stage_zero if name in KERNEL_INPUTS]
+    values = kernel_values(frame, compiled)
+    if values is not None:
+        frame = frame.with_columns(values.get_columns())
+        rest = [name for name in stage_zero if name not in KERNEL_INPUTS]
+        frame = _add(frame, rest, sessions=True)
+        if rest:
+            columns = [c for c in frame.columns if c not in stage_zero]
+            frame = frame.select(*columns, *stage_zero)
+    else:
+        frame = _add(frame, stage_zero, sessions=True)
     return _add(frame, stage_names(1, names))
 
 
