@@ -231,7 +231,7 @@ def test_characteristic_absent_on_a_fifth_of_training_dates_is_kept_without_thos
 
 
 def test_absent_dates_left_in_the_fit_would_blow_up_a_factor(make_panel, monkeypatch):
-    import cae.models.ipca as ipca_module
+    import cae.models._chars as chars_module
 
     panel = warm_up_panel(make_panel, n_warm=12, seed=1)  # absent on 12 of 40 training dates
     train, test = panel.slice_dates(0, 40), panel.slice_dates(40, 60)
@@ -240,7 +240,9 @@ def test_absent_dates_left_in_the_fit_would_blow_up_a_factor(make_panel, monkeyp
     assert float(guarded.factors_.abs().max()) < 0.05
     assert guarded.score(test, "predictive") > -0.01
     # Measured: with the 12 dates fitted, a training factor of 22 and predictive R2 of -510%.
-    monkeypatch.setattr(ipca_module, "constant_dates", lambda p: torch.zeros(p.n_dates, dtype=bool))
+    monkeypatch.setattr(
+        chars_module, "constant_dates", lambda p: torch.zeros(p.n_dates, dtype=bool)
+    )
     unguarded = IPCA(n_factors=3).fit(train)
     assert float(unguarded.factors_.abs().max()) > 10.0
     assert unguarded.score(test, "predictive") < -1.0

@@ -40,8 +40,10 @@ __all__ = [
     "CONSTANT_SPREAD",
     "MIN_VARIANCE_SHARE",
     "MIN_VARYING_SHARE",
+    "FitInputs",
     "constant_dates",
     "fill_constant_dates",
+    "fit_inputs",
     "keep_chars",
     "left_out",
     "select_chars",
@@ -163,6 +165,32 @@ def _correlation(panel: Panel, keep: torch.Tensor, fit_dates: torch.Tensor) -> t
     cov = cross / max(count, 1) - torch.outer(mean, mean)
     scale = cov.diagonal().clamp(min=1e-300).sqrt()
     return cov / torch.outer(scale, scale)
+
+
+@dataclasses.dataclass(frozen=True)
+class FitInputs:
+    """What a window's fit uses of its training panel, by the module docstring's rule."""
+
+    keep: torch.Tensor  # (P,) bool over the training panel's characteristics
+    panel: Panel  # the training panel restricted to the kept characteristics
+    fit_dates: torch.Tensor  # (T,) bool: dates on which every kept characteristic varies
+    left_out: tuple[str, ...]  # the characteristics not kept
+
+    @property
+    def n_dates_left_out(self) -> int:
+        """Return how many training dates the fit leaves out."""
+        return int((~self.fit_dates).sum())
+
+    def fitted_panel(self) -> Panel:
+        """Return `panel` with the dates left out masked, for fits that take a whole panel."""
+        return without_dates(self.panel, ~self.fit_dates)
+
+
+def fit_inputs(train: Panel) -> FitInputs:
+    """Return the characteristics and dates a fit on `train` uses (IPCA and the autoencoders)."""
+    keep = select_chars(train)
+    kept = keep_chars(train, keep)
+    return FitInputs(keep, kept, ~constant_dates(kept), left_out(train, keep))
 
 
 def constant_dates(panel: Panel) -> torch.Tensor:

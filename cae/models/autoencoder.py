@@ -37,11 +37,11 @@ import torch
 # are looked up when a model is fitted, by which time both modules are complete.
 from cae import training
 from cae.models._chars import (
+    FitInputs,
     constant_dates,
     fill_constant_dates,
+    fit_inputs,
     keep_chars,
-    left_out,
-    select_chars,
     without_dates,
 )
 from cae.models.base import FactorModel
@@ -92,33 +92,27 @@ class ConditionalAutoencoder(FactorModel):
 
         `into` are unfitted models to fit in place (one per config); new ones by default.
         """
-        keep = select_chars(train)  # (P,) bool
-        kept = keep_chars(train, keep)
-        fit_train = without_dates(kept, constant_dates(kept))
+        inputs = fit_inputs(train)
         fit_val = None
         if val is not None:
-            val_kept = keep_chars(val, keep)
+            val_kept = keep_chars(val, inputs.keep)
             fit_val = without_dates(val_kept, constant_dates(val_kept))
-        fitted = training.train_configs(configs, fit_train, fit_val)
+        fitted = training.train_configs(configs, inputs.fitted_panel(), fit_val)
         models = list(into) if into is not None else [cls(c) for c in configs]
         return [
-            model._set_fitted(net, hist, train, keep)
+            model._set_fitted(net, hist, inputs)
             for model, (net, hist) in zip(models, fitted, strict=True)
         ]
 
-    def _set_fitted(
-        self, net: CAStack, history: TrainHistory, train: Panel, keep: torch.Tensor
-    ) -> Self:
+    def _set_fitted(self, net: CAStack, history: TrainHistory, inputs: FitInputs) -> Self:
         self.net_ = net
         self.history_ = history
-        self.keep_ = keep
-        self.chars_left_out_ = left_out(train, keep)
-        self.train_end_ = train.dates[-1]
-        kept = keep_chars(train, keep)
-        fit_dates = ~constant_dates(kept)  # (T,) bool
-        self.n_dates_left_out_ = int((~fit_dates).sum())
-        f = self._realised_factors(kept)  # (T, S*K)
-        self.factor_mean_ = f[fit_dates.to(f.device)].mean(dim=0)  # (S*K,)
+        self.keep_ = inputs.keep
+        self.chars_left_out_ = inputs.left_out
+        self.n_dates_left_out_ = inputs.n_dates_left_out
+        self.train_end_ = inputs.panel.dates[-1]
+        f = self._realised_factors(inputs.panel)  # (T, S*K)
+        self.factor_mean_ = f[inputs.fit_dates.to(f.device)].mean(dim=0)  # (S*K,)
         # Member-major, as `betas` and `factors` lay them out: "s2_f1" is member 2's first factor.
         n_members, k = self.net_.n_members, self.config.n_factors
         self.factor_names_ = tuple(
@@ -126,7 +120,10 @@ class ConditionalAutoencoder(FactorModel):
             for m in range(n_members)
             for j in range(k)
         )
-        self.factors_ = self.factors(train)
+        # What `factors(train)` returns, without running the factor network a second time.
+        self.factors_ = fill_constant_dates(
+            f, inputs.panel, self.factor_mean_, self.train_end_, self.name
+        )
         return self
 
     @property

@@ -42,13 +42,7 @@ from typing import Self
 import torch
 
 from cae.errors import PanelError
-from cae.models._chars import (
-    constant_dates,
-    fill_constant_dates,
-    keep_chars,
-    left_out,
-    select_chars,
-)
+from cae.models._chars import fill_constant_dates, fit_inputs, keep_chars
 from cae.models._regress import CHUNK_CELLS, PINV_RTOL
 from cae.models.base import FactorModel
 from cae.tensors import Panel
@@ -71,7 +65,7 @@ class IPCA(FactorModel):
     tol : float; stop when no entry of Gamma or f moves more than this in a sweep.
 
     Fitted attributes: `Gamma_` (P_used + constant, K) over the instruments `chars_` (the
-    characteristics kept by `cae.models._chars.select_chars`, then the constant),
+    characteristics kept by `cae.models._chars.fit_inputs`, then the constant),
     `chars_left_out_`, `n_dates_left_out_` (training dates with a kept characteristic constant,
     left out of the fit), `Gamma_alpha_`, `factors_` (T, K [+ 1]; the dates left out hold
     `factor_mean_`, the mean factor of the dates fitted).
@@ -102,11 +96,10 @@ class IPCA(FactorModel):
         left out first, then the dates on which a kept one is constant (see the module
         docstring); `chars_left_out_` names the former, `n_dates_left_out_` counts the latter.
         """
-        self.keep_ = select_chars(train)  # (P_all,) bool
-        self.chars_left_out_ = left_out(train, self.keep_)
-        train = keep_chars(train, self.keep_)
-        fit_dates = ~constant_dates(train)  # (T,) bool
-        self.n_dates_left_out_ = int((~fit_dates).sum())
+        inputs = fit_inputs(train)
+        self.keep_, self.chars_left_out_ = inputs.keep, inputs.left_out  # (P_all,) bool, names
+        self.n_dates_left_out_ = inputs.n_dates_left_out
+        train, fit_dates = inputs.panel, inputs.fit_dates  # kept characteristics; (T,) bool
         self.train_end_ = train.dates[-1]
         self.chars_ = tuple(train.char_names) + (("constant",) if self.constant else ())
         K, P = self.n_factors, len(self.chars_)
