@@ -80,7 +80,8 @@ def _daily_turnover() -> pl.Expr:
     return pl.col("adj_volume") / _known_shares()
 
 
-def _turn_uses_shares() -> pl.Expr:
+def _shares_known() -> pl.Expr:
+    # turn and mvel1 use shares outstanding on every date a figure is known.
     return _known_shares().is_not_null()
 
 
@@ -90,14 +91,10 @@ def _std_turn_uses_shares() -> pl.Expr:
     return known.rolling_sum(MONTH, min_samples=MONTH) == MONTH
 
 
-def _mvel1_uses_shares() -> pl.Expr:
-    return _known_shares().is_not_null()
-
-
 _USES_SHARES = {
-    "turn": _turn_uses_shares,
+    "turn": _shares_known,
     "std_turn": _std_turn_uses_shares,
-    "mvel1": _mvel1_uses_shares,
+    "mvel1": _shares_known,
 }
 PROXY_SOURCES = {"turn": TURN_SOURCE, "std_turn": TURN_SOURCE, "mvel1": MVEL1_SOURCE}
 
@@ -125,7 +122,7 @@ def turn() -> pl.Expr:
     base = pl.col("adj_volume").rolling_mean(HALF_YEAR, min_samples=HALF_YEAR)
     proxy = pl.when(base > 0).then(recent / base)
     return per_ticker(
-        pl.when(_turn_uses_shares()).then(monthly_volume / _known_shares()).otherwise(proxy)
+        pl.when(_shares_known()).then(monthly_volume / _known_shares()).otherwise(proxy)
     )
 
 
@@ -178,5 +175,5 @@ def mvel1() -> pl.Expr:
     market_cap = pl.col("adj_close").abs() * _known_shares()
     volume = pl.col("adj_volume").rolling_mean(YEAR, min_samples=MVEL1_MIN_SESSIONS)
     proxy = pl.col("adj_close") * volume
-    size = pl.when(_mvel1_uses_shares()).then(market_cap).otherwise(proxy)
+    size = pl.when(_shares_known()).then(market_cap).otherwise(proxy)
     return per_ticker(positive_log(size))
