@@ -82,17 +82,16 @@ def _finite(value: float) -> float:
 
 @numba.njit(cache=True, inline="always")
 def _std(x: np.ndarray, t: int, window: int) -> float:
-    # Two passes over the window, centred on x[t]: an unchanging window gives exactly 0, and a
-    # quiet window after a loud history keeps its variance.
-    mean = 0.0
+    # One pass over the window, shifted by x[t]: an unchanging window gives exactly 0, and a
+    # quiet window after a loud history keeps its variance (no running totals). x[t] is in the
+    # window, so the shifted sums cancel by at most a factor of about `window`: rounding stays
+    # near 1e-14 relative.
+    shifted = squares = 0.0
     for k in range(t - window + 1, t + 1):
-        mean += x[k] - x[t]
-    mean /= window
-    squares = 0.0
-    for k in range(t - window + 1, t + 1):
-        d = (x[k] - x[t]) - mean
+        d = x[k] - x[t]
+        shifted += d
         squares += d * d
-    return math.sqrt(squares / (window - 1))
+    return math.sqrt(max(squares - shifted * shifted / window, 0.0) / (window - 1))
 
 
 @numba.njit(cache=True, inline="always")
@@ -110,16 +109,36 @@ def _full_mean(totals: np.ndarray, i: int, window: int) -> float:
     return math.nan
 
 
+@numba.njit(cache=True, inline="always")
+def _put(column: np.ndarray, t: int, value: float) -> None:
+    # A non-finite result (a log of zero, an overflow) is missing, as in the expressions.
+    column[t] = value if math.isfinite(value) else math.nan
+
+
 @numba.njit(cache=True)
-def _one_ticker(a, b, x, out, totals, growth, turnover):
-    ret, mkt, dv, volume, adj_volume, shares, close, high, low = x
+def _load(values, valid, a, b, into):
+    # The ticker's rows a..b-1 of one input column, a null as NaN. An empty `values` is a
+    # column the caller did not need, an empty `valid` a column without nulls.
+    if len(values) == 0:
+        into[:] = math.nan
+        return
+    for i in range(b - a):
+        into[i] = values[a + i] if len(valid) == 0 or valid[a + i] else math.nan
+
+
+@numba.njit(cache=True)
+def _one_ticker(x, t0, out, totals, growth, turnover):
+    # `x` holds the ticker's own rows (row i is the output row t0 + i), one input per row of x.
+    ret, mkt, dv, volume, adj_volume = x[0], x[1], x[2], x[3], x[4]
+    shares, close, high, low = x[5], x[6], x[7], x[8]
     lr = sx = sy = sxx = sxy = syy = s_dv = s_ill = s_spread = s_volume = 0.0
     n_pairs = n_ill = n_zero = n_volume = 0
     streak_ret = streak_dv = streak_volume = streak_spread = streak_turnover = 0
     last_shares, last_at = math.nan, -SHARES_MAX_AGE - 1
-    for i in range(b - a):
-        t = a + i
-        r, m, d = ret[t], mkt[t], dv[t]
+    prev_range = math.nan  # log(high / low) of the previous session, when it has a range
+    for i in range(len(ret)):
+        t = t0 + i
+        r, m, d = ret[i], mkt[i], dv[i]
         has_ret = not math.isnan(r)
         if has_ret:
             lr += math.log1p(r)
@@ -141,50 +160,55 @@ def _one_ticker(a, b, x, out, totals, growth, turnover):
         if has_ret and d > 0:
             s_ill += abs(r) / d
             n_ill += 1
-        if not math.isnan(volume[t]):
+        if not math.isnan(volume[i]):
             streak_volume += 1
-            n_zero += volume[t] == 0
+            n_zero += volume[i] == 0
         else:
             streak_volume = 0
-        if not math.isnan(adj_volume[t]):
-            s_volume += adj_volume[t]
+        if not math.isnan(adj_volume[i]):
+            s_volume += adj_volume[i]
             n_volume += 1
-        h, lo = high[t], low[t]
-        if i >= 1 and lo > 0 and low[t - 1] > 0 and h >= lo and high[t - 1] >= low[t - 1]:
-            ph, pl_ = high[t - 1], low[t - 1]
-            beta = math.log(h / lo) ** 2 + math.log(ph / pl_) ** 2
+        h, lo = high[i], low[i]
+        has_range = lo > 0 and h >= lo
+        this_range = math.log(h / lo) if has_range else math.nan
+        if has_range and not math.isnan(prev_range):
+            ph, pl_ = high[i - 1], low[i - 1]
+            beta = this_range**2 + prev_range**2
             gamma = math.log((h if h > ph else ph) / (lo if lo < pl_ else pl_)) ** 2
             alpha = (math.sqrt(2 * beta) - math.sqrt(beta)) / _CS_DENOMINATOR - math.sqrt(
                 gamma / _CS_DENOMINATOR
             )
-            spread = 2 * (math.exp(alpha) - 1) / (1 + math.exp(alpha))
+            e_alpha = math.exp(alpha)
+            spread = 2 * (e_alpha - 1) / (1 + e_alpha)
             s_spread += spread if spread > 0 else 0.0
             streak_spread += 1
         else:
             streak_spread = 0
+        prev_range = this_range
         row = totals[i]
         row[_LOG_GROWTH], row[_X], row[_Y], row[_XX], row[_XY], row[_YY] = lr, sx, sy, sxx, sxy, syy
         row[_DOLVOL], row[_ILL], row[_SPREAD] = s_dv, s_ill, s_spread
         row[_N_PAIRS], row[_N_ILL], row[_N_ZERO] = n_pairs, n_ill, n_zero
         row[_VOLUME], row[_N_VOLUME] = s_volume, n_volume
 
+        # growth[i, j]: the compounded return over the _GROWTH[j] sessions ending at i.
         for j in range(len(_GROWTH)):
             w = _GROWTH[j]
-            growth[i, j] = _window(totals, i, _LOG_GROWTH, w) if streak_ret >= w else math.nan
-        out[0][t] = math.exp(growth[i, 0]) - 1
-        out[1][t] = math.exp(growth[i - MONTH, 1]) - 1 if i >= MONTH else math.nan
-        out[2][t] = math.exp(growth[i - MONTH, 2]) - 1 if i >= MONTH else math.nan
-        out[3][t] = math.exp(growth[i - YEAR, 3]) - 1 if i >= YEAR else math.nan
-        recent = math.exp(growth[i, 4]) - 1
-        out[4][t] = (
-            recent - (math.exp(growth[i - HALF_YEAR, 4]) - 1) if i >= HALF_YEAR else math.nan
-        )
-        out[5][t] = math.exp(growth[i, 5]) - 1
+            growth[i, j] = (
+                math.exp(_window(totals, i, _LOG_GROWTH, w)) - 1 if streak_ret >= w else math.nan
+            )
+        _put(out[0], t, growth[i, 0])
+        _put(out[1], t, growth[i - MONTH, 1] if i >= MONTH else math.nan)
+        _put(out[2], t, growth[i - MONTH, 2] if i >= MONTH else math.nan)
+        _put(out[3], t, growth[i - YEAR, 3] if i >= YEAR else math.nan)
+        _put(out[4], t, growth[i, 4] - growth[i - HALF_YEAR, 4] if i >= HALF_YEAR else math.nan)
+        _put(out[5], t, growth[i, 5])
         if streak_ret >= MONTH:
             largest = r
-            for k in range(t - MONTH + 1, t):
+            for k in range(i - MONTH + 1, i):
                 largest = max(largest, ret[k])
-            out[6][t], out[7][t] = largest, _std(ret, t, MONTH)
+            _put(out[6], t, largest)
+            _put(out[7], t, _std(ret, i, MONTH))
         else:
             out[6][t] = out[7][t] = math.nan
 
@@ -196,45 +220,49 @@ def _one_ticker(a, b, x, out, totals, growth, turnover):
             cxy = _window(totals, i, _XY, BETA_WINDOW) - wx * wy / n
             cyy = _window(totals, i, _YY, BETA_WINDOW) - wy * wy / n
             if cxx > 0:
-                out[8][t] = cxy / cxx
+                _put(out[8], t, cxy / cxx)
                 if n > 2:
-                    out[9][t] = math.sqrt(max(cyy - cxy * cxy / cxx, 0.0) / (n - 2))
+                    _put(out[9], t, math.sqrt(max(cyy - cxy * cxy / cxx, 0.0) / (n - 2)))
 
         if streak_dv >= MONTH:
             mean = _window(totals, i, _DOLVOL, MONTH) / MONTH
-            out[10][t] = math.log(mean) if mean > 0 else math.nan
-            out[11][t] = _std(dv, t, MONTH)
+            _put(out[10], t, math.log(mean) if mean > 0 else math.nan)
+            _put(out[11], t, _std(dv, i, MONTH))
         else:
             out[10][t] = out[11][t] = math.nan
         n_traded = _window(totals, i, _N_ILL, MONTH)
-        out[12][t] = (
-            _window(totals, i, _ILL, MONTH) / n_traded if n_traded >= ILL_MIN_SESSIONS else math.nan
+        _put(
+            out[12],
+            t,
+            _window(totals, i, _ILL, MONTH) / n_traded if n_traded >= ILL_MIN_SESSIONS else math.nan,
         )
-        out[13][t] = _window(totals, i, _N_ZERO, MONTH) if streak_volume >= MONTH else math.nan
-        out[16][t] = (
-            _window(totals, i, _SPREAD, MONTH) / MONTH if streak_spread >= MONTH else math.nan
+        _put(out[13], t, _window(totals, i, _N_ZERO, MONTH) if streak_volume >= MONTH else math.nan)
+        _put(
+            out[16],
+            t,
+            _window(totals, i, _SPREAD, MONTH) / MONTH if streak_spread >= MONTH else math.nan,
         )
 
         # Shares outstanding: the last positive figure, SHARES_MAX_AGE sessions at most.
-        if shares[t] > 0:
-            last_shares, last_at = shares[t], i
+        if shares[i] > 0:
+            last_shares, last_at = shares[i], i
         known = last_shares if i - last_at <= SHARES_MAX_AGE else math.nan
-        turnover[i] = adj_volume[t] / known
+        turnover[i] = adj_volume[i] / known
         streak_turnover = streak_turnover + 1 if not math.isnan(turnover[i]) else 0
 
         base = _full_mean(totals, i, HALF_YEAR)
         if not math.isnan(known):
-            out[14][t] = MONTH * _full_mean(totals, i, TURN_SESSIONS) / known
+            _put(out[14], t, MONTH * _full_mean(totals, i, TURN_SESSIONS) / known)
         else:
-            out[14][t] = _full_mean(totals, i, MONTH) / base if base > 0 else math.nan
+            _put(out[14], t, _full_mean(totals, i, MONTH) / base if base > 0 else math.nan)
         if streak_turnover >= MONTH:
-            out[15][t] = _std(turnover, i, MONTH)
+            _put(out[15], t, _std(turnover, i, MONTH))
         elif base > 0 and i + 1 >= MONTH and _window(totals, i, _N_VOLUME, MONTH) == MONTH:
-            out[15][t] = _std(adj_volume, t, MONTH) / base
+            _put(out[15], t, _std(adj_volume, i, MONTH) / base)
         else:
             out[15][t] = math.nan
         if not math.isnan(known):
-            size = abs(close[t]) * known
+            size = abs(close[i]) * known
         else:
             n_year = _window(totals, i, _N_VOLUME, YEAR)
             mean_volume = (
@@ -242,20 +270,39 @@ def _one_ticker(a, b, x, out, totals, growth, turnover):
                 if n_year >= MVEL1_MIN_SESSIONS
                 else math.nan
             )
-            size = close[t] * mean_volume
-        out[17][t] = math.log(size) if size > 0 else math.nan
-        for j in range(len(out)):
-            out[j][t] = _finite(out[j][t])
+            size = close[i] * mean_volume
+        _put(out[17], t, math.log(size) if size > 0 else math.nan)
+
+
+@numba.njit(cache=True)
+def _empty_columns(n_rows: int, n_columns: int) -> list:
+    # Allocated by numba (malloc), not numpy: numpy asks for transparent huge pages on large
+    # arrays, and on a VM that returns free memory to its host (free page reporting), faulting
+    # in a never-touched huge page costs 1.2-1.5 s per GB against 0.3 s in 4 KB pages
+    # (docs/benchmarks.md). The outputs are the one gigabyte the kernel writes fresh.
+    return [np.empty(n_rows) for _ in range(n_columns)]
 
 
 @numba.njit(cache=True, parallel=True)
-def _all_tickers(starts, x, out):
-    for k in numba.prange(len(starts) - 1):
-        a, b = starts[k], starts[k + 1]
-        totals = np.empty((b - a, 14))
-        growth = np.empty((b - a, len(_GROWTH)))
-        turnover = np.empty(b - a)
-        _one_ticker(a, b, x, out, totals, growth, turnover)
+def _all_tickers(starts, values, valid, out, n_blocks):
+    # Tickers in `n_blocks` contiguous blocks: each block allocates its scratch arrays once,
+    # for its longest ticker (fresh memory is slow to fault in on a VM).
+    n_tickers = len(starts) - 1
+    for block in numba.prange(n_blocks):
+        first, stop = block * n_tickers // n_blocks, (block + 1) * n_tickers // n_blocks
+        longest = 0
+        for k in range(first, stop):
+            longest = max(longest, starts[k + 1] - starts[k])
+        scratch = np.empty(len(values) * longest)
+        totals = np.empty((longest, 14))
+        growth = np.empty((longest, len(_GROWTH)))
+        turnover = np.empty(longest)
+        for k in range(first, stop):
+            a, b = starts[k], starts[k + 1]
+            rows = scratch[: len(values) * (b - a)].reshape((len(values), b - a))
+            for c in range(len(values)):
+                _load(values[c], valid[c], a, b, rows[c])
+            _one_ticker(rows, a, out, totals, growth, turnover)
     return out
 
 
@@ -269,27 +316,46 @@ def kernel_values(frame: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame | N
     needed = {column for name in names for column in KERNEL_INPUTS.get(name, ("?",))}
     if not names or not needed <= set(frame.columns):
         return None
-    columns = []
+    values, valid = [], []
     for column in _COLUMNS:
-        if column not in needed:
-            columns.append(np.full(frame.height, np.nan))
-            continue
-        values = frame[column].cast(pl.Float64)
-        if values.is_nan().any():
+        series = frame[column].cast(pl.Float64) if column in needed else None
+        if series is not None and series.is_nan().any():
             return None
-        columns.append(values.to_numpy())
-    for column in columns:
-        # One array type for every call (a zero-copy column is read-only, a copied one not), so
-        # numba compiles, or loads from its cache, a single signature.
-        column.flags.writeable = False
+        value, mask = _buffers(series)
+        values.append(value)
+        valid.append(mask)
     ticker = frame["ticker"]
     firsts = np.flatnonzero((ticker != ticker.shift(1)).fill_null(True).to_numpy())
     starts = np.append(firsts, frame.height).astype(np.int64)
     # One array per characteristic, never rows of one 2-D array: a column the caller keeps
     # would keep every other characteristic's memory alive with it.
-    out = tuple(np.empty(frame.height) for _ in range(_N_OUTPUTS))
-    _all_tickers(starts, tuple(columns), out)
+    out = tuple(_empty_columns(frame.height, _N_OUTPUTS))
+    n_blocks = min(len(starts) - 1, 8 * numba.get_num_threads())  # a few blocks per thread
+    _all_tickers(starts, tuple(values), tuple(valid), out, n_blocks)
     order = list(KERNEL_INPUTS)
     return pl.DataFrame(
         [pl.Series(name, out[order.index(name)], nan_to_null=True) for name in names]
     )
+
+
+def _buffers(series: pl.Series | None) -> tuple[np.ndarray, np.ndarray]:
+    """Return a Float64 column's values and validity (empty: no nulls) without copying values.
+
+    `to_numpy` would copy a column with nulls into a new NaN-filled array (54 MB a column on
+    the benchmark); the kernel reads the Arrow values buffer and the null mask instead. None
+    (a column the caller does not need) gives two empty arrays.
+    """
+    if series is None:
+        value, mask = np.empty(0), np.empty(0, dtype=np.bool_)
+    elif not series.has_nulls():
+        value, mask = series.to_numpy(), np.empty(0, dtype=np.bool_)
+    else:
+        array = series.rechunk().to_arrow()
+        data = np.frombuffer(array.buffers()[1], dtype=np.float64)
+        value = data[array.offset : array.offset + len(array)]
+        mask = series.is_not_null().to_numpy()
+    # One array type for every call (a zero-copy column is read-only, a copied one not), so
+    # numba compiles, or loads from its cache, a single signature.
+    value.flags.writeable = False
+    mask.flags.writeable = False
+    return value, mask
