@@ -38,11 +38,21 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def _cpu_seconds() -> float:
-    # User + system time of all this process's threads: less sensitive than wall time to other
-    # processes sharing the two cores.
+def _cpu_seconds() -> tuple[float, float]:
+    # User and system time of all this process's threads: less sensitive than wall time to
+    # other processes sharing the two cores. System time is mostly page faults: on this VM,
+    # memory no process has touched lately is slow to fault in (docs/benchmarks.md).
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime, usage.ru_stime
+
+
+def _since(wall: float, cpu: tuple[float, float]) -> dict:
+    user, system = _cpu_seconds()
+    return {
+        "seconds": time.perf_counter() - wall,
+        "cpu": user - cpu[0] + system - cpu[1],
+        "system": system - cpu[1],
+    }
 
 
 def phase_generate(home: Path, tickers: int, days: int, seed: int) -> dict:
@@ -66,11 +76,7 @@ def phase_ours(home: Path) -> dict:
     con = warehouse.connect(home)
     start, cpu = time.perf_counter(), _cpu_seconds()
     report = build_panel(con, "daily", full=True)
-    return {
-        "rows": report.n_rows,
-        "seconds": time.perf_counter() - start,
-        "cpu": _cpu_seconds() - cpu,
-    }
+    return {"rows": report.n_rows, **_since(start, cpu)}
 
 
 def phase_breakdown(home: Path) -> dict:
@@ -112,15 +118,23 @@ def phase_ours_compute(home: Path) -> dict:
     base = pl.read_parquet(home / "daily_base.parquet").rechunk()
     start, cpu = time.perf_counter(), _cpu_seconds()
     out = compute_daily(base)
-    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    first = _since(start, cpu)
     out.select(names()).write_parquet(home / "ours.parquet")
     del out
-    # The first call also loads the compiled kernel from numba's cache and faults in fresh
-    # memory; a second call on the same frame shows the steady state (a build calls it per chunk).
-    start, again = time.perf_counter(), _cpu_seconds()
+    # The first call also starts numba (phase_numba_start) and loads the kernel from its cache;
+    # a second call on the same frame shows the steady state (a build calls it per chunk).
+    start, cpu = time.perf_counter(), _cpu_seconds()
     compute_daily(base)
-    second = {"seconds": time.perf_counter() - start, "cpu": _cpu_seconds() - again}
-    return {"rows": base.height, "seconds": seconds, "cpu": cpu, "second": second}
+    return {"rows": base.height, **first, "second": _since(start, cpu)}
+
+
+def phase_numba_start(home: Path) -> dict:
+    """Time numba's one-time start in a process: its first call of any compiled function."""
+    from cae.features.kernel import _empty_columns
+
+    start, cpu = time.perf_counter(), _cpu_seconds()
+    _empty_columns(1, 1)
+    return {"rows": 0, **_since(start, cpu)}
 
 
 def _pandas_characteristics(df):
@@ -194,7 +208,7 @@ def phase_pandas(home: Path) -> dict:
     df = pd.read_parquet(home / "daily_base.parquet")
     start, cpu = time.perf_counter(), _cpu_seconds()
     out = _pandas_characteristics(df)
-    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    timing = _since(start, cpu)
     ours = pl.read_parquet(home / "ours.parquet").to_pandas()
     worst = 0.0
     for name in names():
@@ -206,7 +220,7 @@ def phase_pandas(home: Path) -> dict:
             # Differences in units of the characteristic's own cross-sectional spread.
             scale = float(np.std(b[both])) or 1.0
             worst = max(worst, float(np.max(np.abs(a[both] - b[both]))) / scale)
-    return {"rows": len(out), "seconds": seconds, "cpu": cpu, "max_rel_diff": worst}
+    return {"rows": len(out), **timing, "max_rel_diff": worst}
 
 
 PHASES = {
@@ -214,6 +228,7 @@ PHASES = {
     "ours_compute": phase_ours_compute,
     "pandas": phase_pandas,
     "breakdown": phase_breakdown,
+    "numba_start": phase_numba_start,
 }
 
 
@@ -271,6 +286,7 @@ def main() -> None:
         if not args.skip_pandas:
             results["pandas groupby-rolling"] = _child("pandas", home)
         breakdown = _child("breakdown", home) if args.breakdown else None
+        numba_start = _child("numba_start", home)
 
     print(
         f"synthetic market: {args.tickers} tickers x {args.days} days = {generated['rows']:,} "
@@ -283,17 +299,22 @@ def main() -> None:
     )
     reference = results.get("pandas groupby-rolling")
     print(
-        "| method | rows | wall time (s) | CPU time (s) | rows/s | peak memory (MB) "
-        "| pandas wall / ours | pandas CPU / ours |"
+        "| method | rows | wall time (s) | CPU time (s) | of which system (s) | rows/s "
+        "| peak memory (MB) | pandas wall / ours | pandas CPU / ours |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for method, r in results.items():
         wall = f"{reference['seconds'] / r['seconds']:.1f}x" if reference else "-"
         cpu = f"{reference['cpu'] / r['cpu']:.1f}x" if reference else "-"
         print(
-            f"| {method} | {r['rows']:,} | {r['seconds']:.1f} | {r['cpu']:.1f} "
-            f"| {r['rows'] / r['seconds']:,.0f} | {r['peak_mb']:,.0f} | {wall} | {cpu} |"
+            f"| {method} | {r['rows']:,} | {r['seconds']:.2f} | {r['cpu']:.2f} "
+            f"| {r['system']:.2f} | {r['rows'] / r['seconds']:,.0f} | {r['peak_mb']:,.0f} "
+            f"| {wall} | {cpu} |"
         )
+    print(
+        f"numba's one-time start in a process (its first compiled call; inside the first "
+        f"compute call): {numba_start['seconds']:.2f} s"
+    )
     if "pandas groupby-rolling" in results:
         diff = results["pandas groupby-rolling"]["max_rel_diff"]
         print(f"same missing cells; max |ours - pandas| over all cells: {diff:.1e} std devs")

@@ -81,17 +81,31 @@ def _finite(value: float) -> float:
 
 
 @numba.njit(cache=True, inline="always")
-def _std(x: np.ndarray, t: int, window: int) -> float:
-    # One pass over the window, shifted by x[t]: an unchanging window gives exactly 0, and a
-    # quiet window after a loud history keeps its variance (no running totals). x[t] is in the
-    # window, so the shifted sums cancel by at most a factor of about `window`: rounding stays
-    # near 1e-14 relative.
-    shifted = squares = 0.0
-    for k in range(t - window + 1, t + 1):
-        d = x[k] - x[t]
-        shifted += d
-        squares += d * d
-    return math.sqrt(max(squares - shifted * shifted / window, 0.0) / (window - 1))
+def _month_stats(ret, dv, volumes, i):
+    # Over the MONTH sessions ending at i: the largest return and the standard deviations of
+    # ret, dv and volumes, in one pass (independent sums, so the CPU overlaps them). Each is
+    # shifted by its value at i: an unchanging window gives exactly 0, and as the value at i
+    # is in the window, the shifted sums cancel by at most a factor of about MONTH, so rounding
+    # stays near 1e-14 relative.
+    largest = ret[i]
+    r_sum = r_squares = d_sum = d_squares = v_sum = v_squares = 0.0
+    for k in range(i - MONTH + 1, i + 1):
+        largest = max(largest, ret[k])
+        r = ret[k] - ret[i]
+        d = dv[k] - dv[i]
+        v = volumes[k] - volumes[i]
+        r_sum += r
+        r_squares += r * r
+        d_sum += d
+        d_squares += d * d
+        v_sum += v
+        v_squares += v * v
+    return largest, _std(r_sum, r_squares), _std(d_sum, d_squares), _std(v_sum, v_squares)
+
+
+@numba.njit(cache=True, inline="always")
+def _std(shifted: float, squares: float) -> float:
+    return math.sqrt(max(squares - shifted * shifted / MONTH, 0.0) / (MONTH - 1))
 
 
 @numba.njit(cache=True, inline="always")
@@ -203,15 +217,6 @@ def _one_ticker(x, t0, out, totals, growth, turnover):
         _put(out[3], t, growth[i - YEAR, 3] if i >= YEAR else math.nan)
         _put(out[4], t, growth[i, 4] - growth[i - HALF_YEAR, 4] if i >= HALF_YEAR else math.nan)
         _put(out[5], t, growth[i, 5])
-        if streak_ret >= MONTH:
-            largest = r
-            for k in range(i - MONTH + 1, i):
-                largest = max(largest, ret[k])
-            _put(out[6], t, largest)
-            _put(out[7], t, _std(ret, i, MONTH))
-        else:
-            out[6][t] = out[7][t] = math.nan
-
         out[8][t] = out[9][t] = math.nan
         n = _window(totals, i, _N_PAIRS, BETA_WINDOW)
         if n >= BETA_MIN_SESSIONS:
@@ -227,9 +232,8 @@ def _one_ticker(x, t0, out, totals, growth, turnover):
         if streak_dv >= MONTH:
             mean = _window(totals, i, _DOLVOL, MONTH) / MONTH
             _put(out[10], t, math.log(mean) if mean > 0 else math.nan)
-            _put(out[11], t, _std(dv, i, MONTH))
         else:
-            out[10][t] = out[11][t] = math.nan
+            out[10][t] = math.nan
         n_traded = _window(totals, i, _N_ILL, MONTH)
         _put(
             out[12],
@@ -255,12 +259,25 @@ def _one_ticker(x, t0, out, totals, growth, turnover):
             _put(out[14], t, MONTH * _full_mean(totals, i, TURN_SESSIONS) / known)
         else:
             _put(out[14], t, _full_mean(totals, i, MONTH) / base if base > 0 else math.nan)
+        # The month's maximum return and standard deviations (retvol, std_dolvol, std_turn from
+        # turnover or the volume proxy) in one pass over the window.
+        volume_scale = math.nan
         if streak_turnover >= MONTH:
-            _put(out[15], t, _std(turnover, i, MONTH))
+            volume_scale = 1.0
         elif base > 0 and i + 1 >= MONTH and _window(totals, i, _N_VOLUME, MONTH) == MONTH:
-            _put(out[15], t, _std(adj_volume, i, MONTH) / base)
+            volume_scale = base
+        if i + 1 >= MONTH:
+            volumes = turnover if streak_turnover >= MONTH else adj_volume
+            largest, std_ret, std_dv, std_volume = _month_stats(ret, dv, volumes, i)
         else:
-            out[15][t] = math.nan
+            largest = std_ret = std_dv = std_volume = math.nan
+        if streak_ret >= MONTH:
+            _put(out[6], t, largest)
+            _put(out[7], t, std_ret)
+        else:
+            out[6][t] = out[7][t] = math.nan
+        _put(out[11], t, std_dv if streak_dv >= MONTH else math.nan)
+        _put(out[15], t, std_volume / volume_scale)
         if not math.isnan(known):
             size = abs(close[i]) * known
         else:
