@@ -93,11 +93,14 @@ def test_steps_publish_every_window_and_a_pooled_row_per_model(frozen):
     assert fitted.select("window_id", "model", "date", "ticker").is_duplicated().sum() == 0
     assert outputs.read_table(home, "betas", run_id).is_empty()  # keep_betas=False
     inputs = outputs.read_table(home, "inputs", run_id)
-    assert inputs["model"].unique().to_list() == ["CA0"]  # pca and cross_sectional don't choose
+    assert sorted(inputs["model"].unique()) == ["CA0", "cross_sectional"]  # pca doesn't choose
     n_chars = inputs["characteristic"].n_unique()
     for t in trained:
         window = inputs.filter(pl.col("window_id") == t["window_id"])
-        assert t["chars_used"] == {"CA0": [window["is_used"].sum(), n_chars]}
+        assert t["chars_used"] == {
+            model: [rows["is_used"].sum(), n_chars]
+            for (model,), rows in window.group_by("model", maintain_order=True)
+        }
 
 
 def test_a_rerun_fits_nothing_and_publishes_the_same_numbers(frozen):

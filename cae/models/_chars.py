@@ -48,6 +48,7 @@ __all__ = [
     "left_out",
     "select_chars",
     "variation",
+    "without_collinear",
     "without_dates",
 ]
 
@@ -118,6 +119,17 @@ def select_chars(panel: Panel, min_share: float = MIN_VARYING_SHARE) -> torch.Te
     fit_dates = torch.zeros(panel.n_dates, dtype=torch.bool)
     fit_dates[counted] = varies[:, keep].all(dim=1)
     return _without_collinear(panel, keep, fit_dates)
+
+
+def without_collinear(panel: Panel) -> torch.Tensor:
+    """Return which characteristics to keep (P,), bool: all but those collinear with the others.
+
+    The collinearity half of the rule, over every date with at least two observed tickers, for
+    per-date regressions (`cae.models.cross_sectional`): they need no date left out, since a
+    characteristic constant on a date only costs that date's regression a column.
+    """
+    counted = (panel.mask.sum(dim=1) >= 2).cpu()  # (T,)
+    return _without_collinear(panel, torch.ones(panel.n_chars, dtype=torch.bool), counted)
 
 
 def _without_collinear(panel: Panel, keep: torch.Tensor, fit_dates: torch.Tensor) -> torch.Tensor:

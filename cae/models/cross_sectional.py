@@ -3,6 +3,13 @@
 The seed notebook's "pre-defined sensitivities, solve for factors" (Fama-MacBeth's first pass):
 beta[t, n] = (1, X[t, n]) and f[t] is the least-squares regression of y[t] on beta[t] over the
 tickers observed at t. It is IPCA with Gamma fixed to the identity, so it has P (+1) factors.
+
+A characteristic collinear with the others over the training dates (a constant one included) is
+left out (`cae.models._chars.without_collinear`, `chars_left_out_`), as IPCA and the
+autoencoders leave it out: on the daily sample betasq ranks almost exactly as beta does, and with
+both the regression on 2010-05-10 gave them offsetting factors of +9.9 and -9.9 (0.01 for the
+others) with the same fitted returns; without betasq the largest factor of the run is 0.05. Nothing else is left out: a characteristic constant on a date
+only costs that date's regression a column (its factor is 0 there, the minimum-norm solution).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from typing import Self
 
 import torch
 
+from cae.models._chars import keep_chars, left_out, without_collinear
 from cae.models._regress import masked_ols
 from cae.models.base import FactorModel
 from cae.tensors import Panel
@@ -34,15 +42,19 @@ class CrossSectional(FactorModel):
         self.intercept = intercept
 
     def fit(self, train: Panel, val: Panel | None = None) -> Self:
-        """Record the training factors (T, K); there are no parameters to learn."""
-        self.n_factors = train.n_chars + int(self.intercept)
-        self.factor_names_ = (("const",) if self.intercept else ()) + tuple(train.char_names)
+        """Choose the characteristics (no collinear ones) and record the training factors (T, K)."""
+        self.keep_ = without_collinear(train)  # (P_all,) bool
+        self.chars_left_out_ = left_out(train, self.keep_)
+        self.n_dates_left_out_ = 0
+        kept = keep_chars(train, self.keep_)
+        self.n_factors = kept.n_chars + int(self.intercept)
+        self.factor_names_ = (("const",) if self.intercept else ()) + tuple(kept.char_names)
         self.factors_ = self.factors(train)
         return self
 
     def betas(self, panel: Panel) -> torch.Tensor:
-        """Return (1, X[t, n]) (T, N, K), 0 where masked."""
-        X = panel.X
+        """Return (1, X[t, n]) (T, N, K) over the kept characteristics, 0 where masked."""
+        X = keep_chars(panel, self.keep_).X
         if self.intercept:
             X = torch.cat([torch.ones_like(X[..., :1]), X], dim=-1)  # (T, N, P + 1)
         return X * panel.mask.unsqueeze(-1)
