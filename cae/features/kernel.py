@@ -6,11 +6,13 @@ ticker keeps every running total, streak and window in registers, where the expr
 whole-column pass (a 54 MB column on the benchmark) per helper. Same semantics: windows count
 the ticker's own sessions, `min_samples` and masks as in `windows.py`, a non-finite result is
 null. Sums are differences of the same sequential running totals, so most values are bit for
-bit the expressions'; standard deviations are two-pass within the window and logs and
-exponentials may round differently, so `tests/test_features.py` allows 1e-12 relative.
+bit the expressions'; standard deviations are one pass of shifted sums within the window and
+logs and exponentials may round differently, so `tests/test_features.py` allows 1e-12 relative.
 
 A value at row t reads rows a..t of its ticker only (a: the ticker's first row), so another
-ticker's rows or a later row cannot change it. Tickers run in parallel on numba's threads.
+ticker's rows or a later row cannot change it. Tickers run in parallel on numba's threads, in
+blocks that each copy a ticker's input rows (nulls as NaN) into one scratch array; the input
+columns are read in place (`_buffers`), never copied whole.
 """
 
 from __future__ import annotations
@@ -235,11 +237,8 @@ def _one_ticker(x, t0, out, totals, growth, turnover):
         else:
             out[10][t] = math.nan
         n_traded = _window(totals, i, _N_ILL, MONTH)
-        _put(
-            out[12],
-            t,
-            _window(totals, i, _ILL, MONTH) / n_traded if n_traded >= ILL_MIN_SESSIONS else math.nan,
-        )
+        illiquidity = _window(totals, i, _ILL, MONTH) / n_traded if n_traded else math.nan
+        _put(out[12], t, illiquidity if n_traded >= ILL_MIN_SESSIONS else math.nan)
         _put(out[13], t, _window(totals, i, _N_ZERO, MONTH) if streak_volume >= MONTH else math.nan)
         _put(
             out[16],
@@ -294,9 +293,10 @@ def _one_ticker(x, t0, out, totals, growth, turnover):
 @numba.njit(cache=True)
 def _empty_columns(n_rows: int, n_columns: int) -> list:
     # Allocated by numba (malloc), not numpy: numpy asks for transparent huge pages on large
-    # arrays, and on a VM that returns free memory to its host (free page reporting), faulting
-    # in a never-touched huge page costs 1.2-1.5 s per GB against 0.3 s in 4 KB pages
-    # (docs/benchmarks.md). The outputs are the one gigabyte the kernel writes fresh.
+    # arrays, and on a VM that returns free memory to its host (free page reporting), writing
+    # memory no process touched lately took 0.8-2.2 s per GB in huge pages against 0.4 s in
+    # 4 KB pages here (benchmarks/fresh_memory.py). The outputs are the gigabyte the kernel
+    # writes fresh on the benchmark.
     return [np.empty(n_rows) for _ in range(n_columns)]
 
 

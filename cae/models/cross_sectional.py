@@ -8,8 +8,9 @@ A characteristic collinear with the others over the training dates (a constant o
 left out (`cae.models._chars.without_collinear`, `chars_left_out_`), as IPCA and the
 autoencoders leave it out: on the daily sample betasq ranks almost exactly as beta does, and with
 both the regression on 2010-05-10 gave them offsetting factors of +9.9 and -9.9 (0.01 for the
-others) with the same fitted returns; without betasq the largest factor of the run is 0.05. Nothing else is left out: a characteristic constant on a date
-only costs that date's regression a column (its factor is 0 there, the minimum-norm solution).
+others) with the same fitted returns; without betasq the largest factor of the run is 0.05.
+Nothing else is left out: a characteristic constant on some dates only costs those dates'
+regressions a column (its factor is 0 there, the minimum-norm solution).
 """
 
 from __future__ import annotations
