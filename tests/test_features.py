@@ -310,3 +310,20 @@ def test_kernel_leaves_nan_inputs_to_the_expressions(base):
     )
     assert kernel_values(frame.drop("mkt_ret"), ["beta"]) is None
     assert kernel_values(frame.drop("mkt_ret"), ["mom1m"])["mom1m"].len() == frame.height
+
+
+def test_kernel_reads_sliced_and_chunked_columns_with_nulls_in_place(base):
+    # The kernel reads a column's Arrow buffer and null mask in place: an offset (a slice) and
+    # several chunks (a concat) must give what a fresh contiguous copy gives.
+    from cae.features.kernel import KERNEL_INPUTS, kernel_values
+
+    names = list(KERNEL_INPUTS)
+    frame = base.sort("ticker", "date").with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 3).then(None).otherwise(pl.col("ret")).alias("ret")
+    )
+    sliced = frame.slice(5, frame.height - 5)
+    chunked = pl.concat([sliced.slice(0, 300), sliced.slice(300)], rechunk=False)
+    assert chunked["ret"].n_chunks() == 2 and sliced["ret"].null_count() > 100
+    expected = kernel_values(pl.DataFrame(sliced.to_dict(as_series=False)), names)
+    for variant in (sliced, chunked):
+        assert kernel_values(variant, names).equals(expected)
