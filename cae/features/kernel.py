@@ -78,11 +78,6 @@ _N_PAIRS, _N_ILL, _N_ZERO, _VOLUME, _N_VOLUME = range(9, 14)
 
 
 @numba.njit(cache=True, inline="always")
-def _finite(value: float) -> float:
-    return value if math.isfinite(value) else math.nan
-
-
-@numba.njit(cache=True, inline="always")
 def _month_stats(ret, dv, volumes, i):
     # Over the MONTH sessions ending at i: the largest return and the standard deviations of
     # ret, dv and volumes, in one pass (independent sums, so the CPU overlaps them). Each is
