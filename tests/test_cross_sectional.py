@@ -96,3 +96,25 @@ def test_a_collinear_characteristic_is_left_out_not_given_offsetting_factors(mak
     both = torch.stack([X[..., 0], X[..., 2]], dim=-1)
     offsetting = masked_ols(both, panel.y, panel.mask)  # what keeping both gives
     assert offsetting.abs().max() > 10
+
+
+def test_a_factor_on_dates_its_characteristic_is_constant_gets_its_training_mean(make_panel):
+    # c2 is 0 for every ticker on the first 10 dates (a warm-up): its factor is not realised
+    # there, and the regression's 0 would pull lambda toward 0.
+    X = torch.rand(30, 25, 2, generator=G) * 2 - 1
+    X[:10, :, 1] = 0.0
+    y = 0.02 + 0.3 * X[..., 1] + 0.05 * torch.randn(30, 25, generator=G)
+    panel = make_panel(y, None, X)
+    model = CrossSectional().fit(panel)
+    realised = model.factors_[10:, 2]
+    assert torch.allclose(model.factors_[:10, 2], realised.mean().expand(10))
+    assert model.factor_mean_[2] == pytest.approx(float(realised.mean()))
+    raw = masked_ols(model.betas(panel), panel.y, panel.mask).to(torch.float32)
+    assert torch.all(raw[:10, 2] == 0) and torch.equal(raw[10:], model.factors_[10:])
+    # Total fitted returns are the regression's (the column is 0 there) ...
+    fitted = torch.einsum("tnk,tk->tn", model.betas(panel), raw)
+    assert torch.allclose(model.predict(panel), fitted, atol=1e-6)
+    # ... and a later panel's constant dates get the training mean, never their own future.
+    later = make_panel(y[:12].flip(0), None, X[:12].flip(0))  # constant on its last 10 dates
+    f = model.factors(later)
+    assert torch.equal(f[2:, 2], model.factor_mean_[2].expand(10))

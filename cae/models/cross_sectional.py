@@ -9,8 +9,12 @@ left out (`cae.models._chars.without_collinear`, `chars_left_out_`), as IPCA and
 autoencoders leave it out: on the daily sample betasq ranks almost exactly as beta does, and with
 both the regression on 2010-05-10 gave them offsetting factors of +9.9 and -9.9 (0.01 for the
 others) with the same fitted returns; without betasq the largest factor of the run is 0.05.
-Nothing else is left out: a characteristic constant on some dates only costs those dates'
-regressions a column (its factor is 0 there, the minimum-norm solution).
+Nothing else is left out: a characteristic constant across tickers on a date (0 for every
+ticker after ranking, as on a long window's warm-up dates) only costs that date's regression a
+column. Its factor is not realised there: the minimum-norm answer, 0, would pull lambda (the
+mean of earlier factors) toward 0, so that factor gets its mean over the training dates on which
+it is realised (`factor_mean_`), as IPCA gives such dates its mean factor. The fitted returns do
+not change (the column is 0); only lambda, and so predictive R2, does.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Self
 
 import torch
 
-from cae.models._chars import keep_chars, left_out, without_collinear
+from cae.models._chars import keep_chars, left_out, variation, without_collinear
 from cae.models._regress import masked_ols
 from cae.models.base import FactorModel
 from cae.tensors import Panel
@@ -50,7 +54,11 @@ class CrossSectional(FactorModel):
         kept = keep_chars(train, self.keep_)
         self.n_factors = kept.n_chars + int(self.intercept)
         self.factor_names_ = (("const",) if self.intercept else ()) + tuple(kept.char_names)
-        self.factors_ = self.factors(train)
+        f, realised = self._solve(train)  # (T, K) each
+        count = realised.sum(dim=0)  # (K,)
+        total = torch.where(realised, f, torch.zeros_like(f)).sum(dim=0)
+        self.factor_mean_ = torch.where(count > 0, total / count.clamp(min=1), 0.0)  # (K,)
+        self.factors_ = torch.where(realised, f, self.factor_mean_)
         return self
 
     def betas(self, panel: Panel) -> torch.Tensor:
@@ -63,6 +71,17 @@ class CrossSectional(FactorModel):
     def factors(self, panel: Panel) -> torch.Tensor:
         """Return f[t] (T, K), the least-squares regression of y[t] on betas[t] over observed cells.
 
-        A date with fewer observed tickers than factors gets the minimum-norm solution.
+        A date with fewer observed tickers than factors gets the minimum-norm solution. A factor
+        not realised on a date (module docstring) is `factor_mean_` there.
         """
-        return masked_ols(self.betas(panel), panel.y, panel.mask).to(torch.float32)
+        f, realised = self._solve(panel)
+        return torch.where(realised, f, self.factor_mean_)
+
+    def _solve(self, panel: Panel) -> tuple[torch.Tensor, torch.Tensor]:
+        # The regression's factors (T, K) and which are realised (T, K): a characteristic's on
+        # the dates it varies across tickers, the constant's on dates with two tickers or more.
+        f = masked_ols(self.betas(panel), panel.y, panel.mask).to(torch.float32)
+        varies, counted = variation(keep_chars(panel, self.keep_))  # (T, P_kept), (T,)
+        if self.intercept:
+            varies = torch.cat([counted.unsqueeze(1), varies], dim=1)
+        return f, varies.to(f.device)
