@@ -14,7 +14,9 @@ ticker after ranking, as on a long window's warm-up dates) only costs that date'
 column. Its factor is not realised there: the minimum-norm answer, 0, would pull lambda (the
 mean of earlier factors) toward 0, so that factor gets its mean over the training dates on which
 it is realised (`factor_mean_`), as IPCA gives such dates its mean factor. The fitted returns do
-not change (the column is 0); only lambda, and so predictive R2, does.
+not change (the column is 0); only lambda, and so predictive R2, does: in `cae run` on the
+sample the pooled predictive R2 went from -0.71% to -0.82%, as the zeros had shrunk lambda
+toward 0, which happened to help there.
 """
 
 from __future__ import annotations
