@@ -226,6 +226,9 @@ def test_cae_train_without_prefect_trains_every_window_then_prints_the_table(lan
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert "window 2 trained" in out  # keeps betas, unlike the flows' config: a new cache key
-    # The constant, then one factor per characteristic not left out as collinear (20 in all).
+    # The constant, then one factor per characteristic not left out as collinear.
     n_factors = int(re.search(r"cross_sectional\s+(\d+)\s", out).group(1))
-    assert 2 <= n_factors <= 21
+    runs = outputs.read_table(landed["home"], "runs").sort("created_at")
+    inputs = outputs.read_table(landed["home"], "inputs", runs["run_id"][-1])
+    used = inputs.filter(model="cross_sectional", window_id=0)["is_used"]
+    assert n_factors == 1 + used.sum() and 2 <= n_factors < 1 + used.len()
