@@ -77,7 +77,7 @@ class CrossSectional(FactorModel):
         not realised on a date (module docstring) is `factor_mean_` there.
         """
         f, realised = self._solve(panel)
-        return torch.where(realised, f, self.factor_mean_)
+        return torch.where(realised, f, self.factor_mean_.to(f.device))
 
     def _solve(self, panel: Panel) -> tuple[torch.Tensor, torch.Tensor]:
         # The regression's factors (T, K) and which are realised (T, K): a characteristic's on
