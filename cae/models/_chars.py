@@ -91,8 +91,12 @@ def variation(panel: Panel) -> tuple[torch.Tensor, torch.Tensor]:
         high = torch.where(observed, X, -torch.inf).amax(dim=1)  # (t, P)
         low = torch.where(observed, X, torch.inf).amin(dim=1)  # (t, P)
         varies[rows] = ((high - low) > CONSTANT_SPREAD).cpu()
-    counted = (panel.mask.sum(dim=1) >= 2).cpu()  # (T,)
-    return varies, counted
+    return varies, _counted(panel)
+
+
+def _counted(panel: Panel) -> torch.Tensor:
+    # Dates with at least two observed tickers (T,), bool: one ticker cannot show variation.
+    return (panel.mask.sum(dim=1) >= 2).cpu()
 
 
 def select_chars(panel: Panel, min_share: float = MIN_VARYING_SHARE) -> torch.Tensor:
@@ -128,8 +132,8 @@ def without_collinear(panel: Panel) -> torch.Tensor:
     per-date regressions (`cae.models.cross_sectional`): they need no date left out, since a
     characteristic constant on a date only costs that date's regression a column.
     """
-    counted = (panel.mask.sum(dim=1) >= 2).cpu()  # (T,)
-    return _without_collinear(panel, torch.ones(panel.n_chars, dtype=torch.bool), counted)
+    every = torch.ones(panel.n_chars, dtype=torch.bool)
+    return _without_collinear(panel, every, _counted(panel))
 
 
 def _without_collinear(panel: Panel, keep: torch.Tensor, fit_dates: torch.Tensor) -> torch.Tensor:

@@ -56,7 +56,7 @@ class CrossSectional(FactorModel):
         kept = keep_chars(train, self.keep_)
         self.n_factors = kept.n_chars + int(self.intercept)
         self.factor_names_ = (("const",) if self.intercept else ()) + tuple(kept.char_names)
-        f, realised = self._solve(train)  # (T, K) each
+        f, realised = self._solve(kept)  # (T, K) each
         count = realised.sum(dim=0)  # (K,)
         total = torch.where(realised, f, torch.zeros_like(f)).sum(dim=0)
         self.factor_mean_ = torch.where(count > 0, total / count.clamp(min=1), 0.0)  # (K,)
@@ -65,10 +65,14 @@ class CrossSectional(FactorModel):
 
     def betas(self, panel: Panel) -> torch.Tensor:
         """Return (1, X[t, n]) (T, N, K) over the kept characteristics, 0 where masked."""
-        X = keep_chars(panel, self.keep_).X
+        return self._betas(keep_chars(panel, self.keep_))
+
+    def _betas(self, kept: Panel) -> torch.Tensor:
+        # `betas` of a panel already restricted to the kept characteristics.
+        X = kept.X
         if self.intercept:
             X = torch.cat([torch.ones_like(X[..., :1]), X], dim=-1)  # (T, N, P + 1)
-        return X * panel.mask.unsqueeze(-1)
+        return X * kept.mask.unsqueeze(-1)
 
     def factors(self, panel: Panel) -> torch.Tensor:
         """Return f[t] (T, K), the least-squares regression of y[t] on betas[t] over observed cells.
@@ -76,14 +80,15 @@ class CrossSectional(FactorModel):
         A date with fewer observed tickers than factors gets the minimum-norm solution. A factor
         not realised on a date (module docstring) is `factor_mean_` there.
         """
-        f, realised = self._solve(panel)
+        f, realised = self._solve(keep_chars(panel, self.keep_))
         return torch.where(realised, f, self.factor_mean_.to(f.device))
 
-    def _solve(self, panel: Panel) -> tuple[torch.Tensor, torch.Tensor]:
-        # The regression's factors (T, K) and which are realised (T, K): a characteristic's on
-        # the dates it varies across tickers, the constant's on dates with two tickers or more.
-        f = masked_ols(self.betas(panel), panel.y, panel.mask).to(torch.float32)
-        varies, counted = variation(keep_chars(panel, self.keep_))  # (T, P_kept), (T,)
+    def _solve(self, kept: Panel) -> tuple[torch.Tensor, torch.Tensor]:
+        # On a panel of the kept characteristics: the regression's factors (T, K) and which are
+        # realised (T, K): a characteristic's on the dates it varies across tickers, the
+        # constant's on dates with two tickers or more.
+        f = masked_ols(self._betas(kept), kept.y, kept.mask).to(torch.float32)
+        varies, counted = variation(kept)  # (T, P_kept), (T,)
         if self.intercept:
             varies = torch.cat([counted.unsqueeze(1), varies], dim=1)
         return f, varies.to(f.device)
