@@ -28,9 +28,19 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
+
+def _checked_home(home: Path | None) -> Path | None:
+    """Refuse a --home that looks like an option: `--home --help` must not create `--help/`."""
+    if home is not None and str(home).startswith("-"):
+        raise typer.BadParameter(f"{str(home)!r} looks like an option, not a folder")
+    return home
+
+
 HomeOption = Annotated[
     Path | None,
-    typer.Option("--home", help="cae home directory (default: $CAE_HOME or ./data)."),
+    typer.Option(
+        "--home", help="cae home directory (default: $CAE_HOME or ./data).", callback=_checked_home
+    ),
 ]
 
 

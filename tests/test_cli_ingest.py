@@ -200,3 +200,13 @@ def test_error_text_with_brackets_prints_literally(tmp_path, capsys):
     path.write_text("")
     assert cli.main(["ingest", str(path), "--home", str(tmp_path / "h")]) == 1
     assert "[bold]prices.csv: the file is empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["ingest", "status", "build-panel", "run", "train"])
+def test_home_that_looks_like_an_option_is_refused(tmp_path, monkeypatch, capsys, command):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([command, "--home", "--help"]) == 2
+    err = capsys.readouterr().err
+    assert "looks like an option" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
