@@ -4,7 +4,8 @@ One batch (a file or a source pull) is one transaction: its bookkeeping row in `
 its rejected rows and its upsert into `prices` commit together or not at all. Loading is
 set-based: the validated frame is registered with DuckDB and merged by the SQL in `sql/`.
 Re-ingesting the same rows changes nothing; a different value for a stored (ticker, date) is a
-correction and overwrites it.
+correction and overwrites it. A row updates only the columns it carries: an absent column or an
+empty cell means "unknown" and keeps the stored value, and the merged day is validated as a whole.
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ YFINANCE_PREFIX = "yfinance:"
 NAMED_SOURCES = ("sample", "sp500-long")
 _INDEX = "_index"
 _PRICE_COLUMNS = list(Prices.to_schema().columns)
+# Columns a row may leave empty. A CSV cannot tell "no value" from "not known" and a wide file
+# carries closes only, so an empty cell keeps the stored value: ingesting never erases one, a
+# different value corrects it. The close is required in every row and the key names the day.
+_MERGED_COLUMNS = ("open", "high", "low", "volume", "adj_factor", "shares_out")
+# A day no source gave an adjusted close for: its close is taken as already adjusted.
+_DEFAULT_ADJ_FACTOR = 1.0
+_STORED_SUFFIX = "_stored"
 
 
 def _utc_now() -> dt.datetime:
@@ -95,8 +103,41 @@ def _failure_reasons(frame: pl.DataFrame) -> pl.DataFrame:
     return reasons.unique(maintain_order=True)
 
 
+def _stored_rows(con: duckdb.DuckDBPyConnection, parsed: pl.DataFrame) -> pl.DataFrame:
+    """Return the warehouse's rows for the (ticker, date) keys of `parsed`."""
+    con.register("incoming_keys", parsed.select("ticker", "date"))
+    try:
+        return query_frame(con, "prices_stored")
+    finally:
+        con.unregister("incoming_keys")
+
+
+def _merge_stored(parsed: pl.DataFrame, stored: pl.DataFrame | None) -> pl.DataFrame:
+    """Fill each row's empty `_MERGED_COLUMNS` from the stored row of its (ticker, date).
+
+    The result is the day as it would be stored, so that validation checks a re-stated close
+    against the stored high and low, and an unchanged day compares equal to the stored one.
+    """
+    if stored is not None:
+        parsed = (
+            parsed.join(
+                stored,
+                on=["ticker", "date"],
+                how="left",
+                suffix=_STORED_SUFFIX,
+                maintain_order="left",
+            )
+            .with_columns(pl.coalesce(c, f"{c}{_STORED_SUFFIX}").alias(c) for c in _MERGED_COLUMNS)
+            .select(parsed.columns)
+        )
+    return parsed.with_columns(pl.col("adj_factor").fill_null(_DEFAULT_ADJ_FACTOR))
+
+
 def split_valid(
-    raw: pl.DataFrame, *, date_format: str | None = None
+    raw: pl.DataFrame,
+    *,
+    date_format: str | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split raw long rows into rows that pass `Prices` and rows that break a rule.
 
@@ -106,16 +147,21 @@ def split_valid(
         Long rows as a source yields them (see `cae.sources.coerce.coerce_prices`).
     date_format
         strptime format of text dates; inferred when omitted.
+    con
+        The warehouse the rows go to. Each row is first merged onto the stored row of its
+        (ticker, date), empty columns keeping the stored values, and the merged day is validated
+        and returned. Without it every row stands alone.
 
     Returns
     -------
     tuple of pl.DataFrame
-        The valid rows with the `Prices` columns, and the rejects as `row_number`, `raw` (the
-        input row as JSON) and `reason` (every rule the row broke, `"rule: message"`, joined by
-        "; "). Every input row lands in exactly one of the two.
+        The valid (merged) rows with the `Prices` columns, and the rejects as `row_number`,
+        `raw` (the input row as JSON) and `reason` (every rule the row broke, `"rule: message"`,
+        joined by "; "). Every input row lands in exactly one of the two.
     """
     typed = coerce_prices(raw, date_format=date_format).with_row_index(_INDEX)
     parsed = typed.filter(pl.col(PROBLEM).is_null())
+    parsed = _merge_stored(parsed, _stored_rows(con, parsed) if con is not None else None)
     failures = _failure_reasons(parsed.drop(_INDEX))
     failures = failures.with_columns(parsed[_INDEX].gather(failures[_INDEX]).cast(pl.Int64))
     reasons = pl.concat(
@@ -128,9 +174,9 @@ def split_valid(
     )
     if reasons.height == 0:
         empty = {ROW_NUMBER: pl.Int64, "raw": pl.Utf8, "reason": pl.Utf8}
-        return typed.select(_PRICE_COLUMNS), pl.DataFrame(schema=empty)
+        return parsed.select(_PRICE_COLUMNS), pl.DataFrame(schema=empty)
     by_row = reasons.group_by(_INDEX, maintain_order=True).agg(pl.col("reason").str.join("; "))
-    valid = typed.join(by_row, on=_INDEX, how="anti").select(_PRICE_COLUMNS)
+    valid = parsed.join(by_row, on=_INDEX, how="anti").select(_PRICE_COLUMNS)
     raw_json = (
         raw.with_row_index(_INDEX)
         .join(by_row, on=_INDEX, how="semi")
@@ -160,8 +206,9 @@ def ingest_frame(
     """Validate long price rows and upsert the valid ones into `prices`, in one transaction.
 
     Rows that break a rule are stored in `rejected_rows` with the rule; the rest load. A row
-    identical to the stored one changes nothing; a different value for a stored (ticker, date)
-    overwrites it and counts as changed. A failure anywhere leaves the warehouse as it was.
+    re-stating a stored (ticker, date) is merged onto it: its empty or absent columns keep the
+    stored values, the merged day is validated, and it counts as changed only if a value
+    differs. A failure anywhere leaves the warehouse as it was.
 
     Parameters
     ----------
@@ -185,9 +232,10 @@ def ingest_frame(
         The batch id and its row counts.
     """
     started_at = _utc_now()
-    valid, rejects = split_valid(frame, date_format=date_format)
     base = {"source": source, "file": file, "sha256": sha256, "started_at": started_at}
     with transaction(con):
+        # Inside the transaction: the rows are merged onto the stored days they update.
+        valid, rejects = split_valid(frame, date_format=date_format, con=con)
         batch_id = int(run_sql(con, "ingest_batches_start", base).fetchall()[0][0])
         params = {**base, "batch_id": batch_id}
         con.register("incoming_prices", valid)

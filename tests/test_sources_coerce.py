@@ -52,11 +52,12 @@ def test_parse_failures_are_named_per_cell_and_empty_cells_are_null():
     ]
 
 
-def test_adj_close_becomes_a_factor_on_close():
+def test_adj_close_becomes_a_factor_on_close_and_none_is_unknown():
     raw = pl.DataFrame({"ticker": ["A", "A"], "date": ["2020-01-02", "2020-01-03"]}).with_columns(
         close=pl.Series([10.0, 8.0]), adj_close=pl.Series([5.0, None])
     )
-    assert coerce_prices(raw)["adj_factor"].to_list() == [0.5, 1.0]
+    # Unknown, not 1.0: a row without adj_close must not reset a stored factor.
+    assert coerce_prices(raw)["adj_factor"].to_list() == [0.5, None]
 
 
 def test_missing_required_column_is_a_file_format_error():

@@ -95,8 +95,10 @@ def coerce_prices(raw: pl.DataFrame, *, date_format: str | None = None) -> pl.Da
     -------
     pl.DataFrame
         One row per input row, in order: `row_number`, `ticker`, `date`, `open`, `high`, `low`,
-        `close`, `volume`, `adj_factor` (adj_close / close, 1.0 without adj_close), `shares_out`
-        and `problem` (the parse failures of the row, or null). A cell that fails to parse is null.
+        `close`, `volume`, `adj_factor` (adj_close / close), `shares_out` and `problem` (the
+        parse failures of the row, or null). A cell that fails to parse is null. A row without
+        adj_close has a null `adj_factor`: unknown, so that it cannot reset a stored factor
+        (`cae.ingest` fills 1.0 for a new day).
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
@@ -118,7 +120,7 @@ def coerce_prices(raw: pl.DataFrame, *, date_format: str | None = None) -> pl.Da
         *(expr.alias(c) for c, (expr, _) in numbers.items()),
         problem.cast(pl.Utf8).alias(PROBLEM),
     )
-    adj_factor = pl.coalesce(pl.col("adj_close") / pl.col("close"), pl.lit(1.0))
+    adj_factor = pl.col("adj_close") / pl.col("close")
     return typed.with_columns(adj_factor.alias("adj_factor")).select(
         ROW_NUMBER,
         "ticker",
