@@ -210,6 +210,13 @@ def ingest(
     layout: Annotated[
         str, typer.Option(help="long | wide | auto (long if a ticker column exists).")
     ] = "auto",
+    keep_ticker_case: Annotated[
+        bool,
+        typer.Option(
+            "--keep-ticker-case",
+            help="Keep tickers' letter case (default: upper-case them, so zza is ZZA).",
+        ),
+    ] = False,
     home: HomeOption = None,
 ) -> None:
     """Load prices into the warehouse; re-ingesting the same data changes nothing."""
@@ -219,7 +226,12 @@ def ingest(
         raise ConfigError(f"--layout {layout!r}: expected long, wide or auto")
     if dropdir is not None and sources:
         raise ConfigError("give either sources or --dropdir, not both")
-    options = FileOptions(columns=_parse_mapping(map_), date_format=date_format, layout=layout)
+    options = FileOptions(
+        columns=_parse_mapping(map_),
+        date_format=date_format,
+        layout=layout,
+        keep_ticker_case=keep_ticker_case,
+    )
     _print_reports(_ingest(home, sources or ["sample"], dropdir, options))
 
 

@@ -23,7 +23,7 @@ import polars as pl
 from cae.errors import FileFormatError, ValidationError
 from cae.schemas import RULE_MESSAGES, Prices
 from cae.sources import dropdir, files, sample, sp500_long, yfinance
-from cae.sources.coerce import PROBLEM, ROW_NUMBER, coerce_prices
+from cae.sources.coerce import PROBLEM, ROW_NUMBER, coerce_prices, shortened
 from cae.warehouse import query_frame, run_sql, transaction
 
 __all__ = [
@@ -137,6 +137,7 @@ def split_valid(
     raw: pl.DataFrame,
     *,
     date_format: str | None = None,
+    keep_ticker_case: bool = False,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split raw long rows into rows that pass `Prices` and rows that break a rule.
@@ -147,6 +148,8 @@ def split_valid(
         Long rows as a source yields them (see `cae.sources.coerce.coerce_prices`).
     date_format
         strptime format of text dates; inferred when omitted.
+    keep_ticker_case
+        Keep tickers' letter case instead of upper-casing them.
     con
         The warehouse the rows go to. Each row is first merged onto the stored row of its
         (ticker, date), empty columns keeping the stored values, and the merged day is validated
@@ -156,10 +159,13 @@ def split_valid(
     -------
     tuple of pl.DataFrame
         The valid (merged) rows with the `Prices` columns, and the rejects as `row_number`,
-        `raw` (the input row as JSON) and `reason` (every rule the row broke, `"rule: message"`,
-        joined by "; "). Every input row lands in exactly one of the two.
+        `raw` (the input row as JSON, text cells cut to `MAX_RAW_CELL_CHARS`) and `reason`
+        (every rule the row broke, `"rule: message"`, joined by "; "). Every input row lands in
+        exactly one of the two.
     """
-    typed = coerce_prices(raw, date_format=date_format).with_row_index(_INDEX)
+    typed = coerce_prices(
+        raw, date_format=date_format, keep_ticker_case=keep_ticker_case
+    ).with_row_index(_INDEX)
     parsed = typed.filter(pl.col(PROBLEM).is_null())
     parsed = _merge_stored(parsed, _stored_rows(con, parsed) if con is not None else None)
     failures = _failure_reasons(parsed.drop(_INDEX))
@@ -180,6 +186,7 @@ def split_valid(
     raw_json = (
         raw.with_row_index(_INDEX)
         .join(by_row, on=_INDEX, how="semi")
+        .with_columns(shortened(pl.col(pl.Utf8)).name.keep())
         .select(
             pl.col(_INDEX).cast(pl.Int64),
             pl.struct(pl.all().exclude(_INDEX, ROW_NUMBER)).struct.json_encode().alias("raw"),
@@ -202,6 +209,7 @@ def ingest_frame(
     file: str | None,
     sha256: str | None = None,
     date_format: str | None = None,
+    keep_ticker_case: bool = False,
 ) -> IngestReport:
     """Validate long price rows and upsert the valid ones into `prices`, in one transaction.
 
@@ -225,6 +233,8 @@ def ingest_frame(
         Hash of that file; a drop folder uses it to ingest each file once.
     date_format
         strptime format of text dates; inferred when omitted.
+    keep_ticker_case
+        Keep tickers' letter case; by default `zza` and ` ZZA` both load as `ZZA`.
 
     Returns
     -------
@@ -235,7 +245,9 @@ def ingest_frame(
     base = {"source": source, "file": file, "sha256": sha256, "started_at": started_at}
     with transaction(con):
         # Inside the transaction: the rows are merged onto the stored days they update.
-        valid, rejects = split_valid(frame, date_format=date_format, con=con)
+        valid, rejects = split_valid(
+            frame, date_format=date_format, keep_ticker_case=keep_ticker_case, con=con
+        )
         batch_id = int(run_sql(con, "ingest_batches_start", base).fetchall()[0][0])
         params = {**base, "batch_id": batch_id}
         con.register("incoming_prices", valid)
@@ -277,6 +289,7 @@ def ingest_file(
         file=str(path),
         sha256=files.file_sha256(path),
         date_format=options.date_format,
+        keep_ticker_case=options.keep_ticker_case,
     )
 
 
@@ -389,6 +402,7 @@ def ingest_dropdir(
             file=str(path),
             sha256=sha256,
             date_format=options_.date_format,
+            keep_ticker_case=options_.keep_ticker_case,
         )
         reports.append(report)
         seen.add(sha256)

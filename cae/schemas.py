@@ -14,6 +14,7 @@ import polars as pl
 __all__ = [
     "FUTURE_DATE_SLACK_DAYS",
     "MAX_PRICE",
+    "MAX_TICKER_CHARS",
     "MAX_VOLUME",
     "MIN_DATE",
     "OPEN_RANGE_TOLERANCE",
@@ -42,6 +43,13 @@ PRICE_RANGE_TOLERANCE = 1e-6
 # consolidated high-low range; the bundled sample has 77 such rows, the widest 4.1% outside.
 OPEN_RANGE_TOLERANCE = 0.05
 
+# 32 characters: above any exchange symbol or vendor code (`BRK/B US Equity` is 15); a longer
+# cell is a misread file (a whole line or a text blob in the ticker column), not a ticker.
+MAX_TICKER_CHARS = 32
+# Unicode control characters (C0, DEL, C1): never part of a symbol, they break terminals and
+# CSV output. Spaces inside a ticker are allowed; leading and trailing ones are trimmed.
+_CONTROL_CHARACTERS = r"\p{Cc}"
+
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
 # Check name -> message; `{column}` and `{value}` are filled from pandera's failure case.
@@ -53,6 +61,8 @@ RULE_MESSAGES = {
     "volume_nonnegative": "volume must be >= 0 (got {value})",
     "volume_below_max": f"volume must be <= MAX_VOLUME={MAX_VOLUME:g} (got {{value}})",
     "ticker_nonempty": "ticker is empty",
+    "ticker_length": f"ticker must be at most MAX_TICKER_CHARS={MAX_TICKER_CHARS} characters",
+    "ticker_characters": "ticker must not hold control characters",
     "date_not_future": "date {value} is in the future",
     "date_after_min": f"date {{value}} is before MIN_DATE={MIN_DATE}",
     "close_in_range": (
@@ -94,6 +104,14 @@ class Prices(pa.DataFrameModel):
     @pa.check("ticker", name="ticker_nonempty")
     def _ticker_nonempty(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col(data.key).str.len_chars() > 0)
+
+    @pa.check("ticker", name="ticker_length")
+    def _ticker_length(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col(data.key).str.len_chars() <= MAX_TICKER_CHARS)
+
+    @pa.check("ticker", name="ticker_characters")
+    def _ticker_characters(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(~pl.col(data.key).str.contains(_CONTROL_CHARACTERS))
 
     @pa.check("open", "high", "low", "close", "volume", "adj_factor", "shares_out", name="finite")
     def _finite(cls, data: pa.PolarsData) -> pl.LazyFrame:

@@ -4,7 +4,7 @@ import pandera.errors as pa_errors
 import polars as pl
 import pytest
 
-from cae.schemas import MAX_PRICE, OPEN_RANGE_TOLERANCE, RULE_MESSAGES, Prices
+from cae.schemas import MAX_PRICE, MAX_TICKER_CHARS, OPEN_RANGE_TOLERANCE, RULE_MESSAGES, Prices
 
 
 def prices(**overrides):
@@ -40,6 +40,10 @@ def test_a_clean_row_passes():
     assert Prices.validate(prices(), lazy=True).height == 1
 
 
+def test_a_ticker_at_the_length_limit_with_inner_spaces_passes():
+    assert Prices.validate(prices(ticker="B" * (MAX_TICKER_CHARS - 2) + " C")).height == 1
+
+
 def test_open_and_volume_may_be_missing():
     assert Prices.validate(prices(open=None, volume=None, high=None, low=None)).height == 1
 
@@ -58,6 +62,8 @@ def test_open_and_volume_may_be_missing():
         ({"date": dt.date(2999, 1, 1)}, "date_not_future"),
         ({"date": dt.date(1800, 1, 1)}, "date_after_min"),
         ({"ticker": ""}, "ticker_nonempty"),
+        ({"ticker": "A" * (MAX_TICKER_CHARS + 1)}, "ticker_length"),
+        ({"ticker": "A\nB"}, "ticker_characters"),
         ({"close": None}, "not_nullable"),
     ],
 )

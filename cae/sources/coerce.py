@@ -13,6 +13,7 @@ from cae.errors import FileFormatError
 
 __all__ = [
     "DATE_FORMATS",
+    "MAX_RAW_CELL_CHARS",
     "NUMERIC_COLUMNS",
     "OPTIONAL_COLUMNS",
     "PROBLEM",
@@ -20,6 +21,7 @@ __all__ = [
     "ROW_NUMBER",
     "coerce_prices",
     "infer_date_format",
+    "shortened",
 ]
 
 REQUIRED_COLUMNS = ("ticker", "date", "close")
@@ -33,6 +35,16 @@ PROBLEM = "problem"
 DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y")
 # Enough distinct values to tell formats apart without parsing a large file twice.
 _DATE_SAMPLE = 2_000
+# Characters of one cell that a rejected row's raw text and reason keep, then "...(N chars)":
+# enough to recognise any real value, while a runaway 20 MB cell is not copied into the warehouse.
+MAX_RAW_CELL_CHARS = 200
+
+
+def shortened(text: pl.Expr) -> pl.Expr:
+    """Cut text longer than `MAX_RAW_CELL_CHARS`, marking the cut with the original length."""
+    n_chars = text.str.len_chars()
+    cut = pl.format("{}...({} chars)", text.str.slice(0, MAX_RAW_CELL_CHARS), n_chars)
+    return pl.when(n_chars > MAX_RAW_CELL_CHARS).then(cut).otherwise(text)
 
 
 def infer_date_format(values: pl.Series) -> str:
@@ -63,7 +75,7 @@ def _parse_date(raw: pl.DataFrame, date_format: str | None) -> tuple[pl.Expr, pl
         fmt = date_format or infer_date_format(raw["date"].cast(pl.Utf8))
     parsed = text.str.to_date(fmt, strict=False)
     problem = pl.when(text.is_not_null() & (text != "") & parsed.is_null()).then(
-        pl.format(f"date_parses: date '{{}}' does not match {fmt}", text)
+        pl.format(f"date_parses: date '{{}}' does not match {fmt}", shortened(text))
     )
     return parsed, problem
 
@@ -75,12 +87,22 @@ def _parse_number(raw: pl.DataFrame, column: str) -> tuple[pl.Expr, pl.Expr | No
     text = _text(column)
     parsed = text.cast(pl.Float64, strict=False)
     problem = pl.when(text.is_not_null() & (text != "") & parsed.is_null()).then(
-        pl.format(f"number_parses: {column} '{{}}' is not a number", text)
+        pl.format(f"number_parses: {column} '{{}}' is not a number", shortened(text))
     )
     return parsed, problem
 
 
-def coerce_prices(raw: pl.DataFrame, *, date_format: str | None = None) -> pl.DataFrame:
+def _ticker(keep_case: bool) -> pl.Expr:
+    # One spelling per ticker: `zza` and `ZZA ` on one date must collide as one key. A runaway
+    # cell is cut here, far above any valid ticker's length (which validation checks), so that
+    # no rule's message copies it whole.
+    ticker = _text("ticker")
+    return shortened(ticker if keep_case else ticker.str.to_uppercase())
+
+
+def coerce_prices(
+    raw: pl.DataFrame, *, date_format: str | None = None, keep_ticker_case: bool = False
+) -> pl.DataFrame:
     """Return typed `Prices` columns plus `row_number` and `problem` from raw long rows.
 
     Parameters
@@ -90,6 +112,8 @@ def coerce_prices(raw: pl.DataFrame, *, date_format: str | None = None) -> pl.Da
         `volume` (shares), `adj_close`, `shares_out` and `row_number`. Any dtype: text is parsed.
     date_format
         strptime format of text dates; inferred from the values when omitted.
+    keep_ticker_case
+        Keep tickers' letter case; by default they are upper-cased. Either way they are trimmed.
 
     Returns
     -------
@@ -115,7 +139,7 @@ def coerce_prices(raw: pl.DataFrame, *, date_format: str | None = None) -> pl.Da
     problem = pl.when(joined != "").then(joined) if joined is not None else pl.lit(None)
     typed = frame.select(
         pl.col(ROW_NUMBER).cast(pl.Int64),
-        _text("ticker").alias("ticker"),
+        _ticker(keep_ticker_case).alias("ticker"),
         date.alias("date"),
         *(expr.alias(c) for c, (expr, _) in numbers.items()),
         problem.cast(pl.Utf8).alias(PROBLEM),

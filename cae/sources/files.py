@@ -64,6 +64,8 @@ class FileOptions:
     # "long": one row per ticker and date; "wide": a date column plus one close column per
     # ticker; "auto": long if a ticker column exists, else wide.
     layout: Literal["auto", "long", "wide"] = "auto"
+    # Keep tickers' letter case; by default they are upper-cased, so `zza` and `ZZA` are one.
+    keep_ticker_case: bool = False
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
