@@ -91,14 +91,14 @@ def test_sha256_is_the_content_hash(tmp_path):
 def test_mapping_onto_an_existing_column_is_a_file_format_error(tmp_path):
     path = tmp_path / "p.csv"
     path.write_text("ticker,date,close,last\nAAA,2020-01-02,1.5,1.6\n")
-    with pytest.raises(FileFormatError, match="gives two columns the same name"):
+    with pytest.raises(FileFormatError, match="column 'close' appears twice"):
         files.read_price_file(path, FileOptions(columns={"last": "close"}))
 
 
 def test_two_spellings_of_one_column_are_a_file_format_error(tmp_path):
     path = tmp_path / "p.csv"
     path.write_text("ticker,date,Close,close\nAAA,2020-01-02,1.5,1.6\n")
-    with pytest.raises(FileFormatError, match="two columns map to the same name"):
+    with pytest.raises(FileFormatError, match="column 'close' appears twice"):
         files.read_price_file(path)
 
 

@@ -140,6 +140,8 @@ def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
                 f"{path}: not UTF-8 text (byte {error.start}); {EXPECTED}"
             ) from None
         try:
+            names = _header_names(data)
+            _refuse_duplicates(names, names, str(path))
             table = pl.read_csv(data, infer_schema=False, truncate_ragged_lines=False)
         except pl.exceptions.PolarsError as error:
             first_line = str(error).splitlines()[0]
@@ -149,6 +151,23 @@ def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
     if table.height == 0:
         raise FileFormatError(f"{path}: a header but no data rows; {EXPECTED}")
     return table
+
+
+def _header_names(data: bytes) -> list[str]:
+    """Return a CSV's header names as written: polars renames a repeated name on its own."""
+    return list(pl.read_csv(data, has_header=False, n_rows=1, infer_schema=False).row(0))
+
+
+def _refuse_duplicates(original: Sequence[str], names: Sequence[str], name: str) -> None:
+    """Raise naming a column that two headers share, so that neither is renamed or dropped."""
+    seen: dict[str, str] = {}
+    for written, key in zip(original, names, strict=True):
+        if key in seen:
+            raise FileFormatError(
+                f"{name}: column {key!r} appears twice in the header (as {seen[key]!r} and "
+                f"{written!r}); rename or remove one; {EXPECTED}"
+            )
+        seen[key] = written
 
 
 def _normalise(name: str) -> str:
@@ -163,11 +182,7 @@ def to_long(table: pl.DataFrame, options: FileOptions, *, name: str = "frame") -
     ticker) become one row per non-empty cell; their `row_number` is the date's data row.
     """
     renamed = [options.columns.get(c, c) for c in table.columns]
-    if len(set(renamed)) < len(renamed):
-        raise FileFormatError(
-            f"{name}: the column mapping gives two columns the same name "
-            f"({', '.join(renamed)}); {EXPECTED}"
-        )
+    _refuse_duplicates(table.columns, [_normalise(c) for c in renamed], name)
     table = table.rename(dict(zip(table.columns, renamed, strict=True)))
     # The file's own row counter, if it has one, gives way to cae's.
     table = table.drop(ROW_NUMBER, strict=False).with_row_index(ROW_NUMBER, offset=1)
@@ -184,8 +199,6 @@ def to_long(table: pl.DataFrame, options: FileOptions, *, name: str = "frame") -
                 f"{name}: missing required column(s) {', '.join(missing)} "
                 f"(found {', '.join(table.columns[1:])}); {EXPECTED}"
             )
-        if len(set(keep.values())) < len(keep):
-            raise FileFormatError(f"{name}: two columns map to the same name ({keep}); {EXPECTED}")
         return table.select(ROW_NUMBER, *(pl.col(c).alias(k) for c, k in keep.items()))
     dates = [c for c, k in canonical.items() if k == "date"]
     tickers = [c for c, k in canonical.items() if k != "date"]

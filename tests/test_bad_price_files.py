@@ -1,0 +1,131 @@
+"""A corpus of bad and odd price files, each ingested through `cae ingest` on a fresh home.
+
+Every case states what the user sees: the exit code, the one line that names the file, the row
+or line and the rule, and exactly which rows were stored and which were rejected (with rule).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cae import cli, warehouse
+
+HEADER = "ticker,date,open,high,low,close,volume\n"
+ROW_A = "AAA,2020-01-02,10,11,9,10.5,1000\n"
+ROW_B = "BBB,2020-01-02,50,51,49,50.5,300\n"
+GOOD = HEADER + ROW_A + ROW_B
+GOOD_ROWS = [("AAA", "2020-01-02", 10.5), ("BBB", "2020-01-02", 50.5)]
+
+# A file's content: bytes, or a function that writes the file at the given path (Parquet).
+Content = bytes | Callable[[Path], None]
+
+
+@dataclass
+class Ingested:
+    """What a user sees after `cae ingest`: exit code, output and the warehouse's rows."""
+
+    code: int
+    out: str
+    err: str
+    # (ticker, date, close) of every stored price, sorted.
+    prices: list[tuple] = field(default_factory=list)
+    # (row_number, [rules]) of every rejected row, in batch and row order.
+    rejects: list[tuple] = field(default_factory=list)
+    # (file name, rows_in, rows_rejected) of every batch.
+    batches: list[tuple] = field(default_factory=list)
+
+
+def _write(path: Path, content: Content) -> None:
+    if callable(content):
+        content(path)
+    else:
+        path.write_bytes(content)
+
+
+def _rules(reason: str) -> list[str]:
+    return [part.split(":", 1)[0] for part in reason.split("; ")]
+
+
+def run_ingest(
+    tmp_path: Path, capsys, files_: dict[str, Content], *args: str, targets=None
+) -> Ingested:
+    """Write `files_` into a fresh folder, ingest them (or `targets`) into a fresh home."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, content in files_.items():
+        _write(folder / name, content)
+    home = tmp_path / "home"
+    names = targets if targets is not None else list(files_)
+    code = cli.main(["ingest", *(str(folder / n) for n in names), *args, "--home", str(home)])
+    captured = capsys.readouterr()
+    result = Ingested(code, captured.out, captured.err)
+    if warehouse.warehouse_path(home).exists():
+        con = duckdb.connect(str(warehouse.warehouse_path(home)), read_only=True)
+        try:
+            result.prices = con.execute(
+                "select ticker, strftime(date, '%Y-%m-%d'), close from prices order by all"
+            ).fetchall()
+            rejects = con.execute(
+                "select row_number, reason from rejected_rows order by batch_id, row_number"
+            ).fetchall()
+            result.rejects = [(row, _rules(reason)) for row, reason in rejects]
+            batches = con.execute(
+                "select file, rows_in, rows_rejected from ingest_batches order by batch_id"
+            ).fetchall()
+            result.batches = [(Path(f).name, n, r) for f, n, r in batches]
+        finally:
+            con.close()
+    return result
+
+
+def assert_refused(result: Ingested, *fragments: str) -> None:
+    """Exit 1, one `error:` line holding every fragment, no traceback, nothing stored."""
+    assert result.code == 1, result.out + result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.err
+    assert (result.prices, result.rejects) == ([], [])
+
+
+# --- duplicate headers -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "column"),
+    [
+        (b"date,ZZA,ZZA\n2020-01-02,1,2\n", (), "'ZZA'"),
+        (b"ticker,date,close,close\nAAA,2020-01-02,1,2\n", (), "'close'"),
+        (b"ticker,date,Close,close \nAAA,2020-01-02,1,2\n", (), "'close'"),
+        (b"ticker,date,close,last\nAAA,2020-01-02,1,2\n", ("--map", "last=close"), "'close'"),
+    ],
+    ids=["wide_same_ticker", "long_same_column", "long_case_and_space", "map_onto_existing"],
+)
+def test_a_duplicate_header_names_the_column_and_stores_nothing(
+    tmp_path, capsys, content, args, column
+):
+    result = run_ingest(tmp_path, capsys, {"dup.csv": content}, *args)
+    assert_refused(result, "dup.csv", "appears twice in the header", column)
+
+
+def _duplicate_parquet(path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dates = pa.array([dt.date(2020, 1, 2)])
+    pq.write_table(
+        pa.table([dates, pa.array([1.0]), pa.array([2.0])], ["date", "ZZA", "ZZA"]), path
+    )
+
+
+def test_a_parquet_file_with_a_repeated_name_is_refused_naming_it(tmp_path, capsys):
+    result = run_ingest(tmp_path, capsys, {"dup.parquet": _duplicate_parquet})
+    assert_refused(result, "dup.parquet", "not a readable Parquet file", "'ZZA'")
