@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from cae import cli, warehouse
@@ -129,3 +130,39 @@ def _duplicate_parquet(path: Path) -> None:
 def test_a_parquet_file_with_a_repeated_name_is_refused_naming_it(tmp_path, capsys):
     result = run_ingest(tmp_path, capsys, {"dup.parquet": _duplicate_parquet})
     assert_refused(result, "dup.parquet", "not a readable Parquet file", "'ZZA'")
+
+
+# --- Parquet column types --------------------------------------------------------------------
+
+
+def _parquet(**columns) -> Callable[[Path], None]:
+    return lambda path: pl.DataFrame(columns).write_parquet(path)
+
+
+@pytest.mark.parametrize(
+    ("bad", "column", "dtype"),
+    [
+        (_parquet(ticker=["CCC"], date=[dt.date(2020, 1, 2)], close=[[1.0, 2.0]]), "close", "List"),
+        (
+            _parquet(ticker=[{"a": "CCC"}], date=[dt.date(2020, 1, 2)], close=[1.0]),
+            "ticker",
+            "Struct",
+        ),
+        (_parquet(date=[dt.date(2020, 1, 2)], CCC=[[1.0]]), "CCC", "List"),
+    ],
+    ids=["list_close", "struct_ticker", "list_wide"],
+)
+def test_a_nested_parquet_column_is_one_line_and_the_other_files_load(
+    tmp_path, capsys, bad, column, dtype
+):
+    good = _parquet(ticker=["AAA"], date=[dt.date(2020, 1, 2)], close=[10.5])
+    later = _parquet(ticker=["BBB"], date=[dt.date(2020, 1, 2)], close=[50.5])
+    result = run_ingest(tmp_path, capsys, {"a.parquet": good, "b.parquet": bad, "c.parquet": later})
+    assert result.code == 1
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith("error: 1 unreadable file(s) (2 other file(s) ingested): ")
+    assert f"b.parquet: column '{column}' has type {dtype}" in line
+    assert "expected text, numbers or dates" in line
+    assert "Traceback" not in result.err
+    assert result.prices == GOOD_ROWS
+    assert [name for name, _, _ in result.batches] == ["a.parquet", "c.parquet"]

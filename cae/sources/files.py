@@ -170,6 +170,24 @@ def _refuse_duplicates(original: Sequence[str], names: Sequence[str], name: str)
         seen[key] = written
 
 
+def _is_flat(dtype: pl.DataType) -> bool:
+    return (
+        dtype.is_numeric()
+        or dtype.is_temporal()
+        or dtype in (pl.String, pl.Boolean, pl.Null, pl.Categorical, pl.Enum)
+    )
+
+
+def _refuse_nested(table: pl.DataFrame, columns: Sequence[str], name: str) -> None:
+    """Raise naming a used column whose cells are lists, structs or bytes, not one value each."""
+    for column in columns:
+        dtype = table.schema[column]
+        if not _is_flat(dtype):
+            raise FileFormatError(
+                f"{name}: column {column!r} has type {dtype}; expected text, numbers or dates"
+            )
+
+
 def _normalise(name: str) -> str:
     key = name.strip().lower().replace(" ", "_").replace("-", "_")
     return COLUMN_ALIASES.get(key, key)
@@ -199,6 +217,7 @@ def to_long(table: pl.DataFrame, options: FileOptions, *, name: str = "frame") -
                 f"{name}: missing required column(s) {', '.join(missing)} "
                 f"(found {', '.join(table.columns[1:])}); {EXPECTED}"
             )
+        _refuse_nested(table, list(keep), name)
         return table.select(ROW_NUMBER, *(pl.col(c).alias(k) for c, k in keep.items()))
     dates = [c for c, k in canonical.items() if k == "date"]
     tickers = [c for c, k in canonical.items() if k != "date"]
@@ -207,6 +226,7 @@ def to_long(table: pl.DataFrame, options: FileOptions, *, name: str = "frame") -
             f"{name}: no ticker column and not a wide table of closes "
             f"(found {', '.join(table.columns[1:])}); {EXPECTED}"
         )
+    _refuse_nested(table, [*dates, *tickers], name)
     long = table.unpivot(
         index=[ROW_NUMBER, dates[0]], on=tickers, variable_name="ticker", value_name="close"
     ).rename({dates[0]: "date"})
