@@ -156,6 +156,7 @@ def ingest_frame(
     file: str | None,
     sha256: str | None = None,
     date_format: str | None = None,
+    rejected_lines: pl.DataFrame | None = None,
 ) -> IngestReport:
     """Validate long price rows and upsert the valid ones into `prices`, in one transaction.
 
@@ -178,6 +179,9 @@ def ingest_frame(
         Hash of that file; a drop folder uses it to ingest each file once.
     date_format
         strptime format of text dates; inferred when omitted.
+    rejected_lines
+        Lines of the file rejected before they became rows (`row_number`, `raw`, `reason`,
+        see `cae.sources.files.read_price_rows`); stored with the batch's other rejects.
 
     Returns
     -------
@@ -186,6 +190,10 @@ def ingest_frame(
     """
     started_at = _utc_now()
     valid, rejects = split_valid(frame, date_format=date_format)
+    rows_in = frame.height
+    if rejected_lines is not None:
+        rejects = pl.concat([rejected_lines, rejects]).sort(ROW_NUMBER, maintain_order=True)
+        rows_in += rejected_lines.height
     base = {"source": source, "file": file, "sha256": sha256, "started_at": started_at}
     with transaction(con):
         batch_id = int(run_sql(con, "ingest_batches_start", base).fetchall()[0][0])
@@ -202,7 +210,7 @@ def ingest_frame(
             con.unregister("incoming_prices")
             con.unregister("incoming_rejects")
         counts = {
-            "rows_in": frame.height,
+            "rows_in": rows_in,
             "rows_new": rows_new,
             "rows_changed": rows_changed,
             "rows_rejected": rejects.height,
@@ -218,17 +226,23 @@ def ingest_file(
     *,
     options: files.FileOptions | None = None,
     source: str = "files",
+    sha256: str | None = None,
 ) -> IngestReport:
-    """Read one CSV or Parquet price file (long or wide) and ingest it as one batch."""
+    """Read one CSV or Parquet price file (long or wide) and ingest it as one batch.
+
+    Lines the reader could not split into fields are rejected with the batch's other rows.
+    `sha256` is the file's hash when the caller has it already.
+    """
     options = options or files.FileOptions()
-    frame = files.read_price_file(path, options)
+    frame, rejected_lines = files.read_price_rows(path, options)
     return ingest_frame(
         con,
         frame,
         source=source,
         file=str(path),
-        sha256=files.file_sha256(path),
+        sha256=sha256 or files.file_sha256(path),
         date_format=options.date_format,
+        rejected_lines=rejected_lines,
     )
 
 
@@ -323,26 +337,16 @@ def ingest_dropdir(
     An unreadable file does not stop the others: they load, then `FileFormatError` names it.
     """
     seen = {row[0] for row in run_sql(con, "ingest_batches_seen").fetchall()}
-    options_ = options or files.FileOptions()
     reports, unreadable = [], []
     for path, sha256 in dropdir.pending_files(Path(folder), seen, min_age_seconds=min_age_seconds):
         if on_file:
             on_file(str(path))
         try:
-            frame = files.read_price_file(path, options_)
+            reports.append(ingest_file(con, path, options=options, source="dropdir", sha256=sha256))
         except FileFormatError as error:
             # One unreadable file must not hold back the others; it is retried next pass.
             unreadable.append(error)
             continue
-        report = ingest_frame(
-            con,
-            frame,
-            source="dropdir",
-            file=str(path),
-            sha256=sha256,
-            date_format=options_.date_format,
-        )
-        reports.append(report)
         seen.add(sha256)
     if unreadable:
         raise _unreadable(unreadable, len(reports), f" in {folder}")

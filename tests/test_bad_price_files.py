@@ -7,6 +7,7 @@ or line and the rule, and exactly which rows were stored and which were rejected
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import polars as pl
 import pytest
 
 from cae import cli, warehouse
+from cae.sources import files
 
 HEADER = "ticker,date,open,high,low,close,volume\n"
 ROW_A = "AAA,2020-01-02,10,11,9,10.5,1000\n"
@@ -50,7 +52,7 @@ def _write(path: Path, content: Content) -> None:
 
 
 def _rules(reason: str) -> list[str]:
-    return [part.split(":", 1)[0] for part in reason.split("; ")]
+    return re.findall(r"(?:^|; )([a-z_]+):", reason)
 
 
 def run_ingest(
@@ -166,3 +168,142 @@ def test_a_nested_parquet_column_is_one_line_and_the_other_files_load(
     assert "Traceback" not in result.err
     assert result.prices == GOOD_ROWS
     assert [name for name, _, _ in result.batches] == ["a.parquet", "c.parquet"]
+
+
+# --- limits ----------------------------------------------------------------------------------
+
+
+def _wide(n_tickers: int, n_dates: int = 1) -> bytes:
+    header = ",".join(["date", *(f"T{i}" for i in range(n_tickers))])
+    rows = [",".join([f"2020-01-{d + 2:02d}", *["10.5"] * n_tickers]) for d in range(n_dates)]
+    return "\n".join([header, *rows, ""]).encode()
+
+
+def test_a_file_over_max_columns_is_refused_before_it_is_parsed(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(files, "MAX_COLUMNS", 3)
+    parsed = []
+    monkeypatch.setattr(files.pl, "read_csv", lambda *a, **k: parsed.append(a))
+    result = run_ingest(tmp_path, capsys, {"wide.csv": _wide(4)})
+    assert_refused(result, "wide.csv: 5 columns, over MAX_COLUMNS=3")
+    assert parsed == []
+
+
+def test_a_parquet_file_over_max_columns_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(files, "MAX_COLUMNS", 3)
+    wide = _parquet(date=[dt.date(2020, 1, 2)], A=[1.0], B=[2.0], C=[3.0])
+    result = run_ingest(tmp_path, capsys, {"wide.parquet": wide})
+    assert_refused(result, "wide.parquet: 4 columns, over MAX_COLUMNS=3")
+
+
+def test_a_field_over_max_field_bytes_is_refused_naming_row_and_column(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(files, "MAX_FIELD_BYTES", 16)
+    content = (GOOD + "CCCCCCCCCCCCCCCCC,2020-01-02,1,1,1,1,1\n").encode()
+    result = run_ingest(tmp_path, capsys, {"long.csv": content})
+    assert_refused(
+        result, "long.csv: row 3, column 'ticker': a field of 17 bytes, over MAX_FIELD_BYTES=16"
+    )
+
+
+def test_a_quote_left_open_names_the_field(tmp_path, capsys):
+    content = (HEADER + 'AAA,2020-01-02,10,11,9,"10.5,1000\n' + ROW_B * 40).encode()
+    result = run_ingest(tmp_path, capsys, {"open.csv": content})
+    assert_refused(
+        result,
+        "open.csv: not a readable CSV (a quote is never closed, ",
+        "in the field that starts '\"10.5,1000')",
+    )
+
+
+def test_a_wide_file_of_600_tickers_loads(tmp_path, capsys):
+    result = run_ingest(tmp_path, capsys, {"wide.csv": _wide(600, n_dates=3)})
+    assert result.code == 0, result.err
+    assert len(result.prices) == 1800
+    assert result.batches == [("wide.csv", 1800, 0)]
+
+
+# --- encodings -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding"),
+    [
+        (GOOD.encode("utf-16"), "UTF-16"),
+        (GOOD.encode("utf-16-le"), "UTF-16LE"),
+        (GOOD.encode("utf-16-be"), "UTF-16BE"),
+    ],
+    ids=["bom", "le", "be"],
+)
+def test_utf16_text_says_how_to_convert(tmp_path, capsys, content, encoding):
+    result = run_ingest(tmp_path, capsys, {"u16.csv": content})
+    assert_refused(result, "u16.csv: UTF-16 text", f"iconv -f {encoding} -t UTF-8 ")
+
+
+def test_a_utf8_byte_order_mark_loads(tmp_path, capsys):
+    result = run_ingest(tmp_path, capsys, {"bom.csv": b"\xef\xbb\xbf" + GOOD.encode()})
+    assert result.code == 0, result.err
+    assert result.prices == GOOD_ROWS
+
+
+# --- field counts ----------------------------------------------------------------------------
+
+
+def test_a_line_with_an_extra_field_is_rejected_and_the_others_load(tmp_path, capsys):
+    content = HEADER + ROW_A + "CCC,2020-01-02,1,1,1,1,1,surplus\n" + "DDD,2020-01-02,1,1,1,-1,1\n"
+    result = run_ingest(tmp_path, capsys, {"extra.csv": (content + ROW_B).encode()})
+    assert result.code == 0, result.err
+    assert "2 new rows, 0 changed, 2 rejected" in result.out
+    assert result.prices == GOOD_ROWS
+    assert result.rejects == [
+        (2, ["field_count"]),
+        (3, ["price_positive", "close_in_range"]),
+    ]
+    assert result.batches == [("extra.csv", 4, 2)]
+
+
+def test_a_rejected_line_keeps_its_text_and_field_count(tmp_path, capsys):
+    content = HEADER + ROW_A + 'CCC,"a,b",1,1,1,1,1,surplus\r\n'
+    result = run_ingest(tmp_path, capsys, {"extra.csv": content.encode()})
+    home = tmp_path / "home"
+    con = duckdb.connect(str(warehouse.warehouse_path(home)), read_only=True)
+    row = con.execute("select row_number, raw, reason from rejected_rows").fetchone()
+    con.close()
+    assert result.prices == [GOOD_ROWS[0]]
+    assert row == (
+        2,
+        'CCC,"a,b",1,1,1,1,1,surplus',
+        "field_count: 8 fields in a line, the header has 7",
+    )
+
+
+def test_a_wide_line_with_an_extra_field_rejects_that_date(tmp_path, capsys):
+    content = b"date,AAA,BBB\n2020-01-02,10.5,50.5\n2020-01-03,1,2,3\n2020-01-06,11,51\n"
+    result = run_ingest(tmp_path, capsys, {"wide.csv": content})
+    assert result.code == 0, result.err
+    assert result.prices == [
+        ("AAA", "2020-01-02", 10.5),
+        ("AAA", "2020-01-06", 11.0),
+        ("BBB", "2020-01-02", 50.5),
+        ("BBB", "2020-01-06", 51.0),
+    ]
+    assert result.rejects == [(2, ["field_count"])]
+
+
+def test_missing_trailing_cells_are_empty(tmp_path, capsys):
+    content = HEADER + "AAA,2020-01-02,10,11,9,10.5\n" + "BBB,2020-01-02\n"
+    result = run_ingest(tmp_path, capsys, {"short.csv": content.encode()})
+    assert result.code == 0, result.err
+    assert result.prices == [GOOD_ROWS[0]]
+    assert result.rejects == [(2, ["not_nullable"])]
+
+
+# --- separators ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("separator", ["\t", ";"], ids=["tab", "semicolon"])
+def test_a_header_without_commas_takes_a_tab_or_semicolon_separator(tmp_path, capsys, separator):
+    content = GOOD.replace(",", separator).encode()
+    result = run_ingest(tmp_path, capsys, {"sep.csv": content})
+    assert result.code == 0, result.err
+    assert result.prices == GOOD_ROWS
