@@ -235,15 +235,19 @@ def ingest_file(
     """
     options = options or files.FileOptions()
     frame, rejected_lines = files.read_price_rows(path, options)
-    return ingest_frame(
-        con,
-        frame,
-        source=source,
-        file=str(path),
-        sha256=sha256 or files.file_sha256(path),
-        date_format=options.date_format,
-        rejected_lines=rejected_lines,
-    )
+    try:
+        return ingest_frame(
+            con,
+            frame,
+            source=source,
+            file=str(path),
+            sha256=sha256 or files.file_sha256(path),
+            date_format=options.date_format,
+            rejected_lines=rejected_lines,
+        )
+    except FileFormatError as error:
+        # Dates are parsed (and may prove ambiguous) only here, where the file name is unknown.
+        raise FileFormatError(f"{path}: {error}") from None
 
 
 def ingest_tickers(con: duckdb.DuckDBPyConnection, tickers: pl.DataFrame, *, source: str) -> int:

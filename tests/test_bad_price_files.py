@@ -307,3 +307,59 @@ def test_a_header_without_commas_takes_a_tab_or_semicolon_separator(tmp_path, ca
     result = run_ingest(tmp_path, capsys, {"sep.csv": content})
     assert result.code == 0, result.err
     assert result.prices == GOOD_ROWS
+
+
+# --- folders ---------------------------------------------------------------------------------
+
+
+def test_a_folder_without_price_files_says_so(tmp_path, capsys):
+    result = run_ingest(tmp_path, capsys, {"notes.md": b"# not prices\n"}, targets=[""])
+    assert_refused(result, "in: folder holds no .csv/.parquet files")
+    assert "no such file" not in result.err
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+
+def test_dates_that_read_both_ways_ask_for_a_date_format(tmp_path, capsys):
+    content = b"ticker,date,close\nAAA,01/02/2010,10.5\nAAA,03/02/2010,10.7\n"
+    result = run_ingest(tmp_path, capsys, {"dmy.csv": content})
+    assert_refused(
+        result,
+        "dmy.csv: dates such as '01/02/2010' read as %m/%d/%Y (2010-01-02) and as %d/%m/%Y "
+        "(2010-02-01): give --date-format",
+    )
+    assert result.batches == []
+
+
+def test_a_date_format_settles_the_ambiguity(tmp_path, capsys):
+    content = b"ticker,date,close\nAAA,01/02/2010,10.5\nAAA,03/02/2010,10.7\n"
+    result = run_ingest(tmp_path, capsys, {"dmy.csv": content}, "--date-format", "%d/%m/%Y")
+    assert result.code == 0, result.err
+    assert result.prices == [("AAA", "2010-02-01", 10.5), ("AAA", "2010-02-03", 10.7)]
+
+
+@pytest.mark.parametrize(
+    ("dates", "expected"),
+    [
+        (["01/02/2010", "13/02/2010"], ["2010-02-01", "2010-02-13"]),
+        (["01/02/2010", "01/13/2010"], ["2010-01-02", "2010-01-13"]),
+        (["01/01/2010", "02/02/2010"], ["2010-01-01", "2010-02-02"]),
+    ],
+    ids=["day_above_12", "month_then_day_above_12", "same_either_way"],
+)
+def test_dates_that_read_one_way_only_are_inferred(tmp_path, capsys, dates, expected):
+    content = "ticker,date,close\n" + "".join(f"AAA,{d},10.5\n" for d in dates)
+    result = run_ingest(tmp_path, capsys, {"dates.csv": content.encode()})
+    assert result.code == 0, result.err
+    assert [date for _, date, _ in result.prices] == expected
+
+
+def test_a_date_beyond_the_inference_sample_settles_the_order(tmp_path, capsys, monkeypatch):
+    from cae.sources import coerce
+
+    monkeypatch.setattr(coerce, "_DATE_SAMPLE", 1)
+    content = b"ticker,date,close\nAAA,01/02/2010,10.5\nAAA,13/02/2010,10.7\n"
+    result = run_ingest(tmp_path, capsys, {"dates.csv": content})
+    assert result.code == 0, result.err
+    assert [date for _, date, _ in result.prices] == ["2010-02-01", "2010-02-13"]

@@ -129,7 +129,7 @@ def test_a_folder_stands_for_its_price_files(tmp_path):
 
 
 def test_an_empty_folder_is_an_error(tmp_path):
-    with pytest.raises(FileFormatError, match="no such file"):
+    with pytest.raises(FileFormatError, match=r"folder holds no \.csv/\.parquet files"):
         files.expand_paths([tmp_path])
 
 

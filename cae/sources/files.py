@@ -94,7 +94,7 @@ def expand_paths(specs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """Return the files named by paths, folders and globs, in order, each once.
 
     A folder stands for the CSV and Parquet files directly inside it. Raises `FileFormatError`
-    for a path that does not exist or a glob or folder that holds no such file.
+    for a path that does not exist, a glob that matches no file or a folder that holds none.
     """
     found: dict[Path, None] = {}
     for spec in specs:
@@ -104,6 +104,11 @@ def expand_paths(specs: Sequence[str | os.PathLike[str]]) -> list[Path]:
         matches = sorted(glob.glob(text, recursive=True)) if is_pattern else [text]
         if Path(text).is_dir():
             matches = sorted(str(p) for p in Path(text).iterdir() if is_price_file(p))
+            if not matches:
+                raise FileFormatError(
+                    f"{text}: folder holds no .csv/.parquet files "
+                    f"(names ending {', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)})"
+                )
         paths = [Path(m) for m in matches if Path(m).is_file()]
         if not paths:
             raise FileFormatError(f"{text}: no such file (or the pattern matches no file)")
