@@ -7,6 +7,8 @@ or line and the rule, and exactly which rows were stored and which were rejected
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -363,3 +365,233 @@ def test_a_date_beyond_the_inference_sample_settles_the_order(tmp_path, capsys, 
     result = run_ingest(tmp_path, capsys, {"dates.csv": content})
     assert result.code == 0, result.err
     assert [date for _, date, _ in result.prices] == ["2010-02-01", "2010-02-13"]
+
+
+# --- the corpus ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One kind of price file and what `cae ingest` must do with it."""
+
+    content: Content
+    name: str = "p.csv"
+    # For a refused file: fragments of the one error line, after "error: <path>".
+    refused: tuple[str, ...] = ()
+    # For a loaded file: (ticker, date, close) stored, and (row_number, [rules]) rejected.
+    prices: tuple = ()
+    rejects: tuple = ()
+
+
+def _gzip_truncated(path: Path) -> None:
+    path.write_bytes(gzip.compress(GOOD.encode())[:-12])
+
+
+def _parquet_truncated(path: Path) -> None:
+    pl.DataFrame({"ticker": ["AAA"], "date": [dt.date(2020, 1, 2)], "close": [10.5]}).write_parquet(
+        path
+    )
+    path.write_bytes(path.read_bytes()[:-20])
+
+
+LONG = "ticker,date,close\n"
+AAA = ("AAA", "2020-01-02", 10.5)
+INJECTIONS = ["'; DROP TABLE PRICES; --", "=CMD|' /C CALC'!A0", "<SCRIPT>ALERT(1)</SCRIPT>"]
+
+CORPUS = {
+    # encodings
+    "latin1": Case(
+        (LONG + "AAA,2020-01-02,10.5\n").encode() + b"CAF\xc9,2020-01-02,1\n",
+        refused=(": not UTF-8 text (line 3, byte 41: b'\\xc9'); convert it first", "LATIN1"),
+    ),
+    "utf16_bom": Case(GOOD.encode("utf-16"), refused=(": UTF-16 text", "iconv -f UTF-16 ")),
+    "utf8_bom": Case(b"\xef\xbb\xbf" + GOOD.encode(), prices=tuple(GOOD_ROWS)),
+    # delimiters and line endings
+    "tab": Case(GOOD.replace(",", "\t").encode(), name="p.txt", prices=tuple(GOOD_ROWS)),
+    "semicolon_decimal_comma": Case(
+        b"ticker;date;close\nAAA;2020-01-02;10.5\nBBB;2020-01-02;50,5\n",
+        prices=(AAA,),
+        rejects=((2, ["number_parses"]),),
+    ),
+    "crlf": Case(GOOD.replace("\n", "\r\n").encode(), prices=tuple(GOOD_ROWS)),
+    "no_final_newline": Case(GOOD.rstrip("\n").encode(), prices=tuple(GOOD_ROWS)),
+    "blank_lines": Case(
+        (HEADER + ROW_A + "\n" + "CCC,2020-01-02,1,1,1,-1,1\n\n\n" + ROW_B).encode(),
+        prices=tuple(GOOD_ROWS),
+        rejects=((3, ["price_positive", "close_in_range"]),),
+    ),
+    # compression
+    "gzip": Case(gzip.compress(GOOD.encode()), name="p.csv.gz", prices=tuple(GOOD_ROWS)),
+    "gzip_truncated": Case(
+        _gzip_truncated, name="p.csv.gz", refused=(": not a readable gzip file",)
+    ),
+    # truncation and emptiness
+    "csv_truncated_mid_row": Case(
+        (GOOD + "CCC,2020-01-0").encode(), prices=tuple(GOOD_ROWS), rejects=((3, ["date_parses"]),)
+    ),
+    "parquet_truncated": Case(
+        _parquet_truncated, name="p.parquet", refused=(": not a readable Parquet file",)
+    ),
+    "empty": Case(b"", refused=(": the file is empty",)),
+    "whitespace_only": Case(b"  \n\t\n   \n", refused=(": the file is empty",)),
+    "header_only": Case(HEADER.rstrip("\n").encode(), refused=(": a header but no data rows",)),
+    "header_and_blank_lines": Case(
+        (LONG + "\n\n").encode(), refused=(": no data, only blank lines or empty cells",)
+    ),
+    "wide_all_cells_empty": Case(
+        b"date,AAA,BBB\n2020-01-02,,\n", refused=(": no data, only blank lines or empty cells",)
+    ),
+    "binary_junk": Case(
+        bytes(range(256)) * 4, name="p.csv", refused=(": binary content, not a text CSV",)
+    ),
+    # structure
+    "wrong_columns": Case(
+        b"foo,bar,baz\n1,2,3\n", refused=(": no ticker column and not a wide table of closes",)
+    ),
+    "missing_date_column": Case(
+        b"ticker,close\nAAA,10.5\n", refused=(": missing required column(s) date",)
+    ),
+    "header_case_and_spaces": Case(b" Ticker , DATE ,Close\nAAA,2020-01-02,10.5\n", prices=(AAA,)),
+    "extra_field": Case(
+        (LONG + "AAA,2020-01-02,10.5\nBBB,2020-01-02,50.5,9\n").encode(),
+        prices=(AAA,),
+        rejects=((2, ["field_count"]),),
+    ),
+    "quoted_comma_and_newline": Case(
+        (
+            b"ticker,date,close,comment\n"
+            b'AAA,2020-01-02,10.5,"one line\nand another, with a comma"\n'
+            b'BBB,2020-01-02,"50.5",""\n'
+            b'CCC,2020-01-02,-1,"say ""hi"""\n'
+        ),
+        prices=tuple(GOOD_ROWS),
+        rejects=((3, ["price_positive"]),),
+    ),
+    "wide_with_listing_gaps": Case(
+        b"Date,AAA,BBB\n2020-01-02,10.5,\n2020-01-03,,51\n",
+        prices=(AAA, ("BBB", "2020-01-03", 51.0)),
+    ),
+    # values
+    "thousands_separator": Case(
+        (LONG + 'AAA,2020-01-02,10.5\nBBB,2020-01-02,"1,234.50"\n').encode(),
+        prices=(AAA,),
+        rejects=((2, ["number_parses"]),),
+    ),
+    "text_in_numbers": Case(
+        (LONG + "AAA,2020-01-02,10.5\nBBB,2020-01-02,n/a\n").encode(),
+        prices=(AAA,),
+        rejects=((2, ["number_parses"]),),
+    ),
+    "number_spellings": Case(
+        (LONG + "AAA,2020-01-02,1.05e1\nBBB,2020-01-02, +50.5 \n").encode(),
+        prices=tuple(GOOD_ROWS),
+    ),
+    "nan_and_inf": Case(
+        (LONG + "AAA,2020-01-02,NaN\nBBB,2020-01-02,inf\nCCC,2020-01-02,-inf\n").encode(),
+        rejects=(
+            (1, ["not_nullable", "finite", "price_below_max"]),
+            (2, ["finite", "price_below_max"]),
+            (3, ["finite", "price_positive", "price_below_max"]),
+        ),
+    ),
+    "zero_and_negative": Case(
+        (LONG + "AAA,2020-01-02,0\nBBB,2020-01-02,-50.5\nCCC,2020-01-02,10.5\n").encode(),
+        prices=(("CCC", "2020-01-02", 10.5),),
+        rejects=((1, ["price_positive"]), (2, ["price_positive"])),
+    ),
+    "huge_numbers": Case(
+        (HEADER + "AAA,2020-01-02,1e300,1e300,1,10.5,1\nBBB,2020-01-02,1,1,1,1,1e13\n").encode(),
+        rejects=((1, ["price_below_max", "price_below_max"]), (2, ["volume_below_max"])),
+    ),
+    "future_and_pre_1900_dates": Case(
+        (LONG + "AAA,2999-01-01,10.5\nAAA,1899-12-29,10.5\nAAA,2020-01-02,10.5\n").encode(),
+        prices=(AAA,),
+        rejects=((1, ["date_not_future"]), (2, ["date_after_min"])),
+    ),
+    "mixed_date_formats": Case(
+        (LONG + "AAA,2020-01-02,10.5\nAAA,2020-01-03,10.6\nAAA,01/06/2020,10.7\n").encode(),
+        prices=(AAA, ("AAA", "2020-01-03", 10.6)),
+        rejects=((3, ["date_parses"]),),
+    ),
+    "date_with_time": Case(
+        (LONG + "AAA,2020-01-02,10.5\nAAA,2020-01-03 16:00:00,10.6\n").encode(),
+        prices=(AAA,),
+        rejects=((2, ["date_parses"]),),
+    ),
+    "empty_ticker": Case(
+        (LONG + ",2020-01-02,10.5\nAAA,2020-01-02,10.5\n").encode(),
+        prices=(AAA,),
+        rejects=((1, ["not_nullable"]),),
+    ),
+    "duplicate_keys": Case(
+        (LONG + "AAA,2020-01-02,10.5\nAAA,2020-01-02,10.6\nBBB,2020-01-02,50.5\n").encode(),
+        prices=(("BBB", "2020-01-02", 50.5),),
+        rejects=((1, ["duplicate_key"]), (2, ["duplicate_key"])),
+    ),
+    "injection_text_as_tickers": Case(
+        (
+            LONG
+            + "".join(f'"{t.replace(chr(34), 2 * chr(34))}",2020-01-02,1\n' for t in INJECTIONS)
+        ).encode(),
+        prices=tuple(sorted((t, "2020-01-02", 1.0) for t in INJECTIONS)),
+    ),
+    # Parquet
+    "parquet_text_numbers": Case(
+        _parquet(ticker=["AAA", "BBB"], date=["2020-01-02", "2020-01-02"], close=["10.5", "x"]),
+        name="p.parquet",
+        prices=(AAA,),
+        rejects=((2, ["number_parses"]),),
+    ),
+    "parquet_integer_and_datetime_dates": Case(
+        _parquet(
+            ticker=["AAA"], date=[dt.datetime(2020, 1, 2, 16, 0)], close=[10.5], volume=[1000]
+        ),
+        name="p.parquet",
+        prices=(AAA,),
+    ),
+    "parquet_yyyymmdd_integers": Case(
+        _parquet(ticker=["AAA"], date=[20200102], close=[10.5]), name="p.parquet", prices=(AAA,)
+    ),
+    "parquet_binary_column": Case(
+        _parquet(ticker=[b"AAA"], date=[dt.date(2020, 1, 2)], close=[10.5]),
+        name="p.parquet",
+        refused=(": column 'ticker' has type Binary",),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CORPUS.values()), ids=list(CORPUS))
+def test_corpus(tmp_path, capsys, case):
+    result = run_ingest(tmp_path, capsys, {case.name: case.content})
+    assert "Traceback" not in result.err
+    if case.refused:
+        assert_refused(result, *(f"{case.name}{case.refused[0]}", *case.refused[1:]))
+        assert result.batches == []
+        return
+    assert result.code == 0, result.err
+    assert result.err == ""
+    assert (tuple(result.prices), tuple(result.rejects)) == (case.prices, case.rejects)
+    n_rejected = len(case.rejects)
+    assert f"{len(case.prices)} new rows, 0 changed, {n_rejected} rejected" in result.out
+
+
+def test_a_drop_folder_rejects_lines_and_names_a_refused_file_without_stopping(tmp_path, capsys):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "a.csv").write_bytes(b"ticker,date,close\nAAA,01/02/2010,10.5\n")
+    (landing / "b.csv").write_bytes(GOOD.encode() + b"CCC,2020-01-02,1,1,1,1,1,9\n")
+    for path in landing.iterdir():
+        os.utime(path, (0, 0))
+    home = tmp_path / "home"
+    code = cli.main(["ingest", "--dropdir", str(landing), "--home", str(home)])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert line.startswith("error: 1 unreadable file(s) in ")
+    assert "(1 other file(s) ingested): " in line
+    assert "a.csv: dates such as '01/02/2010' read as %m/%d/%Y" in line
+    con = duckdb.connect(str(warehouse.warehouse_path(home)), read_only=True)
+    prices = con.execute("select ticker from prices order by 1").fetchall()
+    rejects = con.execute("select row_number, raw from rejected_rows").fetchall()
+    con.close()
+    assert prices == [("AAA",), ("BBB",)]
+    assert rejects == [(3, "CCC,2020-01-02,1,1,1,1,1,9")]
