@@ -31,7 +31,8 @@ NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_close", "share
 ROW_NUMBER = "row_number"
 # Parse failures found here, "rule: message", null for a clean row.
 PROBLEM = "problem"
-# Tried in this order; the one that parses most of the values wins, ties go to the earlier one.
+# Tried in this order; the one that parses most of the values wins, ties go to the earlier one,
+# except that two formats reading every value differently (%m/%d/%Y, %d/%m/%Y) refuse the file.
 DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y")
 # Enough distinct values to tell formats apart without parsing a large file twice.
 _DATE_SAMPLE = 2_000

@@ -3,8 +3,10 @@
 Long files hold one row per ticker and date; wide files a date column and one close column per
 ticker. A column mapping and a date format cover other conventions.
 
-A file that cannot be read at all raises `FileFormatError` naming the file and what was expected;
-bad values inside a readable file are left for validation, which rejects their rows.
+A file that cannot be read at all raises `FileFormatError` naming the file and what was expected:
+not UTF-8, over a size limit, a header naming a column twice, a column of lists. A CSV line with
+more fields than the header is rejected alone; bad values inside a readable file are left for
+validation, which rejects their rows.
 """
 
 from __future__ import annotations
