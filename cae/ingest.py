@@ -210,6 +210,7 @@ def ingest_frame(
     sha256: str | None = None,
     date_format: str | None = None,
     keep_ticker_case: bool = False,
+    rejected_lines: pl.DataFrame | None = None,
 ) -> IngestReport:
     """Validate long price rows and upsert the valid ones into `prices`, in one transaction.
 
@@ -235,6 +236,9 @@ def ingest_frame(
         strptime format of text dates; inferred when omitted.
     keep_ticker_case
         Keep tickers' letter case; by default `zza` and ` ZZA` both load as `ZZA`.
+    rejected_lines
+        Lines of the file rejected before they became rows (`row_number`, `raw`, `reason`,
+        see `cae.sources.files.read_price_rows`); stored with the batch's other rejects.
 
     Returns
     -------
@@ -248,6 +252,10 @@ def ingest_frame(
         valid, rejects = split_valid(
             frame, date_format=date_format, keep_ticker_case=keep_ticker_case, con=con
         )
+        rows_in = frame.height
+        if rejected_lines is not None:
+            rejects = pl.concat([rejected_lines, rejects]).sort(ROW_NUMBER, maintain_order=True)
+            rows_in += rejected_lines.height
         batch_id = int(run_sql(con, "ingest_batches_start", base).fetchall()[0][0])
         params = {**base, "batch_id": batch_id}
         con.register("incoming_prices", valid)
@@ -262,7 +270,7 @@ def ingest_frame(
             con.unregister("incoming_prices")
             con.unregister("incoming_rejects")
         counts = {
-            "rows_in": frame.height,
+            "rows_in": rows_in,
             "rows_new": rows_new,
             "rows_changed": rows_changed,
             "rows_rejected": rejects.height,
@@ -278,19 +286,29 @@ def ingest_file(
     *,
     options: files.FileOptions | None = None,
     source: str = "files",
+    sha256: str | None = None,
 ) -> IngestReport:
-    """Read one CSV or Parquet price file (long or wide) and ingest it as one batch."""
+    """Read one CSV or Parquet price file (long or wide) and ingest it as one batch.
+
+    Lines the reader could not split into fields are rejected with the batch's other rows.
+    `sha256` is the file's hash when the caller has it already.
+    """
     options = options or files.FileOptions()
-    frame = files.read_price_file(path, options)
-    return ingest_frame(
-        con,
-        frame,
-        source=source,
-        file=str(path),
-        sha256=files.file_sha256(path),
-        date_format=options.date_format,
-        keep_ticker_case=options.keep_ticker_case,
-    )
+    frame, rejected_lines = files.read_price_rows(path, options)
+    try:
+        return ingest_frame(
+            con,
+            frame,
+            source=source,
+            file=str(path),
+            sha256=sha256 or files.file_sha256(path),
+            date_format=options.date_format,
+            keep_ticker_case=options.keep_ticker_case,
+            rejected_lines=rejected_lines,
+        )
+    except FileFormatError as error:
+        # Dates are parsed (and may prove ambiguous) only here, where the file name is unknown.
+        raise FileFormatError(f"{path}: {error}") from None
 
 
 def ingest_tickers(con: duckdb.DuckDBPyConnection, tickers: pl.DataFrame, *, source: str) -> int:
@@ -384,27 +402,16 @@ def ingest_dropdir(
     An unreadable file does not stop the others: they load, then `FileFormatError` names it.
     """
     seen = {row[0] for row in run_sql(con, "ingest_batches_seen").fetchall()}
-    options_ = options or files.FileOptions()
     reports, unreadable = [], []
     for path, sha256 in dropdir.pending_files(Path(folder), seen, min_age_seconds=min_age_seconds):
         if on_file:
             on_file(str(path))
         try:
-            frame = files.read_price_file(path, options_)
+            reports.append(ingest_file(con, path, options=options, source="dropdir", sha256=sha256))
         except FileFormatError as error:
             # One unreadable file must not hold back the others; it is retried next pass.
             unreadable.append(error)
             continue
-        report = ingest_frame(
-            con,
-            frame,
-            source="dropdir",
-            file=str(path),
-            sha256=sha256,
-            date_format=options_.date_format,
-            keep_ticker_case=options_.keep_ticker_case,
-        )
-        reports.append(report)
         seen.add(sha256)
     if unreadable:
         raise _unreadable(unreadable, len(reports), f" in {folder}")

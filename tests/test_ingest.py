@@ -183,9 +183,8 @@ def test_mixed_date_formats_keep_the_majority_format(con, tmp_path):
         (b"foo,bar,baz\n1,2,3\n", "no ticker column and not a wide table of closes"),
         (b"ticker,day,price\nAAA,2020-01-02,1\n", "missing required column(s) date, close"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary content, not a text CSV"),
-        (b"ticker,date,close\nAAA,2020-01-02,\xff\xfe\n", "not UTF-8 text"),
     ],
-    ids=["empty", "blank", "header_only", "wrong_columns", "missing_columns", "binary", "latin1"],
+    ids=["empty", "blank", "header_only", "wrong_columns", "missing_columns", "binary"],
 )
 def test_unreadable_file_raises_naming_the_file_and_expectation(con, tmp_path, content, message):
     path = tmp_path / "bad.csv"

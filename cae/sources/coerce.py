@@ -7,6 +7,8 @@ turning a whole column into text.
 
 from __future__ import annotations
 
+import itertools
+
 import polars as pl
 
 from cae.errors import FileFormatError
@@ -31,7 +33,8 @@ NUMERIC_COLUMNS = ("open", "high", "low", "close", "volume", "adj_close", "share
 ROW_NUMBER = "row_number"
 # Parse failures found here, "rule: message", null for a clean row.
 PROBLEM = "problem"
-# Tried in this order; the one that parses most of the values wins, ties go to the earlier one.
+# Tried in this order; the one that parses most of the values wins, ties go to the earlier one,
+# except that two formats reading every value differently (%m/%d/%Y, %d/%m/%Y) refuse the file.
 DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y")
 # Enough distinct values to tell formats apart without parsing a large file twice.
 _DATE_SAMPLE = 2_000
@@ -48,14 +51,38 @@ def shortened(text: pl.Expr) -> pl.Expr:
 
 
 def infer_date_format(values: pl.Series) -> str:
-    """Return the format in `DATE_FORMATS` that parses the most of `values` (text dates)."""
-    sample = values.drop_nulls().unique(maintain_order=True).head(_DATE_SAMPLE).str.strip_chars()
-    best, best_count = DATE_FORMATS[0], -1
-    for fmt in DATE_FORMATS:
-        count = sample.str.to_date(fmt, strict=False).is_not_null().sum()
-        if count > best_count:
-            best, best_count = fmt, count
-    return best
+    """Return the format in `DATE_FORMATS` that parses the most of `values` (text dates).
+
+    Raises `FileFormatError` when two formats each read every value and read one differently
+    (01/02/2010 as January 2 or February 1): only the user knows which is meant.
+    """
+    dates = values.drop_nulls().unique(maintain_order=True).str.strip_chars()
+    dates = dates.filter(dates != "")
+    sample = dates.head(_DATE_SAMPLE)
+    counts = {f: int(sample.str.to_date(f, strict=False).is_not_null().sum()) for f in DATE_FORMATS}
+    complete = [f for f, count in counts.items() if count == sample.len() > 0]
+    if len(complete) > 1:
+        return _settle(dates, complete)
+    return max(DATE_FORMATS, key=counts.__getitem__)
+
+
+def _settle(dates: pl.Series, formats: list[str]) -> str:
+    """Choose among `formats`, which all read the sample, by reading every distinct date.
+
+    Raises `FileFormatError` when two of them read every date and disagree on one.
+    """
+    readings = {f: dates.str.to_date(f, strict=False) for f in formats}
+    complete = [f for f, read in readings.items() if read.null_count() == 0]
+    for first, second in itertools.combinations(complete, 2):
+        differ = readings[first] != readings[second]
+        if differ.any():
+            at = int(differ.arg_true()[0])
+            raise FileFormatError(
+                f"dates such as {dates[at]!r} read as {first} ({readings[first][at]}) and as "
+                f"{second} ({readings[second][at]}): give --date-format {first} or "
+                f"--date-format {second}"
+            )
+    return max(formats, key=lambda f: readings[f].is_not_null().sum())
 
 
 def _text(column: str) -> pl.Expr:
