@@ -24,7 +24,7 @@ from cae.actions import detect_actions
 from cae.errors import ValidationError
 from cae.features import REGISTRY
 from cae.frequency import check_freq, to_frequency
-from cae.panel_ingest import ingest_panel
+from cae.panel_ingest import ingest_panel, restore_panel
 from cae.panel_store import characteristic_names, validate_panel
 from cae.schemas import PANEL_KEY_COLUMNS
 from cae.universe import UniverseConfig, flag_universe, universe_counts
@@ -38,6 +38,7 @@ __all__ = [
     "normalise_ranks",
     "read_panel",
     "refresh_panels",
+    "restore_panel",
     "validate_panel",
 ]
 
