@@ -143,6 +143,12 @@ def _read_user_file(path: Path) -> _UserFile:
         # The price reader's checks fit a panel; its closing hint names the price columns.
         raise FileFormatError(str(error).replace(files.EXPECTED, EXPECTED)) from None
     _check_header(path, cells.columns if header is None else header)
+    for name, dtype in cells.schema.items():
+        if dtype.is_nested() or dtype == pl.Binary:
+            raise FileFormatError(
+                f"{path}: column {name!r} holds {dtype} values; a panel cell holds one number, "
+                "date or ticker (rule column_type)"
+            )
     if header is None:
         return _UserFile(path, cells.with_row_index(FILE_LINE, offset=1), "row")
     blank = pl.all_horizontal(pl.all().exclude(FILE_LINE).is_null())  # a trailing one, often

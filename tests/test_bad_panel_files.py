@@ -223,6 +223,14 @@ def test_a_parquet_cell_is_named_by_row(home, tmp_path, capsys):
     _refused(home, path, capsys, r": row 2: c0 inf is not finite \(rule finite\)")
 
 
+@pytest.mark.parametrize("values", [[[1.0], [2.0]], [{"a": 1}, {"a": 2}], [b"1", b"2"]])
+def test_a_parquet_column_of_lists_structs_or_bytes_is_one_line(home, tmp_path, capsys, values):
+    path = tmp_path / "panel.parquet"
+    frame = pl.DataFrame({"date": ["20200131", "20200229"], "ticker": ["A", "A"], "c0": values})
+    frame.with_columns(ret=pl.lit(0.01)).write_parquet(path)
+    _refused(home, path, capsys, r": column 'c0' holds .* values; .*\(rule column_type\)")
+
+
 # --- files that cannot be read (item 5) --------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "content", "pattern"),
