@@ -4,7 +4,7 @@ Each rule a file can break is reported as one line naming the file, where (a CSV
 header being line 1, counted in the file's own order; a Parquet file's 1-based row), the value
 as written and the rule. A refused file changes nothing. A good file replaces the panel at its
 frequency in one transaction; the replaced panel is kept as `characteristics_<freq>_previous`
-(its `panel_meta` row in `panel_meta_previous`) until the next replacement, and
+(its `panel_meta` row and source counts in the `_previous` tables) until the next replacement, and
 `restore_panel` swaps the two back.
 """
 
@@ -280,6 +280,7 @@ def ingest_panel(
             replaced = _size(con, freq)
             store.execute(con, "characteristics_keep_previous", freq)
             store.execute(con, "panel_meta_keep_previous", freq, {"freq": freq})
+            panel_sources.keep_previous_sources(con, freq)
         con.from_arrow(stored.to_arrow()).create(f"characteristics_{freq}")
         store.write_meta(con, freq, f"file:{user.path}", names, None)
         panel_sources.clear_sources(con, freq, None)  # the computed panel's counts are gone
@@ -308,5 +309,6 @@ def restore_panel(con: duckdb.DuckDBPyConnection, freq: str) -> tuple[dict, Pane
             store.execute(con, "panel_meta_restore", freq)
         finally:
             con.unregister("restoring_meta")
+        panel_sources.swap_previous_sources(con, freq)
         restored = _size(con, freq)
     return previous.row(0, named=True), restored, swapped_out

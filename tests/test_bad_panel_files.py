@@ -377,3 +377,25 @@ def test_a_failure_while_replacing_changes_nothing(home, tmp_path, monkeypatch):
     assert_frame_equal(_table(home), GOOD_TABLE)
     assert _tables(home) == ["characteristics_monthly"]
     assert _meta(home, "panel_meta_previous").height == 0
+
+
+def test_a_restore_brings_back_the_source_counts(home, tmp_path):
+    counts = pl.DataFrame(
+        {
+            "freq": ["monthly", "monthly", "weekly"],
+            "date": [dt.date(2020, 1, 31), dt.date(2020, 2, 29), dt.date(2020, 1, 31)],
+            "name": ["turn"] * 3,
+            "n_shares": [2, 1, 5],
+            "n_proxy": [0, 1, 0],
+        }
+    )
+    con = warehouse.connect(home)
+    con.from_arrow(counts.to_arrow()).insert_into("characteristic_sources")
+    con.close()
+    query = "select * from characteristic_sources order by all"
+    other = tmp_path / "other.csv"
+    other.write_text(OTHER)
+    assert _ingest(other, home) == 0
+    assert_frame_equal(_query(home, query), counts.filter(pl.col("freq") == "weekly"))
+    assert main(["ingest-panel", "--restore", "--home", str(home), "--freq", "monthly"]) == 0
+    assert_frame_equal(_query(home, query), counts)
