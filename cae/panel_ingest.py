@@ -14,8 +14,11 @@ import csv
 import datetime as dt
 import gzip
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -90,15 +93,41 @@ def _shown(names: list[str]) -> str:
     return ", ".join(names[:_SHOWN_NAMES]) + (f" and {extra} more" if extra > 0 else "")
 
 
-def _csv_header(path: Path) -> list[str] | None:
-    """Return a CSV's header fields as written (polars renames duplicates); None for Parquet."""
+def _is_parquet(path: Path) -> bool:
     with open(path, "rb") as handle:
-        magic = handle.read(4)
-    if magic == b"PAR1" or path.name.lower().endswith(files.PARQUET_SUFFIXES):
-        return None
-    opener = gzip.open if magic[:2] == b"\x1f\x8b" else open
+        return handle.read(4) == b"PAR1" or path.name.lower().endswith(files.PARQUET_SUFFIXES)
+
+
+@contextmanager
+def _csv_rows(path: Path) -> Iterator[Any]:
+    """Read a (maybe gzipped) CSV's fields as written: polars renames and pads what it reads."""
+    with open(path, "rb") as handle:
+        is_gzip = handle.read(2) == b"\x1f\x8b"
+    opener = gzip.open if is_gzip else open
     with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-        return next(csv.reader(handle), [])
+        yield csv.reader(handle)
+
+
+def _csv_header(path: Path) -> list[str]:
+    with _csv_rows(path) as rows:
+        return next(rows, [])
+
+
+def _check_field_counts(path: Path) -> None:
+    """Raise naming the first line whose field count is not the header's.
+
+    polars reads a short line as missing values and refuses a long one without its line.
+    """
+    with _csv_rows(path) as rows:
+        width = len(next(rows, []))
+        first_line = rows.line_num + 1  # a quoted field may span lines: name where it starts
+        for fields in rows:
+            if fields and len(fields) != width:
+                raise FileFormatError(
+                    f"{path}: line {first_line}: {len(fields)} fields where the header has "
+                    f"{width} (rule field_count)"
+                )
+            first_line = rows.line_num + 1
 
 
 def _check_header(path: Path, header: list[str]) -> None:
@@ -133,15 +162,25 @@ def _check_header(path: Path, header: list[str]) -> None:
         )
 
 
-def _read_user_file(path: Path) -> _UserFile:
+def _read_table(path: Path, is_parquet: bool) -> pl.DataFrame:
     try:
-        cells = files.read_table(path)
-        header = _csv_header(path)
-    except OSError as error:
-        raise FileFormatError(f"{path}: cannot read the file ({error.strerror})") from None
+        return files.read_table(path)
     except FileFormatError as error:
+        if not is_parquet:
+            # Name the line when a ragged one is the cause; else the reader's message stands.
+            with suppress(UnicodeDecodeError, EOFError, OSError, csv.Error):
+                _check_field_counts(path)
         # The price reader's checks fit a panel; its closing hint names the price columns.
         raise FileFormatError(str(error).replace(files.EXPECTED, EXPECTED)) from None
+
+
+def _read_user_file(path: Path) -> _UserFile:
+    try:
+        is_parquet = _is_parquet(path)
+        cells = _read_table(path, is_parquet)
+        header = None if is_parquet else _csv_header(path)
+    except OSError as error:
+        raise FileFormatError(f"{path}: cannot read the file ({error.strerror})") from None
     _check_header(path, cells.columns if header is None else header)
     for name, dtype in cells.schema.items():
         if dtype.is_nested() or dtype == pl.Binary:
@@ -151,6 +190,8 @@ def _read_user_file(path: Path) -> _UserFile:
             )
     if header is None:
         return _UserFile(path, cells.with_row_index(FILE_LINE, offset=1), "row")
+    if cells[cells.columns[-1]].has_nulls():  # a short line, or only an empty last cell
+        _check_field_counts(path)
     blank = pl.all_horizontal(pl.all().exclude(FILE_LINE).is_null())  # a trailing one, often
     return _UserFile(path, cells.with_row_index(FILE_LINE, offset=2).filter(~blank), "line")
 

@@ -204,6 +204,28 @@ def test_a_bad_cell_names_its_file_line_and_raw_value(home, tmp_path, capsys, ba
     _refused(home, path, capsys, pattern)
 
 
+@pytest.mark.parametrize(
+    ("bad_row", "pattern"),
+    [
+        (
+            "2020-01-31,C,0.01,1.5,1,9",
+            r"line 4: 6 fields where the header has 5 \(rule field_count\)",
+        ),
+        ("2020-01-31,C,0.01,1.5", r"line 4: 4 fields where the header has 5 \(rule field_count\)"),
+        (
+            '2020-01-31,"C,0.01,1.5,1',
+            r"line 4: 2 fields where the header has 5 \(rule field_count\)",
+        ),
+    ],
+)
+def test_a_ragged_line_is_named(home, tmp_path, capsys, bad_row, pattern):
+    path = tmp_path / "panel.csv"
+    path.write_text(
+        HEADER + "2020-02-29,A,0.01,1,2\n" + ROW + bad_row + "\n" + ROW.replace("B", "D")
+    )
+    _refused(home, path, capsys, pattern)
+
+
 def test_more_bad_cells_are_counted(home, tmp_path, capsys):
     path = tmp_path / "panel.csv"
     path.write_text(HEADER + ROW + "2020-01-31,A,0.01,x,1\n" + "2020-01-31,C,0.01,y,1\n")
