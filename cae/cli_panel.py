@@ -84,6 +84,12 @@ def build_panel_command(
         console.print(
             f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates ({kind})"
         )
+        if report.kept_source is not None:
+            console.print(
+                f"your panel from {report.kept_source} is kept as characteristics_{one}_previous: "
+                f"`cae ingest-panel --restore --freq {one}` brings it back",
+                soft_wrap=True,
+            )
     _refresh_snapshot(home, con)
 
 

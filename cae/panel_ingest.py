@@ -31,7 +31,14 @@ from cae.schemas import FUTURE_DATE_SLACK_DAYS, MIN_DATE, PANEL_KEY_COLUMNS, PAN
 from cae.sources import files
 from cae.warehouse import transaction
 
-__all__ = ["MIN_PANEL_DATES", "RESERVED_COLUMNS", "PanelSize", "ingest_panel", "restore_panel"]
+__all__ = [
+    "MIN_PANEL_DATES",
+    "RESERVED_COLUMNS",
+    "PanelSize",
+    "ingest_panel",
+    "keep_previous",
+    "restore_panel",
+]
 
 # One date gives no ret_fwd (the next date's ret): nothing for a model to fit or score.
 MIN_PANEL_DATES = 2
@@ -298,6 +305,19 @@ def _size(con: duckdb.DuckDBPyConnection, freq: str) -> PanelSize:
     return PanelSize(row["n_rows"], row["n_dates"])
 
 
+def keep_previous(con: duckdb.DuckDBPyConnection, freq: str) -> PanelSize:
+    """Move the panel at `freq` aside as `characteristics_<freq>_previous`; return its size.
+
+    Its `panel_meta` row and source counts go to the `_previous` tables, replacing the ones
+    kept before. Call it inside the transaction that writes the new panel.
+    """
+    size = _size(con, freq)
+    store.execute(con, "characteristics_keep_previous", freq)
+    store.execute(con, "panel_meta_keep_previous", freq, {"freq": freq})
+    panel_sources.keep_previous_sources(con, freq)
+    return size
+
+
 def ingest_panel(
     con: duckdb.DuckDBPyConnection, file: str | os.PathLike[str], freq: str = "monthly"
 ) -> tuple[PanelSize, PanelSize | None]:
@@ -318,13 +338,10 @@ def ingest_panel(
     replaced = None
     with transaction(con):
         if store.table_exists(con, freq):
-            replaced = _size(con, freq)
-            store.execute(con, "characteristics_keep_previous", freq)
-            store.execute(con, "panel_meta_keep_previous", freq, {"freq": freq})
-            panel_sources.keep_previous_sources(con, freq)
+            replaced = keep_previous(con, freq)
         con.from_arrow(stored.to_arrow()).create(f"characteristics_{freq}")
         store.write_meta(con, freq, f"file:{user.path}", names, None)
-        panel_sources.clear_sources(con, freq, None)  # the computed panel's counts are gone
+        panel_sources.clear_sources(con, freq, None)  # a user's panel has no source counts
     return PanelSize(stored.height, stored["date"].n_unique()), replaced
 
 

@@ -421,3 +421,19 @@ def test_a_restore_brings_back_the_source_counts(home, tmp_path):
     assert_frame_equal(_query(home, query), counts.filter(pl.col("freq") == "weekly"))
     assert main(["ingest-panel", "--restore", "--home", str(home), "--freq", "monthly"]) == 0
     assert_frame_equal(_query(home, query), counts)
+
+
+def test_build_panel_keeps_a_users_panel_it_replaces(home, capsys):
+    assert main(["synth", "--tickers", "3", "--days", "70", "--home", str(home)]) == 0
+    assert main(["build-panel", "--freq", "monthly", "--home", str(home)]) == 0
+    out = capsys.readouterr().out
+    assert "(full build)" in out
+    assert "your panel from file:" in out and "good.csv" in out
+    assert "kept as characteristics_monthly_previous" in out
+    assert_frame_equal(_table(home, "characteristics_monthly_previous"), GOOD_TABLE)
+    assert main(["ingest-panel", "--restore", "--home", str(home), "--freq", "monthly"]) == 0
+    assert_frame_equal(_table(home), GOOD_TABLE)
+    # A computed panel that build-panel rebuilds is not kept: it can be computed again.
+    assert main(["build-panel", "--freq", "weekly", "--full", "--home", str(home)]) == 0
+    assert main(["build-panel", "--freq", "weekly", "--full", "--home", str(home)]) == 0
+    assert "characteristics_weekly_previous" not in _tables(home)
