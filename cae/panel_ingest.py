@@ -199,6 +199,8 @@ def _read_user_file(path: Path) -> _UserFile:
         return _UserFile(path, cells.with_row_index(FILE_LINE, offset=1), "row")
     if cells[cells.columns[-1]].has_nulls():  # a short line, or only an empty last cell
         _check_field_counts(path)
+    if len(header) == cells.width:
+        cells.columns = header  # polars keeps the doubled quotes of a quoted name ("a""b")
     blank = pl.all_horizontal(pl.all().exclude(FILE_LINE).is_null())  # a trailing one, often
     return _UserFile(path, cells.with_row_index(FILE_LINE, offset=2).filter(~blank), "line")
 

@@ -437,3 +437,16 @@ def test_build_panel_keeps_a_users_panel_it_replaces(home, capsys):
     assert main(["build-panel", "--freq", "weekly", "--full", "--home", str(home)]) == 0
     assert main(["build-panel", "--freq", "weekly", "--full", "--home", str(home)]) == 0
     assert "characteristics_weekly_previous" not in _tables(home)
+
+
+def test_injection_text_in_tickers_and_names_is_stored_as_text(home, tmp_path):
+    ticker, name = "A'); drop table prices; --", 'c0"; drop table prices; --'
+    content = GOOD.replace(",B,", f',"{ticker}",').replace(
+        "c1", f'"{name.replace(chr(34), 2 * chr(34))}"'
+    )
+    stored = _stored(home, tmp_path, content.encode())
+    assert stored.columns == [*GOOD_TABLE.columns[:-1], name]
+    assert sorted(set(stored["ticker"])) == ["A", ticker]
+    assert (
+        "prices" in _query(home, "select table_name from duckdb_tables()")["table_name"].to_list()
+    )
