@@ -84,29 +84,64 @@ def build_panel_command(
         console.print(
             f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates ({kind})"
         )
+        if report.kept_source is not None:
+            console.print(
+                f"your panel from {report.kept_source} is kept as characteristics_{one}_previous: "
+                f"`cae ingest-panel --restore --freq {one}` brings it back",
+                soft_wrap=True,
+            )
     _refresh_snapshot(home, con)
 
 
 @app.command("ingest-panel")
 def ingest_panel_command(
     file: Annotated[
-        Path, typer.Argument(help="CSV or Parquet: date, ticker, ret, [ret_fwd], characteristics.")
-    ],
+        Path | None,
+        typer.Argument(help="CSV or Parquet: date, ticker, ret, [ret_fwd], characteristics."),
+    ] = None,
     home: HomeOption = None,
     freq: Annotated[str, typer.Option("--freq", help="Frequency label of the panel.")] = "monthly",
+    restore: Annotated[
+        bool,
+        typer.Option(
+            "--restore", help="Swap back the panel the last ingest-panel at --freq replaced."
+        ),
+    ] = False,
 ) -> None:
-    """Load your own characteristics panel; the pipeline then treats it like a computed one."""
-    from cae import warehouse
-    from cae.panel import characteristic_names, ingest_panel
+    """Load your own characteristics panel; the pipeline then treats it like a computed one.
 
+    A panel it replaces is kept until the next replacement; `--restore` swaps it back.
+    """
+    from cae import warehouse
+    from cae.errors import ConfigError
+    from cae.panel import characteristic_names, ingest_panel, restore_panel
+
+    if restore == (file is not None):
+        raise ConfigError("ingest-panel: give a FILE or --restore (with --freq), not both")
     con = warehouse.connect(home)
-    n_rows, n_dates = ingest_panel(con, file, freq)
+    if restore:
+        meta, restored, swapped_out = restore_panel(con, freq)
+        _refresh_snapshot(home, con)
+        console.print(
+            f"characteristics_{freq}: restored {restored} from {meta['source']} (loaded "
+            f"{meta['built_at']:%Y-%m-%d %H:%M}); the panel it replaced ({swapped_out}) is "
+            f"now kept as characteristics_{freq}_previous",
+            soft_wrap=True,
+        )
+        return
+    loaded, replaced = ingest_panel(con, file, freq)
     _refresh_snapshot(home, con)
     names = characteristic_names(con, freq)
     console.print(
-        f"characteristics_{freq}: {n_rows:,} rows over {n_dates} dates, "
-        f"{len(names)} characteristics from {file}"
+        f"characteristics_{freq}: {loaded}, {len(names)} characteristics from {file}",
+        soft_wrap=True,
     )
+    if replaced is not None:
+        console.print(
+            f"replaced {replaced}, kept as characteristics_{freq}_previous until the next "
+            f"replacement: `cae ingest-panel --restore --freq {freq}` brings it back",
+            soft_wrap=True,
+        )
 
 
 @app.command()

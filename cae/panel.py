@@ -24,7 +24,7 @@ from cae.actions import detect_actions
 from cae.errors import ValidationError
 from cae.features import REGISTRY
 from cae.frequency import check_freq, to_frequency
-from cae.panel_ingest import ingest_panel
+from cae.panel_ingest import ingest_panel, keep_previous, restore_panel
 from cae.panel_store import characteristic_names, validate_panel
 from cae.schemas import PANEL_KEY_COLUMNS
 from cae.universe import UniverseConfig, flag_universe, universe_counts
@@ -38,6 +38,7 @@ __all__ = [
     "normalise_ranks",
     "read_panel",
     "refresh_panels",
+    "restore_panel",
     "validate_panel",
 ]
 
@@ -63,18 +64,22 @@ class BuildReport:
     n_dates: int
     is_full: bool
     n_sessions_read: int = 0  # daily rows read from the warehouse (lookback included)
+    # The source of a user's panel the build replaced and kept as characteristics_<freq>_previous.
+    kept_source: str | None = None
 
 
 def _recompute_from(
     con, freq: str, names: Sequence[str], universe: UniverseConfig, full: bool
-) -> dt.date | None:
-    """Return the first period date to recompute, or None for a full build.
+) -> tuple[dt.date | None, str | None]:
+    """Return the first period date to recompute (None for a full build) and a kept source.
 
     A full build is forced when the stored panel was made differently: other characteristics,
     other universe filters, a user's file, or before shares outstanding fed turn and mvel1.
+    A user's panel is never dropped: it is kept as the previous panel (`cae ingest-panel
+    --restore` brings it back) and its source returned.
     """
     if not store.table_exists(con, freq):
-        return None
+        return None, None
     meta = store.read_meta(con, freq)
     stale = meta is None or meta["source"] != COMPUTED_SOURCE
     changed = stale or (
@@ -83,11 +88,14 @@ def _recompute_from(
         # Built before migration 0003: turn, std_turn and mvel1 ignored shares outstanding.
         or meta["std_turn_source"] is None
     )
+    if meta is not None and meta["source"] != COMPUTED_SOURCE:
+        keep_previous(con, freq)
+        return None, meta["source"]
     if full or changed:
         store.execute(con, "characteristics_drop", freq)
-        return None
+        return None, None
     recent = store.query(con, "characteristics_recent_dates", freq)["date"].to_list()
-    return recent[-1] if recent else None
+    return (recent[-1] if recent else None), None
 
 
 @contextmanager
@@ -187,10 +195,10 @@ def build_panel(
     names = features.names()
     first_price = query_frame(con, "panel/prices_date_range")["first_date"][0]
     with _duckdb_memory(con, BUILD_DUCKDB_MEMORY), transaction(con):
-        from_date = _recompute_from(con, freq, names, universe, full)
+        from_date, kept_source = _recompute_from(con, freq, names, universe, full)
         is_full = from_date is None
         if first_price is None:
-            return BuildReport(freq, from_date, 0, 0, is_full)
+            return BuildReport(freq, from_date, 0, 0, is_full, kept_source=kept_source)
         start = first_price if is_full else from_date
         narrow, counts, sources, n_read = _stage_zero_to_staging(con, freq, start, names, universe)
         stage_one = features.add_cross_sectional(narrow, names).select(
@@ -213,7 +221,7 @@ def build_panel(
         labels = panel_sources.summarise_sources(con, freq)
         store.write_meta(con, freq, COMPUTED_SOURCE, names, universe, sources=labels)
     n_dates = narrow["date"].n_unique()
-    return BuildReport(freq, start, narrow.height, n_dates, is_full, n_read)
+    return BuildReport(freq, start, narrow.height, n_dates, is_full, n_read, kept_source)
 
 
 def refresh_panels(

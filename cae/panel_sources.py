@@ -22,8 +22,10 @@ __all__ = [
     "count_sources",
     "flag_columns",
     "flag_names",
+    "keep_previous_sources",
     "source_label",
     "summarise_sources",
+    "swap_previous_sources",
     "write_sources",
 ]
 
@@ -76,6 +78,21 @@ def count_sources(periods: pl.DataFrame, freq: str, names: Sequence[str]) -> pl.
 def clear_sources(con: duckdb.DuckDBPyConnection, freq: str, from_date: dt.date | None) -> None:
     """Delete the counts of `freq` from `from_date` on (all of them when it is None)."""
     run_sql(con, "characteristic_sources_delete_from", {"freq": freq, "from_date": from_date})
+
+
+def keep_previous_sources(con: duckdb.DuckDBPyConnection, freq: str) -> None:
+    """Keep the counts of `freq` with the panel an ingest replaces (see `cae.panel_ingest`)."""
+    run_sql(con, "characteristic_sources_previous_delete", {"freq": freq})
+    run_sql(con, "characteristic_sources_keep_previous", {"freq": freq})
+
+
+def swap_previous_sources(con: duckdb.DuckDBPyConnection, freq: str) -> None:
+    """Swap the counts of `freq` with the kept ones, as a restore swaps the panels."""
+    previous = query_frame(con, "characteristic_sources_previous_read", {"freq": freq})
+    keep_previous_sources(con, freq)
+    clear_sources(con, freq, None)
+    if previous.height:
+        con.from_arrow(previous.to_arrow()).insert_into("characteristic_sources")
 
 
 def write_sources(

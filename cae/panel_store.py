@@ -23,6 +23,7 @@ from cae.universe import UniverseConfig
 from cae.warehouse import read_sql
 
 __all__ = [
+    "FILE_LINE",
     "characteristic_names",
     "execute",
     "query",
@@ -32,6 +33,10 @@ __all__ = [
     "validate_panel",
     "write_meta",
 ]
+
+# The column a user's panel carries through conversion and validation: each row's line in its
+# file (or row, for Parquet), so every message can name it whatever the sort order.
+FILE_LINE = "file_line"
 
 
 def _freq_sql(name: str, freq: str) -> str:
@@ -56,9 +61,10 @@ def query(con: duckdb.DuckDBPyConnection, name: str, freq: str, params=None) -> 
     return pl.from_arrow(con.sql(text, params=_used(text, params)).to_arrow_table())
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, freq: str) -> bool:
-    """Return whether `characteristics_<freq>` exists."""
-    frame = query(con, "table_exists", freq, {"name": f"characteristics_{freq}"})
+def table_exists(con: duckdb.DuckDBPyConnection, freq: str, *, previous: bool = False) -> bool:
+    """Return whether `characteristics_<freq>` (or the `_previous` one) exists."""
+    name = f"characteristics_{freq}" + ("_previous" if previous else "")
+    frame = query(con, "table_exists", freq, {"name": name})
     return bool(frame["n"][0])
 
 
@@ -107,15 +113,26 @@ def write_meta(
     execute(con, "panel_meta_upsert", freq, params)
 
 
+def _where(frame: pl.DataFrame, index: int | None) -> str:
+    if index is None or FILE_LINE not in frame.columns:
+        return f"row {index}"
+    return f"line {frame[FILE_LINE][index]}"
+
+
 def validate_panel(frame: pl.DataFrame, *, source: str, normalised: bool = False) -> pl.DataFrame:
-    """Check a panel at the boundary; raise a `ValidationError` naming the rows and rules."""
+    """Check a panel at the boundary; raise a `ValidationError` naming the rows and rules.
+
+    A row is named by its FILE_LINE when the frame has that column (a user's file), else by
+    its 0-based position in `frame`.
+    """
     model = NormalisedPanel if normalised else CharacteristicsPanel
     try:
         return model.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as errors:
         cases = errors.failure_cases.head(5)
         details = "; ".join(
-            f"row {row['index']} {row['column']}: {row['check']} (got {row['failure_case']})"
+            f"{_where(frame, row['index'])} {row['column']}: {row['check']} "
+            f"(got {row['failure_case']})"
             for row in cases.iter_rows(named=True)
         )
         n_failures = errors.failure_cases.height

