@@ -171,7 +171,7 @@ def _check_header(path: Path, header: list[str]) -> None:
 
 def _read_table(path: Path, is_parquet: bool) -> pl.DataFrame:
     try:
-        return files.read_table(path)
+        table, longer_lines = files.read_table(path)
     except FileFormatError as error:
         if not is_parquet:
             # Name the line when a ragged one is the cause; else the reader's message stands.
@@ -179,6 +179,9 @@ def _read_table(path: Path, is_parquet: bool) -> pl.DataFrame:
                 _check_field_counts(path)
         # The price reader's checks fit a panel; its closing hint names the price columns.
         raise FileFormatError(str(error).replace(files.EXPECTED, EXPECTED)) from None
+    if longer_lines.height:
+        _check_field_counts(path)  # a panel is all or nothing: name the first ragged line
+    return table
 
 
 def _read_user_file(path: Path) -> _UserFile:

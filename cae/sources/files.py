@@ -344,8 +344,8 @@ def _refuse_duplicates(original: Sequence[str], names: Sequence[str], name: str)
     for written, key in zip(original, names, strict=True):
         if key in seen:
             raise FileFormatError(
-                f"{name}: column {key!r} appears twice in the header (as {seen[key]!r} and "
-                f"{written!r}); rename or remove one; {EXPECTED}"
+                f"{name}: line 1: column {key!r} appears twice in the header (as {seen[key]!r} "
+                f"and {written!r}); rename or remove one (rule duplicate_column); {EXPECTED}"
             )
         seen[key] = written
 
