@@ -139,6 +139,9 @@ def run(
         workers=workers,
         windows=windows,
     )
+    from cae import warehouse
+
+    warehouse.check_intact(home)
     _prefect_env()
     _start_temporary_server()
     from flows.daily import daily
@@ -242,10 +245,11 @@ def replay(
     """Replay the sample's last DAYS sessions as daily drop files, one daily run per day."""
     import polars as pl
 
-    from cae import outputs
+    from cae import outputs, warehouse
     from cae.replay import landing_dir, prepare_replay, release_day
 
     where = _home(home)
+    warehouse.check_intact(where)
     waiting = prepare_replay(where, days)
     config = _config(
         source=str(landing_dir(where)),

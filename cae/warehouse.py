@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_HOME",
     "WAREHOUSE_FILE",
     "apply_migrations",
+    "check_intact",
     "connect",
     "home_dir",
     "home_error",
@@ -165,6 +166,20 @@ def connect(
     return con
 
 
+def check_intact(home: str | os.PathLike[str] | None = None) -> None:
+    """Raise `HomeError` if the warehouse file is damaged; a missing or busy file passes.
+
+    For callers that open the warehouse later, inside retried Prefect tasks, where a damaged
+    file would fail every attempt with a traceback in the logs.
+    """
+    if not warehouse_path(home).is_file():
+        return
+    try:
+        connect(home, read_only=True).close()
+    except ConfigError:  # held by a writer, so in use and not damaged; the task retries
+        return
+
+
 def home_error(error: BaseException) -> HomeError | None:
     """Return the one-line `HomeError` for a full or read-only disk, or None for other errors.
 
@@ -174,7 +189,8 @@ def home_error(error: BaseException) -> HomeError | None:
         where, number = error.filename, error.errno
         full, read_only = number in _FULL_ERRNOS, number in _READ_ONLY_ERRNOS
     elif isinstance(error, duckdb.Error):
-        quoted = re.search(r'"([^"]+)"', str(error))
+        # 'Could not write file "/x": ...', sometimes inside escaped JSON ('file \\"/x\\"').
+        quoted = re.search(r'file \\?"([^"\\]+)', str(error))
         where = quoted.group(1) if quoted else None
         full = any(words in str(error) for words in _FULL_WORDS)
         read_only = any(words in str(error) for words in _READ_ONLY_WORDS)
@@ -183,8 +199,8 @@ def home_error(error: BaseException) -> HomeError | None:
     where = f" ({where})" if where else ""
     if full:
         return HomeError(
-            f"no space left on device{where}: nothing was changed; free some space and run the "
-            "command again"
+            f"no space left on device{where}: the command stopped and kept the last committed "
+            "state; free some space and run it again"
         )
     if read_only:
         return HomeError(
