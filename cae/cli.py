@@ -9,7 +9,6 @@ bug and keeps its traceback.
 
 from __future__ import annotations
 
-import errno
 import signal
 import sys
 import threading
@@ -39,7 +38,6 @@ err_console = Console(stderr=True)
 
 # Signals that stop a command cleanly; the exit status is 128 + the signal's number (shells).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def _opened_home(home: Path | None) -> Path | None:
@@ -47,7 +45,7 @@ def _opened_home(home: Path | None) -> Path | None:
 
     Refuses a --home that looks like an option (`--home --help` must not create `--help/`).
     Tidying marks runs whose process died (kill -9) failed with "process gone" and removes the
-    scratch files of dead writers; a read-only home is left as it is.
+    scratch files of dead writers; a read-only or full home is left as it is (reading it works).
     """
     from cae import outputs, warehouse
 
@@ -61,7 +59,7 @@ def _opened_home(home: Path | None) -> Path | None:
     try:
         outputs.mark_abandoned_runs(folder)
     except OSError as error:
-        if error.errno not in _READ_ONLY_ERRNOS:
+        if warehouse.home_error(error) is None:
             raise
     return home
 
@@ -325,8 +323,6 @@ def sql(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
-    from cae import warehouse
-
     try:
         with _stop_signals_interrupt():
             app(args=argv, prog_name="cae")
@@ -336,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         _print_error(str(error))
         return 1
     except OSError as error:
+        from cae import warehouse
+
         translated = warehouse.home_error(error)
         if translated is None:
             raise

@@ -227,7 +227,10 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         # holds the last commit, and the error worth showing is the first one.
         with contextlib.suppress(duckdb.Error):
             con.execute("rollback")
-        raise _first_failure(error) from None
+        cause = _first_failure(error)
+        if cause is error:
+            raise
+        raise cause from None
     with _home_errors():
         con.execute("commit")
 

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import duckdb
 import fake_outputs as fake
@@ -13,7 +14,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from cae import outputs, versions, warehouse
+from cae import outputs, run_owners, versions, warehouse
 from cae.errors import CaeError, ConfigError, ValidationError
 
 
@@ -352,6 +353,26 @@ def test_scratch_files_of_dead_writers_go_and_live_ones_stay(tmp_path):
     untagged_fresh.write_bytes(b"x")
     outputs.mark_abandoned_runs(tmp_path)
     assert sorted(p.name for p in live.parent.iterdir()) == sorted([live.name, untagged_fresh.name])
+
+
+def test_staging_left_by_dead_owners_goes_and_live_or_new_staging_stays(tmp_path):
+    staging = outputs.outputs_dir(tmp_path) / outputs.STAGING_DIR
+
+    def staged(run_id, owner=None, age_s=0.0):
+        folder = staging / f"run_id={run_id}"
+        folder.mkdir(parents=True)
+        if owner is not None:
+            (folder / outputs.OWNER_FILE).write_text(json.dumps(owner))
+        os.utime(folder, (time.time() - age_s,) * 2)
+        return folder
+
+    me = run_owners.current_owner()
+    staged("dead", {**me, "pid": int(_exited_pid())})  # killed after its runs row was final
+    staged("starting", me)  # start_run of a live process, before its runs row
+    staged("no-owner-yet")  # start_run between mkdir and writing owner.json
+    staged("no-owner-old", age_s=2 * outputs.STALE_SCRATCH_S)
+    outputs.mark_abandoned_runs(tmp_path)
+    assert sorted(p.name for p in staging.iterdir()) == ["run_id=no-owner-yet", "run_id=starting"]
 
 
 def test_a_run_that_fails_while_publishing_is_failed_with_no_rows(tmp_path, monkeypatch):
