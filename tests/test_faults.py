@@ -212,7 +212,12 @@ def _warehouse_state(home):
         }
 
 
-def test_kill_9_inside_an_ingest_leaves_the_last_committed_warehouse(home, tmp_path):
+@pytest.mark.parametrize(
+    ("sig", "status"),
+    [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGTERM, 143)],
+    ids=["SIGKILL", "SIGTERM"],
+)
+def test_a_kill_inside_an_ingest_leaves_the_last_committed_warehouse(home, tmp_path, sig, status):
     before = _warehouse_state(home)
     later = market_prices().with_columns(pl.col("ticker") + "X")  # all new rows
     source = write_prices(later, tmp_path / "big.csv")
@@ -224,7 +229,9 @@ def test_kill_9_inside_an_ingest_leaves_the_last_committed_warehouse(home, tmp_p
         "condition": "args[1] == 'prices_insert_new'",
     }
     process = _start_paused_cae(tmp_path, pause, "ingest", str(source), "--home", str(home))
-    _kill9(process)
+    process.send_signal(sig)
+    assert process.wait(timeout=WAIT_S) == status
+    assert "Traceback" not in _log(tmp_path)
     assert _warehouse_state(home) == before
     # The next command works, and the same file then loads in full.
     assert cli.main(["ingest", str(source), "--home", str(home)]) == 0
