@@ -157,8 +157,8 @@ def test_sigterm_during_cae_run_crashes_its_flow_runs_and_stops_the_temporary_se
 
 # --- kill -9 ------------------------------------------------------------------------------------
 
-# Runs `cae` with one library function wrapped so that, once reached, the process says so (the
-# file $CAE_TEST_READY) and waits to be killed: the test then kills it at a known point.
+# Runs `cae` with one library function wrapped: when a call matches `condition`, the process
+# says so (the file $CAE_TEST_READY) and waits, before or after the real call, to be killed.
 PAUSING_CAE = """
 import os, sys, time
 from pathlib import Path
@@ -167,12 +167,17 @@ from cae import cli
 
 real = target.{name}
 
+def pause():
+    Path(os.environ["CAE_TEST_READY"]).touch()
+    time.sleep(600)
+
 def pausing(*args, **kwargs):
-    result = real(*args, **kwargs) if {after} else None
-    if {condition}:
-        Path(os.environ["CAE_TEST_READY"]).touch()
-        time.sleep(600)
-    return result if {after} else real(*args, **kwargs)
+    if {condition} and "{when}" == "before":
+        pause()
+    result = real(*args, **kwargs)
+    if {condition} and "{when}" == "after":
+        pause()
+    return result
 
 target.{name} = pausing
 sys.exit(cli.main(sys.argv[1:]))
@@ -225,7 +230,7 @@ def test_a_kill_inside_an_ingest_leaves_the_last_committed_warehouse(home, tmp_p
     pause = {
         "module": "cae.ingest",
         "name": "run_sql",
-        "after": True,
+        "when": "after",
         "condition": "args[1] == 'prices_insert_new'",
     }
     process = _start_paused_cae(tmp_path, pause, "ingest", str(source), "--home", str(home))
@@ -246,7 +251,7 @@ def test_kill_9_while_publishing_leaves_no_half_published_run(home, tmp_path, ca
     pause = {
         "module": "cae.outputs",
         "name": "partition_path",
-        "after": False,
+        "when": "before",
         "condition": "args[1] == 'fitted' and sys._getframe(1).f_code.co_name == '_publish_staged'",
     }
     args = ["train", "--home", str(home), "--model", "pca", "--windows", "60,20,20"]
