@@ -30,6 +30,7 @@ __all__ = [
     "connect",
     "home_dir",
     "home_error",
+    "home_errors",
     "query_frame",
     "read_sql",
     "run_sql",
@@ -158,7 +159,7 @@ def connect(
     try:
         _check_complete(con, path)
         if not read_only:
-            with _home_errors():
+            with home_errors():
                 apply_migrations(con)
     except BaseException:
         con.close()
@@ -220,7 +221,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     """
     con.execute("begin transaction")
     try:
-        with _home_errors():
+        with home_errors():
             yield con
     except BaseException as error:
         # After a fatal error (a failed write) DuckDB refuses even the rollback; the disk still
@@ -231,12 +232,13 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         if cause is error:
             raise
         raise cause from None
-    with _home_errors():
+    with home_errors():
         con.execute("commit")
 
 
 @contextmanager
-def _home_errors() -> Iterator[None]:
+def home_errors() -> Iterator[None]:
+    """Turn a full or read-only disk met in the block into a one-line `HomeError`."""
     try:
         yield
     except (OSError, duckdb.Error) as error:

@@ -382,6 +382,43 @@ def test_a_full_disk_during_an_ingest_says_so_and_keeps_the_warehouse(
     assert _warehouse_state(home) == before
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs, mounted for the test (needs root and the right to mount)."""
+    mounted = tmp_path / "small_disk"
+    mounted.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mounted)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mounted
+    finally:
+        subprocess.run(["umount", str(mounted)], check=True)
+
+
+def test_a_really_full_disk_during_an_ingest_says_so_and_keeps_the_warehouse(
+    small_disk, tmp_path, capsys
+):
+    home = small_disk / "home"
+    first = write_prices(market_prices().head(100), tmp_path / "first.csv")
+    assert cli.main(["ingest", str(first), "--home", str(home)]) == 0
+    before = _warehouse_state(home)
+    n = 300_000  # about 10 MB of CSV: more than the disk holds once loaded
+    big = pl.DataFrame({"i": range(n)}).select(
+        ("T" + (pl.col("i") % 500).cast(pl.Utf8)).alias("ticker"),
+        (pl.date(1990, 1, 1) + pl.duration(days=pl.col("i") // 500)).alias("date"),
+        (1.0 + pl.col("i") % 97).alias("close"),
+    )
+    source = write_prices(big, tmp_path / "big.csv")
+    capsys.readouterr()
+    assert cli.main(["ingest", str(source), "--home", str(home)]) == 1
+    line = _one_error_line(capsys)
+    assert line.startswith(f"error: no space left on device ({home / 'warehouse.duckdb'}): ")
+    assert _warehouse_state(home) == before
+
+
 def _cut_in_half(path):
     os.truncate(path, path.stat().st_size // 2)
 
