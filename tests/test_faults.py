@@ -43,8 +43,9 @@ def home(built_home, tmp_path):
 
 
 def _env(tmp_path):
+    inherited = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     return {
-        **os.environ,
+        **inherited,  # without a server URL: cae run starts its temporary server
         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]),
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
