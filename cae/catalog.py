@@ -73,7 +73,7 @@ def build_catalog(home: str | os.PathLike[str] | None = None) -> Path:
     target = catalog_path(home)
     tmp = _tmp_db(home)
     try:
-        with duckdb.connect(str(tmp)) as con:
+        with wh.home_errors(), duckdb.connect(str(tmp)) as con:
             wh.run_sql(con, "catalog_views")
             wh.run_sql(con, "catalog_meta", {"views_sha256": _views_sha256()})
         os.replace(tmp, target)
@@ -111,7 +111,8 @@ def snapshot_warehouse(
     target = snapshot_path(home)
     try:
         if con is not None:
-            _copy_warehouse(con, tmp)
+            with wh.home_errors():
+                _copy_warehouse(con, tmp)
         elif not path.is_file():
             return None
         else:

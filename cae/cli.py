@@ -1,12 +1,19 @@
 """The `cae` command. Each subcommand is a thin shell over a library function.
 
-A `CaeError` is printed as one line and exits with status 1; anything else is a bug and keeps its
-traceback.
+A `CaeError` is printed as one line and exits with status 1; so is an OS error that describes the
+machine (a full or read-only disk). SIGINT (Ctrl-C) and SIGTERM stop the command through
+`Interrupted`: cleanup runs (a transaction rolls back, a run is marked failed, Prefect's temporary
+server stops), then one line and the shell's status for the signal (130, 143). Anything else is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cae.errors import CaeError, ConfigError
+from cae.errors import CaeError, ConfigError, HomeError, Interrupted
 
 __all__ = ["app", "main"]
 
@@ -29,17 +36,38 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _checked_home(home: Path | None) -> Path | None:
-    """Refuse a --home that looks like an option: `--home --help` must not create `--help/`."""
+# Signals that stop a command cleanly; the exit status is 128 + the signal's number (shells).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _opened_home(home: Path | None) -> Path | None:
+    """Check, create and tidy the home folder before any command uses it.
+
+    Refuses a --home that looks like an option (`--home --help` must not create `--help/`).
+    Tidying marks runs whose process died (kill -9) failed with "process gone" and removes the
+    scratch files of dead writers; a read-only or full home is left as it is (reading it works).
+    """
+    from cae import outputs, warehouse
+
     if home is not None and str(home).startswith("-"):
         raise typer.BadParameter(f"{str(home)!r} looks like an option, not a folder")
+    folder = warehouse.home_dir(home)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise HomeError(f"cannot create the home folder {folder}: {error.strerror}") from None
+    try:
+        outputs.mark_abandoned_runs(folder)
+    except OSError as error:
+        if warehouse.home_error(error) is None:
+            raise
     return home
 
 
 HomeOption = Annotated[
     Path | None,
     typer.Option(
-        "--home", help="cae home directory (default: $CAE_HOME or ./data).", callback=_checked_home
+        "--home", help="cae home directory (default: $CAE_HOME or ./data).", callback=_opened_home
     ),
 ]
 
@@ -64,18 +92,10 @@ SQL_MAX_ROWS_SHOWN = 50
 
 
 def _open_warehouse(home: Path | None, *, read_only: bool = False):
-    import duckdb
-
     from cae import warehouse
 
-    path = warehouse.warehouse_path(home)
-    try:
-        if read_only and path.exists():
-            return warehouse.connect(home, read_only=True)
-        return warehouse.connect(home)
-    except duckdb.IOException as error:
-        # DuckDB allows one writing process per file: another cae command holds it.
-        raise ConfigError(f"cannot open {path}: {str(error).splitlines()[0]}") from None
+    read_only = read_only and warehouse.warehouse_path(home).exists()
+    return warehouse.connect(home, read_only=read_only)
 
 
 def _print_frame(frame, title: str | None = None) -> None:
@@ -316,14 +336,56 @@ def sql(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     try:
-        app(args=argv, prog_name="cae")
+        with _stop_signals_interrupt():
+            app(args=argv, prog_name="cae")
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 1
     except CaeError as error:
-        message = escape(str(error))  # a file name or value may contain [brackets]
-        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        _print_error(str(error))
         return 1
+    except OSError as error:
+        from cae import warehouse
+
+        translated = warehouse.home_error(error)
+        if translated is None:
+            raise
+        _print_error(str(translated))
+        return 1
+    except Interrupted as stop:
+        _print_error(
+            f"{stop}: stopped; the warehouse keeps its last committed state and a run in "
+            "progress is marked failed"
+        )
+        return 128 + stop.signal
     return 0
+
+
+def _print_error(message: str) -> None:
+    message = escape(message)  # a file name or value may contain [brackets]
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """Raise `Interrupted` in the main thread on SIGINT and SIGTERM while the block runs.
+
+    Without it SIGTERM kills the process at once: no cleanup, a run left `running`, and Prefect's
+    temporary server (a child process stopped at exit) orphaned. Python's own SIGINT handling
+    raises KeyboardInterrupt, which click turns into "Aborted!" with status 1.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (a test calling main in a thread)
+        return
+    previous = {number: signal.signal(number, _raise_interrupted) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _raise_interrupted(number: int, frame: object) -> None:
+    raise Interrupted(number)
 
 
 # Command groups in modules of their own register on `app` when imported.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -97,6 +98,23 @@ def _prefect_env() -> None:
         os.environ.setdefault(name, value)
 
 
+def _start_temporary_server() -> None:
+    # Ctrl-C in a terminal signals the whole process group. A temporary server that Prefect
+    # starts on first use would stop at once, and the flow engine would hang reporting the crash
+    # to it. Started here with SIGINT blocked (a child inherits the mask), the server outlives
+    # the Ctrl-C, records the Crashed states, and is stopped at exit with SIGTERM.
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        SubprocessASGIServer().start()  # the instance Prefect's clients use
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
 @app.command()
 def run(
     home: HomeOption = None,
@@ -121,7 +139,11 @@ def run(
         workers=workers,
         windows=windows,
     )
+    from cae import warehouse
+
+    warehouse.check_intact(home)
     _prefect_env()
+    _start_temporary_server()
     from flows.daily import daily
 
     result = daily(_home(home), config, runner)
@@ -139,7 +161,7 @@ def train(
     windows: WindowsOption = "120,20,20",
 ) -> None:
     """Train every window on the current panel without Prefect; print the pooled R2 table."""
-    from cae import pipeline
+    from cae import outputs, pipeline
 
     config = _config(
         freq=freq,
@@ -159,8 +181,8 @@ def train(
             done = pipeline.train_window_step(where, run_id, config, panel_path, window_id)
             state = "from cache" if done["cached"] else "trained"
             console.print(f"window {window_id} {state}", highlight=False)
-    except BaseException:
-        pipeline.fail_step(where, run_id)
+    except BaseException as error:
+        pipeline.fail_step(where, run_id, outputs.failure_reason(error))
         raise
     published = pipeline.publish_step(where, run_id, config, panel_path, window_ids)
     _print_pooled(run_id, published["pooled"])
@@ -206,6 +228,9 @@ def serve(
     _prefect_env()
     from flows.deployments import serve_daily
 
+    # Ctrl-C is how serving ends: Prefect's `serve` catches the KeyboardInterrupt, pauses the
+    # schedule and returns, so the command exits 0.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     serve_daily(_home(home), cron=cron, timezone=timezone, runner=runner)
 
 
@@ -220,10 +245,11 @@ def replay(
     """Replay the sample's last DAYS sessions as daily drop files, one daily run per day."""
     import polars as pl
 
-    from cae import outputs
+    from cae import outputs, warehouse
     from cae.replay import landing_dir, prepare_replay, release_day
 
     where = _home(home)
+    warehouse.check_intact(where)
     waiting = prepare_replay(where, days)
     config = _config(
         source=str(landing_dir(where)),
@@ -233,6 +259,7 @@ def replay(
         workers=workers,
     )
     _prefect_env()
+    _start_temporary_server()
     from flows.daily import daily
 
     rows = []

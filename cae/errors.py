@@ -1,14 +1,19 @@
 """The exceptions cae raises on purpose.
 
 A `CaeError` is a user-facing failure: the CLI prints it as one line and exits non-zero.
+`Interrupted` is a stop signal, not an error: it passes every `except Exception`.
 Anything else escaping the CLI is a bug and keeps its traceback.
 """
+
+import signal
 
 __all__ = [
     "CaeError",
     "ConfigError",
     "DataError",
     "FileFormatError",
+    "HomeError",
+    "Interrupted",
     "PanelError",
     "ValidationError",
 ]
@@ -36,3 +41,19 @@ class ValidationError(DataError):
 
 class PanelError(DataError):
     """A characteristics panel is unusable for modelling (empty, unbalanced beyond repair, ...)."""
+
+
+class HomeError(CaeError):
+    """The home folder or a file in it cannot be created or written, or is damaged."""
+
+
+class Interrupted(BaseException):
+    """The `cae` command received SIGINT (Ctrl-C) or SIGTERM; raised in the main thread.
+
+    A BaseException, so only `except BaseException` cleanup (failing a run, rolling back a
+    transaction) sees it. Not a KeyboardInterrupt: click would turn that into "Aborted!".
+    """
+
+    def __init__(self, number: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(number).name}")
+        self.signal = number

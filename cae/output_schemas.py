@@ -49,6 +49,9 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "code_version": _name(),
             "data_version": _name(),
             "status": pa.Column(pl.Utf8, pa.Check.isin(["running", "succeeded", "failed"])),
+            # Why a failed run failed, one line ("interrupted by SIGTERM", "process gone", ...);
+            # null otherwise and in runs written before the column existed.
+            "failure_reason": pa.Column(pl.Utf8, nullable=True),
         },
         strict=True,
         name="runs",
@@ -167,7 +170,10 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 
 
 # Columns a writer may leave out; they are stored as nulls.
-OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"metrics": ("sse_total", "sse_pred", "ssy")}
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "runs": ("failure_reason",),
+    "metrics": ("sse_total", "sse_pred", "ssy"),
+}
 
 
 def polars_schema(table: str) -> dict[str, pl.DataType]:

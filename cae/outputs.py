@@ -6,14 +6,16 @@ Layout under `<home>/outputs/` (DESIGN.md, "Tables"):
   `run_id` column lives in the path, not in the file);
 - `.staging/run_id=<id>/`: what a running run has written so far, plus `owner.json` (who runs
   it: see `cae.run_owners`);
-- `.tmp/`: files being written, renamed into place when complete.
+- `.tmp/`: files being written, renamed into place when complete; each name starts with its
+  writer's `run_owners.owner_token`, so the files of a killed writer can be told apart.
 
 A run goes `start_run` -> `write_table` (any number of times) -> `finish_run`. Data tables are
 staged and published by `finish_run(..., "succeeded")` with one `os.replace` per table, so a reader
 sees the previous partition or the new one, never a half-written file. A failed run publishes
 nothing and removes what an earlier attempt of the same `run_id` had published, so `failed` always
-means "no rows". A killed run leaves only staging debris and a `running` row; the next
-`start_run` (or `mark_abandoned_runs`) marks it failed once its process is gone.
+means "no rows"; `runs.failure_reason` says why. A killed run leaves only staging debris and a
+`running` row; the next `start_run` (or `mark_abandoned_runs`, which every `cae` command calls on
+its home) marks it failed with the reason "process gone" and removes its scratch files.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -41,9 +44,11 @@ from cae.output_schemas import SCHEMAS, polars_schema, validate
 
 __all__ = [
     "DATA_FILE",
+    "GONE_REASON",
     "OUTPUTS_DIR",
     "RUN_STATUSES",
     "TABLES",
+    "failure_reason",
     "finish_run",
     "mark_abandoned_runs",
     "new_run_id",
@@ -67,7 +72,10 @@ TABLES = tuple(SCHEMAS)  # runs first, then the data tables in DESIGN.md order
 DATA_TABLES = tuple(t for t in TABLES if t != "runs")
 # Run ids and part names become directory and file names: no separators, no `=` (hive syntax).
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-STALE_SCRATCH_S = 24 * 3600  # no write takes a day; an older scratch file is a killed writer's
+# No write takes a day: an older scratch file named without an owner token is a killed writer's.
+STALE_SCRATCH_S = 24 * 3600
+GONE_REASON = "process gone"  # the run's process died without marking it (kill -9, power loss)
+MAX_REASON_CHARS = 500  # runs.failure_reason is one line for tables and the CLI
 
 
 def outputs_dir(home: str | os.PathLike[str] | None = None) -> Path:
@@ -156,8 +164,10 @@ def write_table(
     return target
 
 
-def finish_run(home: str | os.PathLike[str] | None, run_id: str, status: str) -> None:
-    """End a run: publish its staged tables (`succeeded`) or discard them (`failed`).
+def finish_run(
+    home: str | os.PathLike[str] | None, run_id: str, status: str, reason: str | None = None
+) -> None:
+    """End a run: publish its staged tables (`succeeded`) or discard them (`failed`, `reason`).
 
     On success each staged table becomes `<table>/run_id=<id>/data.parquet` through a rename, and
     tables this attempt did not write lose any partition from an earlier attempt. The `runs` row
@@ -175,15 +185,15 @@ def finish_run(home: str | os.PathLike[str] | None, run_id: str, status: str) ->
     if status == "succeeded":
         try:
             _publish_staged(home, run_id, staging)
-        except BaseException:
+        except BaseException as error:
             # A run that cannot publish is a failed run: no rows, and the row says so.
             _unpublish(home, run_id)
-            _set_status(home, row, "failed")
+            _set_status(home, row, "failed", f"publishing: {failure_reason(error)}")
             shutil.rmtree(staging, ignore_errors=True)
             raise
     else:
         _unpublish(home, run_id)
-    _set_status(home, row, status)
+    _set_status(home, row, status, reason if status == "failed" else None)
     shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -193,25 +203,44 @@ def run(home: str | os.PathLike[str] | None, config: Any, **start_kwargs: Any) -
     run_id = start_run(home, config, **start_kwargs)
     try:
         yield run_id
-    except BaseException:
-        finish_run(home, run_id, "failed")
+    except BaseException as error:
+        finish_run(home, run_id, "failed", failure_reason(error))
         raise
     finish_run(home, run_id, "succeeded")
 
 
-def mark_abandoned_runs(home: str | os.PathLike[str] | None = None) -> list[str]:
-    """Mark `running` runs whose process on this host is gone as `failed`; return their ids.
+def failure_reason(error: BaseException) -> str:
+    """Return the one line `runs.failure_reason` stores for a run that `error` stopped.
 
-    Ownership rules are in `cae.run_owners` (pid plus process start time, this host only).
-    Scratch files older than `STALE_SCRATCH_S` (left by killed writers) are removed too.
+    A stop signal reads "interrupted by SIGTERM": cae's `Interrupted` and Prefect's
+    `TerminationSignal` carry the signal number, and a bare KeyboardInterrupt is Ctrl-C.
+    """
+    number = getattr(error, "signal", None)
+    if number is None and isinstance(error, KeyboardInterrupt):
+        number = signal.SIGINT
+    if isinstance(number, int):
+        return f"interrupted by {signal.Signals(number).name}"
+    message = " ".join(str(error).split())
+    return f"{type(error).__name__}: {message}"[:MAX_REASON_CHARS]
+
+
+def mark_abandoned_runs(home: str | os.PathLike[str] | None = None) -> list[str]:
+    """Mark `running` runs whose process on this host is gone as failed; return their ids.
+
+    Ownership rules are in `cae.run_owners` (pid plus process start time, this host only). The
+    reason stored is `GONE_REASON`. The debris of killed writers goes too: staging folders of
+    runs that are no longer running and scratch files whose owner is gone; what a live process
+    is writing stays.
     """
     runs = read_table(home, "runs")
+    running = set(runs.filter(pl.col("status") == "running")["run_id"].to_list())
     abandoned = []
-    for run_id in runs.filter(pl.col("status") == "running")["run_id"].to_list():
+    for run_id in sorted(running):
         if run_owners.is_abandoned(_staging_dir(home, run_id) / OWNER_FILE):
-            finish_run(home, run_id, "failed")
+            finish_run(home, run_id, "failed", GONE_REASON)
             abandoned.append(run_id)
-    _remove_stale_scratch(home)
+    _remove_orphan_staging(home, running)
+    _remove_dead_scratch(home)
     return abandoned
 
 
@@ -231,15 +260,13 @@ def read_table(
     empty = pl.DataFrame(schema={"run_id": pl.Utf8, **polars_schema(table)})
     if not files:
         return empty
-    frames = []
+    frames = [empty]  # diagonal concat: a file written before an optional column gets nulls
     for f in files:
         # A failed re-run may remove a partition between the listing and the read.
         with contextlib.suppress(FileNotFoundError):
             run = f.parent.name.removeprefix("run_id=")
             frames.append(pl.read_parquet(f).with_columns(run_id=pl.lit(run)))
-    if not frames:
-        return empty
-    return pl.concat(frames, how="vertical_relaxed").select(empty.columns).cast(empty.schema)
+    return pl.concat(frames, how="diagonal_relaxed").select(empty.columns).cast(empty.schema)
 
 
 def _resolve_data_version(
@@ -290,10 +317,14 @@ def _unpublish(home: str | os.PathLike[str] | None, run_id: str) -> None:
         partition_path(home, table, run_id).unlink(missing_ok=True)
 
 
-def _set_status(home: str | os.PathLike[str] | None, row: pl.DataFrame, status: str) -> None:
+def _set_status(
+    home: str | os.PathLike[str] | None, row: pl.DataFrame, status: str, reason: str | None
+) -> None:
     run_id = row["run_id"][0]
     finished = row.drop("run_id").with_columns(
-        finished_at=pl.lit(datetime.now(UTC)), status=pl.lit(status)
+        finished_at=pl.lit(datetime.now(UTC)),
+        status=pl.lit(status),
+        failure_reason=pl.lit(reason, dtype=pl.Utf8),
     )
     _publish_frame(home, "runs", run_id, finished)
 
@@ -331,11 +362,13 @@ def _atomic_write_bytes(home: str | os.PathLike[str] | None, target: Path, data:
 def scratch_path(home: str | os.PathLike[str] | None, suffix: str = ".part") -> Path:
     """Return a fresh file name in `<home>/outputs/.tmp` to write before renaming into place.
 
-    It is on the same filesystem as every output, so `os.replace` is an atomic rename.
+    It is on the same filesystem as every output, so `os.replace` is an atomic rename. The name
+    starts with the calling process's owner token, so `mark_abandoned_runs` removes the file if
+    that process dies before the rename (a writer may add to the name, e.g. DuckDB's `.wal`).
     """
     folder = outputs_dir(home) / TMP_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{uuid.uuid4().hex}{suffix}"
+    return folder / f"{run_owners.owner_token()}_{uuid.uuid4().hex}{suffix}"
 
 
 def _staging_dir(home: str | os.PathLike[str] | None, run_id: str) -> Path:
@@ -370,12 +403,37 @@ def _check_name(name: str, what: str) -> None:
         raise ConfigError(f"{what} {name!r} must match {_SAFE_NAME.pattern}")
 
 
-def _remove_stale_scratch(home: str | os.PathLike[str] | None) -> None:
+def _remove_dead_scratch(home: str | os.PathLike[str] | None) -> None:
     folder = outputs_dir(home) / TMP_DIR
     if not folder.is_dir():
         return
-    cutoff = time.time() - STALE_SCRATCH_S
     for path in folder.iterdir():
-        with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
+        gone = run_owners.token_is_abandoned(path.name)
+        if gone is None:  # named before owner tokens: judged by age
+            gone = _older_than(path, STALE_SCRATCH_S)
+        if gone:
+            path.unlink(missing_ok=True)
+
+
+def _remove_orphan_staging(home: str | os.PathLike[str] | None, running: set[str]) -> None:
+    # A run killed after its `runs` row was rewritten, or before its first one, leaves a staging
+    # folder no `running` row points at. `start_run` creates the folder a moment before it
+    # writes `owner.json`, so a folder without one is removed only once it is old.
+    folder = outputs_dir(home) / STAGING_DIR
+    if not folder.is_dir():
+        return
+    for staging in folder.glob("run_id=*"):
+        if staging.name.removeprefix("run_id=") in running:
+            continue
+        owner = staging / OWNER_FILE
+        if owner.is_file() and run_owners.is_abandoned(owner):
+            shutil.rmtree(staging, ignore_errors=True)
+        elif not owner.exists() and _older_than(staging, STALE_SCRATCH_S):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return path.stat().st_mtime < time.time() - seconds
+    except FileNotFoundError:  # removed meanwhile by its writer
+        return False

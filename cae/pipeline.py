@@ -327,18 +327,18 @@ def publish_step(
     Returns `pooled` (one dict per model: n_factors, r2_total, r2_pred, n_obs) and `plots`
     (plot name -> PNG path).
     """
-    metrics = pl.concat(
-        [
-            pl.read_parquet(window_cache_dir(home, config, panel_path, w) / "metrics.parquet")
-            for w in window_ids
-        ],
-        how="vertical",
-    )
-    pooled = pooled_metrics(metrics)
     try:
+        metrics = pl.concat(
+            [
+                pl.read_parquet(window_cache_dir(home, config, panel_path, w) / "metrics.parquet")
+                for w in window_ids
+            ],
+            how="vertical",
+        )
+        pooled = pooled_metrics(metrics)
         outputs.write_table(home, run_id, "metrics", pooled, part=POOLED_PART)
-    except BaseException:
-        fail_step(home, run_id)
+    except BaseException as error:
+        fail_step(home, run_id, outputs.failure_reason(error))
         raise
     # finish_run marks the run failed itself if publishing breaks.
     outputs.finish_run(home, run_id, "succeeded")
@@ -348,9 +348,14 @@ def publish_step(
     return {"pooled": table.to_dicts(), "plots": {k: str(v) for k, v in written.items()}}
 
 
-def fail_step(home: str | os.PathLike[str] | None, run_id: str) -> None:
-    """Mark a running run failed: its staged tables are discarded and nothing is published."""
-    outputs.finish_run(home, run_id, "failed")
+def fail_step(home: str | os.PathLike[str] | None, run_id: str, reason: str) -> None:
+    """Mark a run failed with `reason` if it is still running; nothing it staged is published.
+
+    A run that already ended (publishing failed and marked it) keeps its row, so every layer
+    that sees the error may call this.
+    """
+    if outputs.read_table(home, "runs", run_id)["status"].to_list() == ["running"]:
+        outputs.finish_run(home, run_id, "failed", reason)
 
 
 def pooled_metrics(metrics: pl.DataFrame) -> pl.DataFrame:

@@ -6,7 +6,10 @@ the only place that finds and executes those files, so a newcomer reads the SQL,
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib.resources import files
@@ -17,12 +20,17 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from cae.errors import ConfigError, HomeError
+
 __all__ = [
     "DEFAULT_HOME",
     "WAREHOUSE_FILE",
     "apply_migrations",
+    "check_intact",
     "connect",
     "home_dir",
+    "home_error",
+    "home_errors",
     "query_frame",
     "read_sql",
     "run_sql",
@@ -34,6 +42,16 @@ __all__ = [
 
 DEFAULT_HOME = Path("data")
 WAREHOUSE_FILE = "warehouse.duckdb"
+# A DuckDB file starts with three 4 KiB headers (main header, two database headers) before its
+# blocks; a file shorter than that plus its blocks was cut short.
+DUCKDB_HEADER_BYTES = 3 * 4096
+# What the machine, not cae, did wrong: OS error numbers, and how DuckDB words the same causes.
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+_READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
+_FULL_WORDS = ("No space left on device", "Disk quota exceeded")
+_READ_ONLY_WORDS = ("Read-only file system", "Permission denied")
+_LOCK_WORDS = ("Could not set lock", "Conflicting lock")
+_DAMAGE_WORDS = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt")
 
 
 def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
@@ -126,23 +144,142 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
 def connect(
     home: str | os.PathLike[str] | None = None, *, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse in `home`, creating it and applying migrations when writable."""
+    """Open the warehouse in `home`, creating it and applying migrations when writable.
+
+    Raises `ConfigError` when another process holds the file, and `HomeError` when the file is
+    damaged (cut short, not a DuckDB file) or the home is read-only or full.
+    """
     path = warehouse_path(home)
-    if read_only:
-        return duckdb.connect(str(path), read_only=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
-    apply_migrations(con)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as error:
+        raise _open_error(path, error) from None
+    try:
+        _check_complete(con, path)
+        if not read_only:
+            with home_errors():
+                apply_migrations(con)
+    except BaseException:
+        con.close()
+        raise
     return con
+
+
+def check_intact(home: str | os.PathLike[str] | None = None) -> None:
+    """Raise `HomeError` if the warehouse file is damaged; a missing or busy file passes.
+
+    For callers that open the warehouse later, inside retried Prefect tasks, where a damaged
+    file would fail every attempt with a traceback in the logs.
+    """
+    if not warehouse_path(home).is_file():
+        return
+    try:
+        connect(home, read_only=True).close()
+    except ConfigError:  # held by a writer, so in use and not damaged; the task retries
+        return
+
+
+def home_error(error: BaseException) -> HomeError | None:
+    """Return the one-line `HomeError` for a full or read-only disk, or None for other errors.
+
+    Takes an `OSError` (its errno) or a DuckDB error (its wording); names the file concerned.
+    """
+    if isinstance(error, OSError):
+        where, number = error.filename, error.errno
+        full, read_only = number in _FULL_ERRNOS, number in _READ_ONLY_ERRNOS
+    elif isinstance(error, duckdb.Error):
+        # 'Could not write file "/x": ...', sometimes inside escaped JSON ('file \\"/x\\"').
+        quoted = re.search(r'file \\?"([^"\\]+)', str(error))
+        where = quoted.group(1) if quoted else None
+        full = any(words in str(error) for words in _FULL_WORDS)
+        read_only = any(words in str(error) for words in _READ_ONLY_WORDS)
+    else:
+        return None
+    where = f" ({where})" if where else ""
+    if full:
+        return HomeError(
+            f"no space left on device{where}: the command stopped and kept the last committed "
+            "state; free some space and run it again"
+        )
+    if read_only:
+        return HomeError(
+            f"cannot write to the home folder{where}: it is read-only or not yours; "
+            "give --home a writable folder"
+        )
+    return None
 
 
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Run a block atomically: commit when it returns, roll back when it raises."""
+    """Run a block atomically: commit when it returns, roll back when it raises.
+
+    A statement that fails inside the block aborts the transaction, and any later statement
+    (a cleanup in a `finally`) fails with "transaction is aborted"; the first failure is the
+    cause, so that one is raised. A full or read-only disk becomes a one-line `HomeError`.
+    """
     con.execute("begin transaction")
     try:
-        yield con
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("commit")
+        with home_errors():
+            yield con
+    except BaseException as error:
+        # After a fatal error (a failed write) DuckDB refuses even the rollback; the disk still
+        # holds the last commit, and the error worth showing is the first one.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
+        cause = _first_failure(error)
+        if cause is error:
+            raise
+        raise cause from None
+    with home_errors():
+        con.execute("commit")
+
+
+@contextmanager
+def home_errors() -> Iterator[None]:
+    """Turn a full or read-only disk met in the block into a one-line `HomeError`."""
+    try:
+        yield
+    except (OSError, duckdb.Error) as error:
+        cause = _first_failure(error)
+        translated = home_error(cause)
+        if translated is None:
+            raise
+        raise translated from cause
+
+
+def _first_failure(error: BaseException) -> BaseException:
+    while isinstance(error, duckdb.TransactionException) and isinstance(
+        error.__context__, duckdb.Error | OSError
+    ):
+        error = error.__context__
+    return error
+
+
+def _open_error(path: Path, error: duckdb.IOException) -> Exception:
+    message = str(error).splitlines()[0]
+    if any(words in message for words in _LOCK_WORDS):
+        # DuckDB allows one writing process per file: another cae command holds it.
+        return ConfigError(f"cannot open {path}: {message}")
+    if any(words in message for words in _DAMAGE_WORDS):
+        return _damaged(path, message.removeprefix("IO Error: "))
+    return home_error(error) or error
+
+
+def _check_complete(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    # Blocks are read when a query needs them, so a cut file opens fine and fails later, in the
+    # middle of a command. Each block in use has its own place in the file, so the file holds at
+    # least that many (free blocks at its end may have been cut off by DuckDB itself).
+    block_size, _, used_blocks = con.execute("pragma database_size").fetchall()[0][2:5]
+    expected = DUCKDB_HEADER_BYTES + block_size * used_blocks
+    actual = path.stat().st_size
+    if actual < expected:
+        raise _damaged(path, f"{actual} bytes, its blocks in use need {expected}")
+
+
+def _damaged(path: Path, detail: str) -> HomeError:
+    return HomeError(
+        f"the warehouse file {path} is damaged ({detail}): restore it from a backup, or move it "
+        "aside (keep it for recovery) and run `cae ingest` to start a new warehouse"
+    )

@@ -7,14 +7,19 @@ from prefect.artifacts import create_markdown_artifact
 
 from cae import pipeline
 from cae.run_summary import panel_markdown
-from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS
+from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS, worth_retrying
 
 __all__ = ["PANEL_KEY", "build_panel", "panel_task"]
 
 PANEL_KEY = "cae-panel"
 
 
-@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=None)
+@task(
+    retries=IO_RETRIES,
+    retry_delay_seconds=IO_RETRY_DELAYS,
+    retry_condition_fn=worth_retrying,
+    cache_policy=None,
+)
 def panel_task(home: str, freq: str, also: tuple[str, ...] = ()) -> str:
     """Refresh the panels at `freq` and `also`; return the frozen `freq` file's path."""
     return pipeline.panel_step(home, freq, also)

@@ -7,6 +7,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from cae import outputs, pipeline
 from cae.pipeline import RunConfig
 from flows.build_panel import build_panel
 from flows.ingest import ingest
@@ -28,7 +29,11 @@ def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -
     panel_path = build_panel(home, config.freq, config.panels)
     trainer = train.with_options(task_runner=task_runner(runner, config.workers))
     run_id, window_ids, trained = trainer(home, panel_path, config)
-    published = publish(home, run_id, panel_path, window_ids, trained, config, ingest_report)
+    try:
+        published = publish(home, run_id, panel_path, window_ids, trained, config, ingest_report)
+    except BaseException as error:  # e.g. Ctrl-C before publishing began
+        pipeline.fail_step(home, run_id, outputs.failure_reason(error))
+        raise
     # The run's own page shows the summary too, not only its publish subflow.
     create_markdown_artifact(published["summary"], key=SUMMARY_KEY, description=f"cae run {run_id}")
     return published

@@ -9,9 +9,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.tasks import exponential_backoff
 
 from cae import pipeline
+from cae.errors import CaeError
 from cae.run_summary import ingest_markdown
 
-__all__ = ["INGEST_KEY", "ingest", "ingest_task"]
+__all__ = ["INGEST_KEY", "ingest", "ingest_task", "worth_retrying"]
 
 INGEST_KEY = "cae-ingest"
 
@@ -19,7 +20,23 @@ IO_RETRIES = 3  # a warehouse held by another writer, or a file still being copi
 IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)  # 2, 4, 8 seconds
 
 
-@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=None)
+def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a failed I/O task unless its error is a `CaeError`: bad input stays bad."""
+    try:
+        state.result()
+    except CaeError:
+        return False
+    except Exception:
+        return True
+    return True
+
+
+@task(
+    retries=IO_RETRIES,
+    retry_delay_seconds=IO_RETRY_DELAYS,
+    retry_condition_fn=worth_retrying,
+    cache_policy=None,
+)
 def ingest_task(home: str, source: str) -> dict[str, Any]:
     """Ingest `source` into the warehouse of `home`."""
     return pipeline.ingest_step(home, source)

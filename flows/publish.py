@@ -11,7 +11,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from cae import pipeline
 from cae.pipeline import RunConfig
 from cae.run_summary import summary_markdown
-from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS
+from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS, worth_retrying
 
 __all__ = ["publish", "publish_task"]
 
@@ -27,7 +27,12 @@ def publish_task(
     return pipeline.publish_step(home, run_id, config, panel_path, window_ids)
 
 
-@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=None)
+@task(
+    retries=IO_RETRIES,
+    retry_delay_seconds=IO_RETRY_DELAYS,
+    retry_condition_fn=worth_retrying,
+    cache_policy=None,
+)
 def panel_summary_task(panel_path: str) -> dict[str, Any]:
     """Read the frozen panel's date range and universe size."""
     return pipeline.panel_summary(panel_path)

@@ -15,9 +15,10 @@ from prefect.artifacts import (
     create_progress_artifact,
     update_progress_artifact,
 )
+from prefect.context import FlowRunContext
 from prefect.futures import as_completed, wait
 
-from cae import pipeline
+from cae import outputs, pipeline
 from cae.pipeline import RunConfig
 from cae.run_summary import windows_markdown
 
@@ -63,9 +64,22 @@ def train_window_task(
 
 
 @task(cache_policy=None)
-def fail_task(home: str, run_id: str) -> None:
-    """Mark the run failed; nothing it staged is published."""
-    pipeline.fail_step(home, run_id)
+def fail_task(home: str, run_id: str, reason: str) -> None:
+    """Mark the run failed with `reason`; nothing it staged is published."""
+    pipeline.fail_step(home, run_id, reason)
+
+
+def _stop_windows(futures: list) -> None:
+    """Let no window stage tables after this: none starts, and the running ones end first.
+
+    The task runner knows every window submitted, even when an interruption landed inside
+    `map`, before `futures` held them.
+    """
+    runner = FlowRunContext.get().task_runner
+    if hasattr(runner, "cancel_all"):  # the thread and process runners: waits for running ones
+        runner.cancel_all()
+    else:
+        wait(futures)
 
 
 @flow(name="train")
@@ -88,9 +102,9 @@ def train(
         for done, _ in enumerate(as_completed(futures), start=1):
             update_progress_artifact(progress, 100.0 * done / len(futures))
         results = [f.result() for f in futures]
-    except BaseException:
-        wait(futures)  # windows still running stop staging before the run is failed
-        fail_task(home, run_id)
+    except BaseException as error:
+        _stop_windows(futures)
+        fail_task(home, run_id, outputs.failure_reason(error))
         raise
     create_markdown_artifact(windows_markdown(run_id, results), key=WINDOWS_KEY)
     return run_id, window_ids, results

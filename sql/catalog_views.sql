@@ -7,7 +7,8 @@
 -- file_search_path to the outputs folder, so the catalog survives moving the home directory.
 -- Point-in-time rule: a view lists files when queried; each file is complete (renamed into
 -- place), so a query sees a run's previous partition or its new one, never a partial one.
--- The typed empty select keeps every column and type when no run has been published yet.
+-- The typed empty select keeps every column and type when no run has been published yet;
+-- union_by_name reads runs written before failure_reason existed (null there).
 
 create or replace view runs as
 with
@@ -18,6 +19,7 @@ published as (
         'runs/*/data.parquet',
         hive_partitioning = true,
         hive_types = {'run_id': varchar},
+        union_by_name = true,
         allow_empty = true
     )
     union all by name
@@ -29,6 +31,7 @@ published as (
         null::varchar as code_version,
         null::varchar as data_version,
         null::varchar as status,
+        null::varchar as failure_reason,
     where false
 )
 
@@ -40,6 +43,7 @@ select
     code_version,
     data_version,
     status,
+    failure_reason,
 from published;
 
 create or replace view windows as

@@ -31,6 +31,7 @@ def test_views_have_every_column_before_any_run(tmp_path):
             "code_version",
             "data_version",
             "status",
+            "failure_reason",
         ],
         "metrics": [
             "run_id",

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import duckdb
 import fake_outputs as fake
@@ -13,7 +14,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from cae import outputs, versions, warehouse
+from cae import outputs, run_owners, versions, warehouse
 from cae.errors import CaeError, ConfigError, ValidationError
 
 
@@ -74,6 +75,42 @@ def test_exception_mid_run_leaves_no_rows_and_marks_the_run_failed(tmp_path):
         assert outputs.read_table(tmp_path, table).height == 0
     assert outputs.read_table(tmp_path, "runs")["status"].to_list() == ["failed"]
     assert not (outputs.outputs_dir(tmp_path) / outputs.STAGING_DIR / f"run_id={run_id}").exists()
+
+
+def test_a_failed_run_keeps_the_reason_in_one_line(tmp_path):
+    with pytest.raises(RuntimeError), outputs.run(tmp_path, {}) as run_id:
+        raise RuntimeError("boom\nsecond line")
+    run = outputs.read_table(tmp_path, "runs", run_id).row(0, named=True)
+    assert (run["status"], run["failure_reason"]) == ("failed", "RuntimeError: boom second line")
+    with pytest.raises(KeyboardInterrupt), outputs.run(tmp_path, {}) as run_id:
+        raise KeyboardInterrupt
+    assert outputs.read_table(tmp_path, "runs", run_id)["failure_reason"].to_list() == [
+        "interrupted by SIGINT"
+    ]
+
+
+def test_a_succeeded_run_has_no_failure_reason(tmp_path):
+    with outputs.run(tmp_path, {}) as run_id:
+        pass
+    assert outputs.read_table(tmp_path, "runs", run_id)["failure_reason"].to_list() == [None]
+
+
+def test_runs_written_before_failure_reason_existed_still_read(tmp_path):
+    with outputs.run(tmp_path, {}, run_id="old") as run_id:
+        pass
+    path = outputs.partition_path(tmp_path, "runs", run_id)
+    pl.read_parquet(path).drop("failure_reason").write_parquet(path)  # an older cae wrote it
+    with pytest.raises(RuntimeError), outputs.run(tmp_path, {}, run_id="new"):
+        raise RuntimeError("boom")
+    runs = outputs.read_table(tmp_path, "runs").sort("run_id")
+    assert runs.select("run_id", "failure_reason").rows() == [
+        ("new", "RuntimeError: boom"),
+        ("old", None),
+    ]
+    from cae import catalog
+
+    query = "select run_id, failure_reason from runs order by run_id"
+    assert catalog.query(tmp_path, query).rows() == [("new", "RuntimeError: boom"), ("old", None)]
 
 
 def test_rerun_of_a_run_id_replaces_its_rows(tmp_path):
@@ -138,7 +175,8 @@ def test_killed_run_publishes_nothing_and_is_marked_failed_later(tmp_path):
     assert outputs.read_table(tmp_path, "betas").height == 0
     assert outputs.read_table(tmp_path, "runs")["status"].to_list() == ["running"]
     assert outputs.mark_abandoned_runs(tmp_path) == ["killed"]
-    assert outputs.read_table(tmp_path, "runs")["status"].to_list() == ["failed"]
+    runs = outputs.read_table(tmp_path, "runs")
+    assert runs.select("status", "failure_reason").rows() == [("failed", "process gone")]
     assert outputs.mark_abandoned_runs(tmp_path) == []
 
 
@@ -288,15 +326,53 @@ def test_a_recycled_pid_does_not_keep_a_dead_run_alive(tmp_path):
     assert outputs.mark_abandoned_runs(tmp_path) == [run_id]
 
 
-def test_stale_scratch_files_are_removed(tmp_path):
-    old = outputs.scratch_path(tmp_path)
-    old.write_bytes(b"half a file")
-    os.utime(old, (1, 1))
-    fresh = outputs.scratch_path(tmp_path)
-    fresh.write_bytes(b"being written")
+def _exited_pid():
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return child.stdout.strip()
+
+
+def test_scratch_files_of_dead_writers_go_and_live_ones_stay(tmp_path):
+    live = outputs.scratch_path(tmp_path)
+    live.write_bytes(b"being written")
+    os.utime(live, (1, 1))  # old, but its writer lives
+    host, pid, rest = live.name.split("_", 2)
+    assert pid == str(os.getpid())
+    dead = live.with_name("_".join((host, _exited_pid(), rest)))
+    dead.write_bytes(b"half a file of a killed writer")
+    dead_wal = dead.with_name(dead.name + ".wal")  # DuckDB adds to a scratch name
+    dead_wal.write_bytes(b"wal")
+    untagged_old = live.with_name("0123abcd.part")  # named before owner tokens
+    untagged_old.write_bytes(b"x")
+    os.utime(untagged_old, (1, 1))
+    untagged_fresh = live.with_name("4567ef.part")
+    untagged_fresh.write_bytes(b"x")
     outputs.mark_abandoned_runs(tmp_path)
-    assert not old.exists()
-    assert fresh.exists()
+    assert sorted(p.name for p in live.parent.iterdir()) == sorted([live.name, untagged_fresh.name])
+
+
+def test_staging_left_by_dead_owners_goes_and_live_or_new_staging_stays(tmp_path):
+    staging = outputs.outputs_dir(tmp_path) / outputs.STAGING_DIR
+
+    def staged(run_id, owner=None, age_s=0.0):
+        folder = staging / f"run_id={run_id}"
+        folder.mkdir(parents=True)
+        if owner is not None:
+            (folder / outputs.OWNER_FILE).write_text(json.dumps(owner))
+        os.utime(folder, (time.time() - age_s,) * 2)
+        return folder
+
+    me = run_owners.current_owner()
+    staged("dead", {**me, "pid": int(_exited_pid())})  # killed after its runs row was final
+    staged("starting", me)  # start_run of a live process, before its runs row
+    staged("no-owner-yet")  # start_run between mkdir and writing owner.json
+    staged("no-owner-old", age_s=2 * outputs.STALE_SCRATCH_S)
+    outputs.mark_abandoned_runs(tmp_path)
+    assert sorted(p.name for p in staging.iterdir()) == ["run_id=no-owner-yet", "run_id=starting"]
 
 
 def test_a_run_that_fails_while_publishing_is_failed_with_no_rows(tmp_path, monkeypatch):

@@ -117,8 +117,9 @@ def test_a_failed_run_publishes_nothing(frozen):
     run_id = pipeline.start_step(home, SMALL, panel_path)
     pipeline.plan_step(home, run_id, SMALL, panel_path)
     pipeline.train_window_step(home, run_id, SMALL, panel_path, 0)
-    pipeline.fail_step(home, run_id)
-    assert outputs.read_table(home, "runs", run_id)["status"].to_list() == ["failed"]
+    pipeline.fail_step(home, run_id, "a test stops it")
+    run = outputs.read_table(home, "runs", run_id)
+    assert run.select("status", "failure_reason").rows() == [("failed", "a test stops it")]
     for table in ("windows", "fitted", "factors", "metrics"):
         assert outputs.read_table(home, table, run_id).is_empty()
 
@@ -129,7 +130,7 @@ def test_a_window_outside_the_plan_is_a_config_error(frozen):
     run_id = pipeline.start_step(home, config, panel_path)
     with pytest.raises(ConfigError, match=r"window 7 is not in the plan \(3 windows\)"):
         pipeline.train_window_step(home, run_id, config, panel_path, 7)
-    pipeline.fail_step(home, run_id)
+    pipeline.fail_step(home, run_id, "test over")
 
 
 def test_a_window_does_not_see_data_after_its_test_block(frozen, tmp_path):
@@ -140,7 +141,7 @@ def test_a_window_does_not_see_data_after_its_test_block(frozen, tmp_path):
     pipeline.plan_step(home, run_id, config, panel_path)
     test_end = outputs.read_table(home, "windows")["test_end"].sort()[0]
     first = pipeline.train_window_step(home, run_id, config, panel_path, 0)
-    pipeline.fail_step(home, run_id)
+    pipeline.fail_step(home, run_id, "test over")
     future = pl.col("date") > test_end
     # Characteristics stay in [-1, 1] (negated); returns change scale and sign.
     changes = {c: pl.col(c) * -1.0 for c in frame.columns if c not in ("date", "ticker")}
@@ -159,7 +160,7 @@ def test_a_window_does_not_see_data_after_its_test_block(frozen, tmp_path):
     shutil.rmtree(same)  # so the perturbed panel is fitted afresh
     run_id = pipeline.start_step(home, config, str(other_path))
     second = pipeline.train_window_step(home, run_id, config, str(other_path), 0)
-    pipeline.fail_step(home, run_id)
+    pipeline.fail_step(home, run_id, "test over")
     assert not second["cached"]
     assert second["r2_total"] == pytest.approx(first["r2_total"], rel=1e-6)
 

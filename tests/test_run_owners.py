@@ -35,3 +35,18 @@ def test_missing_or_corrupt_owner_files_mean_abandoned(tmp_path):
 def test_runs_of_other_hosts_are_never_judged_here(tmp_path):
     owner = {"pid": 1, "process_started": "0", "host": "some-other-host"}
     assert not run_owners.is_abandoned(_owner_file(tmp_path, owner))
+
+
+def test_owner_tokens_in_file_names_tell_live_dead_and_foreign_writers():
+    host, pid, started = run_owners.owner_token().split("_")
+    assert run_owners.token_is_abandoned(f"{host}_{pid}_{started}_abc.part") is False
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = f"{host}_{int(child.stdout)}_{started}_abc.part"
+    assert run_owners.token_is_abandoned(dead) is True
+    assert run_owners.token_is_abandoned(f"0000ffff_{pid}_{started}_abc.part") is False
+    assert run_owners.token_is_abandoned("3f2a9c.part") is None
