@@ -15,13 +15,13 @@ import time
 import polars as pl
 import torch
 
-from cae.evaluate import evaluate
+from cae.datasets.simulate import SimConfig, simulate_panel
+from cae.evaluation.evaluate import evaluate
+from cae.evaluation.windows import WindowPlan
 from cae.models.cross_sectional import CrossSectional
 from cae.models.ipca import IPCA
 from cae.models.observable import Observable
 from cae.models.pca import PCA
-from cae.simulate import SimConfig, simulate_panel
-from cae.windows import WindowPlan
 
 N_FACTORS = 5  # K in the middle of the notebook's grid (2..6)
 

@@ -16,7 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cae import catalog, warehouse
+from cae import warehouse
+from cae.runs import catalog
 
 ROLES = Path(__file__).resolve().parent.parent / "tests" / "concurrency_roles.py"
 

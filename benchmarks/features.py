@@ -30,11 +30,11 @@ import numpy as np
 import polars as pl
 
 from cae import warehouse
-from cae.actions import detect_actions
-from cae.features import compute_daily, lookback_sessions, names
+from cae.datasets.synth import SynthConfig, generate_market, write_market
 from cae.panel import build_panel
-from cae.synth import SynthConfig, generate_market, write_market
+from cae.panel.features import compute_daily, lookback_sessions, names
 from cae.warehouse import query_frame
+from cae.warehouse.actions import detect_actions
 
 
 def _peak_mb() -> float:
@@ -84,7 +84,8 @@ def phase_ours(home: Path) -> dict:
 
 def phase_breakdown(home: Path) -> dict:
     """Time the steps of one full build by wrapping the functions `build_panel` calls."""
-    from cae import panel, panel_store
+    from cae import panel
+    from cae.panel import store as panel_store
 
     seconds: dict[str, float] = {}
 
@@ -142,7 +143,7 @@ def phase_numba_start(home: Path) -> dict:
     Most of it is importing numba's array-math module and scipy.linalg; the compute phase
     imports those before its timing.
     """
-    from cae.features.kernel import _empty_columns
+    from cae.panel.features.kernel import _empty_columns
 
     start, cpu = time.perf_counter(), _cpu_seconds()
     _empty_columns(1, 1)

@@ -26,7 +26,7 @@ MODES = ("numpy", "numba", "numpy_no_huge_pages", "warm")
 
 
 def _measure(mode: str, pause: float) -> dict:
-    from cae.features.kernel import _empty_columns
+    from cae.panel.features.kernel import _empty_columns
 
     _empty_columns(1, 1)  # numba's start, outside the timing
     if mode == "warm":

@@ -52,7 +52,8 @@ def make_prices(n_rows: int, n_tickers: int, seed: int = 0) -> pl.DataFrame:
 
 def run_phase(home: str, path: str) -> None:
     """Ingest `path` into the warehouse in `home`; print one JSON line with timings."""
-    from cae import ingest, warehouse
+    from cae import warehouse
+    from cae.warehouse import ingest
 
     con = warehouse.connect(home)
     start, cpu_start = time.perf_counter(), os.times()

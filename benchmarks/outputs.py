@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from cae import catalog, outputs
+from cae.runs import catalog, outputs
 
 N_WINDOWS = 10
 MODELS = ("ca0", "ca1", "ca2", "ca3", "pca")

@@ -12,9 +12,9 @@ import time
 import torch
 
 from cae import pipeline
-from cae.evaluate import evaluate_window
+from cae.evaluation.evaluate import evaluate_window
+from cae.evaluation.windows import plan_windows
 from cae.pipeline import RunConfig
-from cae.windows import plan_windows
 
 
 def main(home: str) -> None:

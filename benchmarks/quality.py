@@ -27,21 +27,21 @@ import polars as pl
 import torch
 
 from cae import warehouse
-from cae.evaluate import evaluate
-from cae.ingest import ingest_source
-from cae.metrics import characteristic_importance, sharpe_ratio, tangency_sharpe
+from cae.datasets.simulate import Oracle, SimConfig, SimulatedPanel, simulate_panel
+from cae.evaluation.evaluate import evaluate
+from cae.evaluation.metrics import characteristic_importance, sharpe_ratio, tangency_sharpe
+from cae.evaluation.selection import SelectedModel, config_grid
+from cae.evaluation.windows import WindowPlan, plan_windows
 from cae.models.autoencoder import ConditionalAutoencoder
+from cae.models.autoencoder.model import CAConfig
 from cae.models.base import FactorModel
-from cae.models.ca import CAConfig
 from cae.models.cross_sectional import CrossSectional
 from cae.models.ipca import IPCA
 from cae.models.observable import Observable
 from cae.models.pca import PCA
 from cae.panel import characteristic_names, read_panel, refresh_panels
-from cae.selection import SelectedModel, config_grid
-from cae.simulate import Oracle, SimConfig, SimulatedPanel, simulate_panel
-from cae.tensors import Panel, panel_from_long
-from cae.windows import WindowPlan, plan_windows
+from cae.panel.tensors import Panel, panel_from_long
+from cae.warehouse.ingest import ingest_source
 
 PERIODS_PER_YEAR = {"monthly": 12, "daily": 252}  # annualises Sharpe ratios
 N_FACTORS = 3  # the simulation's true number of factors

@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from cae.models.autoencoder import ConditionalAutoencoder
-from cae.models.ca import CAConfig
-from cae.tensors import Panel, panel_from_long
+from cae.models.autoencoder.model import CAConfig
+from cae.panel.tensors import Panel, panel_from_long
 
 GRID_K = (2, 3, 4, 5, 6)
 GRID_HIDDEN = (8, 16, 32)

@@ -32,21 +32,22 @@ import numpy as np
 import polars as pl
 import torch
 
-from cae import catalog, outputs, plots, warehouse
+from cae import warehouse
 from cae.errors import ConfigError
-from cae.evaluate import evaluate_window
-from cae.frequency import check_freq
-from cae.ingest import ingest_dropdir, ingest_source
+from cae.evaluation.evaluate import evaluate_window
+from cae.evaluation.windows import WindowPlan, plan_windows, windows_frame
 from cae.models.autoencoder import ConditionalAutoencoder
-from cae.models.ca import PRESETS, CAConfig
+from cae.models.autoencoder.model import PRESETS, CAConfig
 from cae.models.cross_sectional import CrossSectional
 from cae.models.ipca import IPCA
 from cae.models.observable import Observable
 from cae.models.pca import PCA
 from cae.panel import read_panel, refresh_panels
-from cae.tensors import Panel, panel_from_long
-from cae.versions import data_version, fit_code_version
-from cae.windows import WindowPlan, plan_windows, windows_frame
+from cae.panel.frequency import check_freq
+from cae.panel.tensors import Panel, panel_from_long
+from cae.runs import catalog, outputs, plots
+from cae.runs.versions import data_version, fit_code_version
+from cae.warehouse.ingest import ingest_dropdir, ingest_source
 
 __all__ = [
     "BASELINES",

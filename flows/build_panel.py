@@ -6,7 +6,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from cae import pipeline
-from cae.run_summary import panel_markdown
+from cae.runs.summary import panel_markdown
 from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS, worth_retrying
 
 __all__ = ["PANEL_KEY", "build_panel", "panel_task"]

@@ -7,8 +7,9 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from cae import outputs, pipeline
+from cae import pipeline
 from cae.pipeline import RunConfig
+from cae.runs import outputs
 from flows.build_panel import build_panel
 from flows.ingest import ingest
 from flows.publish import SUMMARY_KEY, publish

@@ -10,7 +10,7 @@ from prefect.tasks import exponential_backoff
 
 from cae import pipeline
 from cae.errors import CaeError
-from cae.run_summary import ingest_markdown
+from cae.runs.summary import ingest_markdown
 
 __all__ = ["INGEST_KEY", "ingest", "ingest_task", "worth_retrying"]
 

@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from cae import pipeline
 from cae.pipeline import RunConfig
-from cae.run_summary import summary_markdown
+from cae.runs.summary import summary_markdown
 from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS, worth_retrying
 
 __all__ = ["publish", "publish_task"]

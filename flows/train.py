@@ -18,9 +18,10 @@ from prefect.artifacts import (
 from prefect.context import FlowRunContext
 from prefect.futures import as_completed, wait
 
-from cae import outputs, pipeline
+from cae import pipeline
 from cae.pipeline import RunConfig
-from cae.run_summary import windows_markdown
+from cae.runs import outputs
+from cae.runs.summary import windows_markdown
 
 __all__ = ["WINDOWS_KEY", "train", "train_window_task"]
 

@@ -14,7 +14,8 @@ import time
 
 import polars as pl
 
-from cae import catalog, outputs, warehouse
+from cae import warehouse
+from cae.runs import catalog, outputs
 
 BETAS_PER_RUN = 12
 READER_SQL = """

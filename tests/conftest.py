@@ -25,7 +25,7 @@ def make_panel():
     import numpy as np
     import torch
 
-    from cae.tensors import Panel
+    from cae.panel.tensors import Panel
 
     def build(y, mask=None, X=None, tickers=None, start="2000-01"):
         y = torch.as_tensor(y, dtype=torch.float32)
@@ -83,7 +83,7 @@ def insert_prices(con, prices, tickers=None):
 def sample_warehouse(tmp_path_factory):
     """A warehouse file holding the bundled sample (built once per session; copy before writing)."""
     from cae import warehouse
-    from cae.sources.sample import read_sample_prices, read_sample_tickers
+    from cae.warehouse.sources.sample import read_sample_prices, read_sample_tickers
 
     home = tmp_path_factory.mktemp("sample_home")
     con = warehouse.connect(home)

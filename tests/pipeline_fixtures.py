@@ -5,9 +5,9 @@ from pathlib import Path
 
 import polars as pl
 
+from cae.datasets.synth import SynthConfig, generate_market
+from cae.evaluation.windows import WindowPlan
 from cae.pipeline import RunConfig
-from cae.synth import SynthConfig, generate_market
-from cae.windows import WindowPlan
 
 # 30 tickers x 150 sessions: about 130 panel dates after the one-month universe history.
 MARKET = SynthConfig(n_tickers=30, n_days=150, seed=3)

@@ -22,12 +22,7 @@ SCHEDULER_LOOP_S = 2  # the serve test waits for scheduled runs; the default loo
 DRAIN_TIMEOUT_S = 30.0  # queued logs and events reach a local server in well under a second
 REPO = Path(__file__).resolve().parent.parent
 
-# `python -m cae.cli` would import cae.cli twice (as __main__ and as cae.cli); call main instead.
-CAE_CLI = (
-    sys.executable,
-    "-c",
-    "import sys; from cae.cli import main; sys.exit(main(sys.argv[1:]))",
-)
+CAE_CLI = (sys.executable, "-m", "cae")
 
 
 @dataclass(frozen=True)

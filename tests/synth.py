@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from cae.tensors import Panel
+from cae.panel.tensors import Panel
 
 
 def long_frame(n_dates=12, n_tickers=7, n_chars=3, seed=0, drop=0.25) -> pl.DataFrame:

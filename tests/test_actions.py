@@ -6,8 +6,8 @@ import pytest
 from conftest import insert_prices
 
 from cae import warehouse
-from cae.actions import detect_actions, list_aliases, read_actions_file
 from cae.errors import DataError
+from cae.warehouse.actions import detect_actions, list_aliases, read_actions_file
 
 
 @pytest.fixture

@@ -383,8 +383,8 @@ def test_restore_takes_no_file_and_a_file_is_needed_otherwise(home, capsys, argv
 
 
 def test_a_failure_while_replacing_changes_nothing(home, tmp_path, monkeypatch):
-    from cae import panel_store
     from cae.panel import ingest_panel
+    from cae.panel import store as panel_store
 
     other = tmp_path / "other.csv"
     other.write_text(OTHER)

@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 from cae import cli, warehouse
-from cae.sources import files
+from cae.warehouse.sources import files
 
 HEADER = "ticker,date,open,high,low,close,volume\n"
 ROW_A = "AAA,2020-01-02,10,11,9,10.5,1000\n"
@@ -370,7 +370,7 @@ def test_dates_that_read_one_way_only_are_inferred(tmp_path, capsys, dates, expe
 
 
 def test_a_date_beyond_the_inference_sample_settles_the_order(tmp_path, capsys, monkeypatch):
-    from cae.sources import coerce
+    from cae.warehouse.sources import coerce
 
     monkeypatch.setattr(coerce, "_DATE_SAMPLE", 1)
     content = b"ticker,date,close\nAAA,01/02/2010,10.5\nAAA,13/02/2010,10.7\n"

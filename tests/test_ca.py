@@ -9,9 +9,9 @@ import torch
 from synth import factor_panel
 
 import cae
-from cae.models.ca import PRESETS, CAConfig, CAStack
-from cae.portfolios import managed_portfolios
-from cae.training import batch_loss, pack_panel
+from cae.models.autoencoder.model import PRESETS, CAConfig, CAStack
+from cae.models.autoencoder.train import batch_loss, pack_panel
+from cae.models.portfolios import managed_portfolios
 
 
 @pytest.fixture(autouse=True)
@@ -184,12 +184,15 @@ def test_member_initialisation_depends_on_its_seed_only():
 
 IMPORT_ORDERS = """
 import sys, importlib
-for first in ("cae.training", "cae.models.ca", "cae.models", "cae.pipeline"):
+first_modules = (
+    "cae.models.autoencoder.train", "cae.models.autoencoder.model", "cae.models", "cae.pipeline"
+)
+for first in first_modules:
     for name in [m for m in sys.modules if m == "cae" or m.startswith("cae.")]:
         del sys.modules[name]
     importlib.import_module(first)
     from cae.models import ConditionalAutoencoder, __all__
-    import cae.models.autoencoder as ae, cae.training as tr
+    import cae.models.autoencoder.estimator as ae, cae.models.autoencoder.train as tr
     assert ConditionalAutoencoder is ae.ConditionalAutoencoder and ae.training is tr, first
     print(first, sorted(__all__))
 """
@@ -210,8 +213,8 @@ def test_models_package_exports_its_api_whichever_module_is_imported_first():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert [line.split()[0] for line in lines] == [
-        "cae.training",
-        "cae.models.ca",
+        "cae.models.autoencoder.train",
+        "cae.models.autoencoder.model",
         "cae.models",
         "cae.pipeline",
     ]

@@ -9,8 +9,9 @@ import fake_outputs as fake
 import polars as pl
 import pytest
 
-from cae import catalog, outputs, warehouse
+from cae import warehouse
 from cae.errors import CaeError, ConfigError
+from cae.runs import catalog, outputs
 
 ROLES = Path(__file__).with_name("concurrency_roles.py")
 

@@ -7,13 +7,13 @@ import polars as pl
 import pytest
 import torch
 
-from cae.evaluate import evaluate, evaluate_window
-from cae.metrics import r2_uncentered
+from cae.datasets.simulate import Oracle, SimConfig, simulate_panel
+from cae.evaluation.evaluate import evaluate, evaluate_window
+from cae.evaluation.metrics import r2_uncentered
+from cae.evaluation.windows import WindowPlan, plan_windows
 from cae.models.base import FactorModel
 from cae.models.ipca import IPCA
 from cae.models.pca import PCA
-from cae.simulate import Oracle, SimConfig, simulate_panel
-from cae.windows import WindowPlan, plan_windows
 
 PLAN = WindowPlan(n_train=30, n_val=10, n_test=10)
 

@@ -16,7 +16,8 @@ import polars as pl
 import pytest
 from pipeline_fixtures import market_prices, write_prices
 
-from cae import cli, outputs
+from cae import cli
+from cae.runs import outputs
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT_S = 60.0  # for a subprocess to reach a state; generous for a loaded 2-core machine
@@ -57,7 +58,7 @@ def _env(tmp_path):
 def _start_cae(tmp_path, *args):
     log = (tmp_path / "cae.log").open("w")
     return subprocess.Popen(
-        [sys.executable, "-m", "cae.cli", *args],
+        [sys.executable, "-m", "cae", *args],
         env=_env(tmp_path),
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -229,7 +230,7 @@ def test_a_kill_inside_an_ingest_leaves_the_last_committed_warehouse(home, tmp_p
     source = write_prices(later, tmp_path / "big.csv")
     # Paused after the new rows went into the open transaction, before its commit.
     pause = {
-        "module": "cae.ingest",
+        "module": "cae.warehouse.ingest",
         "name": "run_sql",
         "when": "after",
         "condition": "args[1] == 'prices_insert_new'",
@@ -250,7 +251,7 @@ def test_kill_9_while_publishing_leaves_no_half_published_run(home, tmp_path, ca
     # Paused in the middle of the renames: some tables of the run are in place, the rest wait
     # as compacted scratch files in outputs/.tmp, and the runs row still says `running`.
     pause = {
-        "module": "cae.outputs",
+        "module": "cae.runs.outputs",
         "name": "partition_path",
         "when": "before",
         "condition": "args[1] == 'fitted' and sys._getframe(1).f_code.co_name == '_publish_staged'",
@@ -354,7 +355,7 @@ def _full_disk_in_the_load(monkeypatch, kind):
     """Make the ingest's insert fail as on a full disk, inside its transaction."""
     import errno
 
-    from cae import ingest
+    from cae.warehouse import ingest
 
     real = ingest.run_sql
 

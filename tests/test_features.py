@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from cae.errors import DataError
-from cae.features import REGISTRY, check_returns, compute_daily, lookback_sessions, names
+from cae.panel.features import REGISTRY, check_returns, compute_daily, lookback_sessions, names
 
 N_DAYS = 800
 T = N_DAYS - 1  # the date every naive value below is computed at
@@ -233,7 +233,7 @@ def test_unsorted_input_gives_the_sorted_result(base, daily):
 
 
 def test_running_totals_agree_padded_and_ticker_by_ticker(monkeypatch):
-    from cae.features import windows
+    from cae.panel.features import windows
 
     rng = np.random.default_rng(11)
     lengths = [400, 3, 7, 1, 12]  # one long history among short ones: mostly padding
@@ -268,8 +268,8 @@ def test_an_overflowing_value_is_missing_not_inf():
 
 
 def _kernel_and_expressions(frame):
-    from cae.features import engine
-    from cae.features.kernel import kernel_values
+    from cae.panel.features import engine
+    from cae.panel.features.kernel import kernel_values
 
     stage_zero = [n for n in names() if REGISTRY[n].stage == 0]
     frame = frame.sort("ticker", "date")
@@ -301,7 +301,7 @@ def test_compiled_kernel_gives_the_expressions_values_and_nulls(base):
 
 
 def test_kernel_leaves_nan_inputs_to_the_expressions(base):
-    from cae.features.kernel import kernel_values
+    from cae.panel.features.kernel import kernel_values
 
     frame = base.with_columns(pl.col("dollar_volume").fill_null(float("nan")))
     assert (
@@ -315,7 +315,7 @@ def test_kernel_leaves_nan_inputs_to_the_expressions(base):
 def test_kernel_reads_sliced_and_chunked_columns_with_nulls_in_place(base):
     # The kernel reads a column's Arrow buffer and null mask in place: an offset (a slice) and
     # several chunks (a concat) must give what a fresh contiguous copy gives.
-    from cae.features.kernel import KERNEL_INPUTS, kernel_values
+    from cae.panel.features.kernel import KERNEL_INPUTS, kernel_values
 
     names = list(KERNEL_INPUTS)
     frame = base.sort("ticker", "date").with_columns(

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 from pipeline_fixtures import SMALL, market_prices, write_prices
 
-from cae import cli, outputs, pipeline, warehouse
+from cae import cli, pipeline, warehouse
+from cae.runs import outputs
 
 NEW_DAYS = 5  # sessions dropped after the first run
 OUR_FLOWS = ("daily", "ingest", "build_panel", "train", "publish")
@@ -57,8 +58,8 @@ def _artifact(key):
 
 
 def _warehouse_state(con):
-    from cae.ingest import warehouse_status
-    from cae.versions import data_version
+    from cae.runs.versions import data_version
+    from cae.warehouse.ingest import warehouse_status
 
     return data_version(con.cursor()), warehouse_status(con.cursor())["prices"].to_dicts()
 

@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from cae.errors import ConfigError
-from cae.frequency import period_ends, to_frequency
+from cae.panel.frequency import period_ends, to_frequency
 
 # Thu 2024-02-01 .. Tue 2024-02-13 without the weekend days and without Fri 2024-02-09.
 DATES = [dt.date(2024, 2, d) for d in (1, 2, 5, 6, 7, 8, 12, 13)] + [dt.date(2024, 1, 31)]

@@ -4,8 +4,9 @@ import json
 import polars as pl
 import pytest
 
-from cae import ingest, warehouse
+from cae import warehouse
 from cae.errors import FileFormatError
+from cae.warehouse import ingest
 
 HEADER = "ticker,date,open,high,low,close,volume\n"
 GOOD = [

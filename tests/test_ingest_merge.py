@@ -249,7 +249,7 @@ def test_a_20_mb_ticker_is_rejected_and_kept_shortened(cae_home):
 
     import polars as pl
 
-    from cae import ingest
+    from cae.warehouse import ingest
 
     huge = "Z" * (20 << 20)
     frame = pl.DataFrame(
@@ -279,7 +279,7 @@ def test_a_20_mb_ticker_is_rejected_and_kept_shortened(cae_home):
 
 
 def test_a_ticker_is_cut_only_where_validation_rejects_it_anyway():
-    from cae.schemas import MAX_TICKER_CHARS
-    from cae.sources.coerce import MAX_RAW_CELL_CHARS
+    from cae.warehouse.schemas import MAX_TICKER_CHARS
+    from cae.warehouse.sources.coerce import MAX_RAW_CELL_CHARS
 
     assert MAX_TICKER_CHARS < MAX_RAW_CELL_CHARS

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
+from cae.datasets.simulate import SimConfig, simulate_panel
 from cae.errors import PanelError
-from cae.metrics import expanding_lambda
+from cae.evaluation.metrics import expanding_lambda
 from cae.models.ipca import IPCA
-from cae.simulate import SimConfig, simulate_panel
 
 
 def ipca_panel(make_panel, T=50, N=30, P=4, K=2, intercept=False, noise=0.0, seed=0):

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from cae.metrics import expanding_lambda, r2_uncentered
+from cae.evaluation.metrics import expanding_lambda, r2_uncentered
 
 
 def test_r2_uncentered_on_hand_numbers():
@@ -48,7 +48,7 @@ def test_perturbing_a_future_factor_leaves_past_lambda_unchanged():
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cae.metrics import (  # noqa: E402
+from cae.evaluation.metrics import (  # noqa: E402
     characteristic_importance,
     long_short_returns,
     long_short_sharpe,

@@ -14,8 +14,10 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from cae import outputs, run_owners, versions, warehouse
+from cae import warehouse
 from cae.errors import CaeError, ConfigError, ValidationError
+from cae.runs import outputs, versions
+from cae.runs import owners as run_owners
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +109,7 @@ def test_runs_written_before_failure_reason_existed_still_read(tmp_path):
         ("new", "RuntimeError: boom"),
         ("old", None),
     ]
-    from cae import catalog
+    from cae.runs import catalog
 
     query = "select run_id, failure_reason from runs order by run_id"
     assert catalog.query(tmp_path, query).rows() == [("new", "RuntimeError: boom"), ("old", None)]
@@ -163,7 +165,7 @@ def test_killed_run_publishes_nothing_and_is_marked_failed_later(tmp_path):
         import os, signal, sys
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         import fake_outputs as fake
-        from cae import outputs
+        from cae.runs import outputs
         run_id = outputs.start_run({str(tmp_path)!r}, {{}}, run_id="killed")
         outputs.write_table({str(tmp_path)!r}, run_id, "betas", fake.betas())
         os.kill(os.getpid(), signal.SIGKILL)

@@ -8,10 +8,10 @@ from conftest import insert_prices
 from polars.testing import assert_frame_equal
 
 from cae import warehouse
-from cae.actions import detect_actions
 from cae.errors import ConfigError, ValidationError
 from cae.panel import build_panel, characteristic_names, normalise_ranks, read_panel
-from cae.sources.sample import read_sample_prices, read_sample_tickers
+from cae.warehouse.actions import detect_actions
+from cae.warehouse.sources.sample import read_sample_prices, read_sample_tickers
 
 CUTOFF = dt.date(2010, 6, 10)  # between the June 2010 splits, so both sides have one
 
@@ -166,7 +166,7 @@ def test_copying_the_sample_warehouse_is_independent(sample_warehouse, tmp_path)
 
 
 def test_incremental_build_reads_only_the_lookback_and_matches_a_full_build(tmp_path):
-    from cae.synth import SynthConfig, generate_market, write_market
+    from cae.datasets.synth import SynthConfig, generate_market, write_market
 
     prices, tickers = generate_market(SynthConfig(n_tickers=12, n_days=1000, seed=11))
     cut = prices["date"].unique().sort()[950]
@@ -194,7 +194,7 @@ def test_incremental_build_reads_only_the_lookback_and_matches_a_full_build(tmp_
 
 
 def test_changed_universe_filters_force_a_full_rebuild(sample, tmp_path):
-    from cae.universe import UniverseConfig
+    from cae.panel.universe import UniverseConfig
 
     con = _build(tmp_path / "u", *sample, freqs=("weekly",))
     strict = UniverseConfig(min_price=50.0)

@@ -6,8 +6,8 @@ import pytest
 from cae import warehouse
 from cae.errors import DataError, FileFormatError, ValidationError
 from cae.panel import characteristic_names, ingest_panel, read_panel
-from cae.panel_ingest import PanelSize
-from cae.panel_store import FILE_LINE, validate_panel
+from cae.panel.ingest import PanelSize
+from cae.panel.store import FILE_LINE, validate_panel
 
 
 def _user_panel():

@@ -7,8 +7,9 @@ import polars as pl
 import pytest
 from pipeline_fixtures import SMALL, market_prices, write_prices
 
-from cae import outputs, pipeline
+from cae import pipeline
 from cae.errors import ConfigError
+from cae.runs import outputs
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import fake_outputs as fake
 import polars as pl
 import pytest
 
-from cae import outputs, plots
+from cae.runs import outputs, plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -2,10 +2,10 @@ import polars as pl
 import pytest
 
 from cae import warehouse
+from cae.datasets.replay import BASE_FILE, landing_dir, prepare_replay, release_day
 from cae.errors import ConfigError
-from cae.ingest import ingest_source
-from cae.replay import BASE_FILE, landing_dir, prepare_replay, release_day
-from cae.sources.sample import read_sample_prices
+from cae.warehouse.ingest import ingest_source
+from cae.warehouse.sources.sample import read_sample_prices
 
 
 def test_prepare_writes_history_and_one_file_per_day(tmp_path):

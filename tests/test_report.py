@@ -5,8 +5,9 @@ import fake_outputs as fake
 import polars as pl
 import pytest
 
-from cae import cli, outputs, report
+from cae import cli
 from cae.errors import CaeError
+from cae.runs import outputs, report
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import json
 import subprocess
 import sys
 
-from cae import run_owners
+from cae.runs import owners as run_owners
 
 
 def _owner_file(tmp_path, owner):

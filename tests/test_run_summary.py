@@ -1,4 +1,4 @@
-from cae.run_summary import ingest_markdown, panel_markdown, summary_markdown, windows_markdown
+from cae.runs.summary import ingest_markdown, panel_markdown, summary_markdown, windows_markdown
 
 
 def test_summary_lists_data_windows_and_the_pooled_table():

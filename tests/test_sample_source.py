@@ -1,4 +1,4 @@
-from cae.sources.sample import read_sample_prices, read_sample_tickers
+from cae.warehouse.sources.sample import read_sample_prices, read_sample_tickers
 
 
 def test_sample_has_the_documented_size():

@@ -4,7 +4,13 @@ import pandera.errors as pa_errors
 import polars as pl
 import pytest
 
-from cae.schemas import MAX_PRICE, MAX_TICKER_CHARS, OPEN_RANGE_TOLERANCE, RULE_MESSAGES, Prices
+from cae.warehouse.schemas import (
+    MAX_PRICE,
+    MAX_TICKER_CHARS,
+    OPEN_RANGE_TOLERANCE,
+    RULE_MESSAGES,
+    Prices,
+)
 
 
 def prices(**overrides):

@@ -3,11 +3,11 @@ from dataclasses import dataclass, replace
 import pytest
 import torch
 
+from cae.datasets.simulate import SimConfig, simulate_panel
 from cae.errors import ConfigError
+from cae.evaluation.selection import SelectedModel, config_grid, select_model
 from cae.models.base import FactorModel
 from cae.models.pca import PCA
-from cae.selection import SelectedModel, config_grid, select_model
-from cae.simulate import SimConfig, simulate_panel
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,8 @@ def test_selected_model_needs_a_validation_block():
 
 
 def test_selected_model_runs_inside_evaluate_without_joining_val_to_train():
-    from cae.evaluate import evaluate
-    from cae.windows import WindowPlan
+    from cae.evaluation.evaluate import evaluate
+    from cae.evaluation.windows import WindowPlan
 
     sim = simulate_panel(SimConfig(n_dates=50, n_tickers=30, n_chars=4, seed=3))
 

@@ -10,16 +10,16 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from cae import warehouse
-from cae.actions import detect_actions
-from cae.features import (
+from cae.panel import build_panel, ingest_panel, read_panel
+from cae.panel.features import (
     MVEL1_SOURCE,
     TURN_SOURCE,
     add_daily_columns,
     compute_daily,
     uses_shares,
 )
-from cae.panel import build_panel, ingest_panel, read_panel
-from cae.panel_sources import source_label
+from cae.panel.proxy_sources import source_label
+from cae.warehouse.actions import detect_actions
 
 SHARES_NAMES = ["turn", "std_turn", "mvel1"]
 START = dt.date(2021, 1, 4)

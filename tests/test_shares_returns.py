@@ -7,8 +7,8 @@ import pytest
 from polars.testing import assert_series_equal
 
 from cae import warehouse
-from cae.actions import detect_actions
 from cae.warehouse import query_frame
+from cae.warehouse.actions import detect_actions
 
 
 @pytest.fixture(scope="module")

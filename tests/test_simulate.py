@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from cae.datasets.simulate import Oracle, SimConfig, simulate_panel
 from cae.errors import ConfigError
-from cae.metrics import r2_uncentered
-from cae.simulate import Oracle, SimConfig, simulate_panel
+from cae.evaluation.metrics import r2_uncentered
 
 SMALL = SimConfig(n_dates=60, n_tickers=50, n_chars=5, seed=3)
 

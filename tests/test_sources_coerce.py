@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from cae.errors import FileFormatError
-from cae.sources.coerce import coerce_prices, infer_date_format
+from cae.warehouse.sources.coerce import coerce_prices, infer_date_format
 
 
 @pytest.mark.parametrize(

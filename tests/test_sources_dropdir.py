@@ -3,9 +3,10 @@ import time
 
 import pytest
 
-from cae import ingest, warehouse
+from cae import warehouse
 from cae.errors import FileFormatError
-from cae.sources.dropdir import pending_files
+from cae.warehouse import ingest
+from cae.warehouse.sources.dropdir import pending_files
 
 ROWS = "ticker,date,close\nAAA,2020-01-02,10\nAAA,2020-01-03,11\n"
 

@@ -4,8 +4,8 @@ import polars as pl
 import pytest
 
 from cae.errors import FileFormatError
-from cae.sources import files
-from cae.sources.files import FileOptions
+from cae.warehouse.sources import files
+from cae.warehouse.sources.files import FileOptions
 
 
 def test_long_csv_keeps_text_and_numbers_rows_from_one(tmp_path):

@@ -4,7 +4,7 @@ import importlib.util
 import pytest
 
 from cae.errors import ConfigError
-from cae.sources import sp500_long
+from cae.warehouse.sources import sp500_long
 
 
 def test_wide_gzipped_closes_become_long_rows(tmp_path):

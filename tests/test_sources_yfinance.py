@@ -3,9 +3,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cae import ingest, warehouse
+from cae import warehouse
 from cae.errors import DataError
-from cae.sources.yfinance import parse_download
+from cae.warehouse import ingest
+from cae.warehouse.sources.yfinance import parse_download
 
 # Hand-made in the shape `yfinance.download(..., auto_adjust=False)` returns and `to_csv` writes:
 # two column levels (Price, Ticker) over a Date index; NEWCO lists on 2024-01-03.
@@ -52,7 +53,7 @@ def test_parsed_rows_ingest_with_adjustment_factor(cae_home):
 
 
 def test_ingest_source_routes_yfinance_tickers(cae_home, monkeypatch):
-    from cae.sources import yfinance
+    from cae.warehouse.sources import yfinance
 
     asked = []
 

@@ -2,10 +2,10 @@ import polars as pl
 import pytest
 
 from cae import warehouse
-from cae.actions import detect_actions
 from cae.cli import main
+from cae.datasets.synth import SynthConfig, generate_market, write_market
 from cae.panel import build_panel, read_panel
-from cae.synth import SynthConfig, generate_market, write_market
+from cae.warehouse.actions import detect_actions
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import torch
 from synth import long_frame
 
 from cae.errors import PanelError
-from cae.tensors import panel_from_long, panel_to_long
+from cae.panel.tensors import panel_from_long, panel_to_long
 
 CHARS = ["c0", "c1", "c2"]
 

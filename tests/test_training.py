@@ -6,10 +6,10 @@ import torch
 from synth import factor_panel
 
 from cae.errors import ConfigError
-from cae.metrics import expanding_lambda
+from cae.evaluation.metrics import expanding_lambda
 from cae.models.autoencoder import ConditionalAutoencoder
-from cae.models.ca import CAConfig, CAStack
-from cae.training import (
+from cae.models.autoencoder.model import CAConfig, CAStack
+from cae.models.autoencoder.train import (
     batch_loss,
     date_batches,
     loss_backward,
@@ -100,7 +100,7 @@ def test_ensemble_fit_is_the_average_of_member_fits(split):
 
 
 def model_x(model, panel):
-    from cae.training import factor_inputs
+    from cae.models.autoencoder.train import factor_inputs
 
     return factor_inputs(panel, model.config.factor_input, model.config.ridge)
 

@@ -13,7 +13,7 @@ import pytest
 from pipeline_fixtures import market_prices, write_prices
 from prefect_server import CAE_CLI
 
-from cae import outputs
+from cae.runs import outputs
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # The network here is closed: without these Chromium's background services stall page loads.

@@ -3,7 +3,7 @@ import math
 
 import polars as pl
 
-from cae.universe import UniverseConfig, flag_universe, universe_counts
+from cae.panel.universe import UniverseConfig, flag_universe, universe_counts
 
 
 def _rows():

@@ -1,6 +1,7 @@
 import re
 
-from cae import versions, warehouse
+from cae import warehouse
+from cae.runs import versions
 
 
 def test_data_version_follows_ingest_batches(tmp_path):
@@ -30,12 +31,12 @@ def test_fit_code_version_hashes_the_fitting_modules(tmp_path, monkeypatch):
     from pathlib import Path
 
     copy = tmp_path / "cae"
-    shutil.copytree(Path(versions.__file__).parent, copy, symlinks=True)
-    monkeypatch.setattr(versions, "__file__", str(copy / "versions.py"))
+    shutil.copytree(Path(versions.__file__).parents[1], copy, symlinks=True)
+    monkeypatch.setattr(versions, "__file__", str(copy / "runs" / "versions.py"))
     versions.fit_code_version.cache_clear()
     try:
         assert versions.fit_code_version() == version
-        (copy / "cli.py").write_text("# changed\n")
+        (copy / "cli" / "__init__.py").write_text("# changed\n")
         assert versions.fit_code_version.__wrapped__() == version
         with (copy / "models" / "ipca.py").open("a") as f:
             f.write("# changed\n")

@@ -8,7 +8,7 @@ def test_new_warehouse_gets_every_migration(cae_home):
     con = warehouse.connect()
     tables = {row[0] for row in con.execute("show tables").fetchall()}
     assert {"prices", "tickers", "ingest_batches", "rejected_rows"} <= tables
-    assert warehouse.schema_version(con) == len(warehouse._migration_names())
+    assert warehouse.schema_version(con) == len(warehouse.db._migration_names())
 
 
 def test_migrations_are_applied_once(cae_home):
@@ -41,4 +41,4 @@ def test_read_only_connection_cannot_write(cae_home):
 def test_schema_version_reads_a_read_only_warehouse(cae_home):
     warehouse.connect().close()
     con = warehouse.connect(read_only=True)
-    assert warehouse.schema_version(con) == len(warehouse._migration_names())
+    assert warehouse.schema_version(con) == len(warehouse.db._migration_names())

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cae.errors import ConfigError
-from cae.windows import WindowPlan, plan_windows, windows_frame
+from cae.evaluation.windows import WindowPlan, plan_windows, windows_frame
 
 DATES = (np.datetime64("2000-01", "M") + np.arange(20)).astype("datetime64[D]")
 
@@ -85,7 +85,7 @@ def test_windows_frame_has_inclusive_date_bounds():
 
 
 def test_split_returns_panels_of_each_block():
-    from cae.simulate import SimConfig, simulate_panel
+    from cae.datasets.simulate import SimConfig, simulate_panel
 
     panel = simulate_panel(SimConfig(n_dates=20, n_tickers=5, n_chars=3)).panel
     w = plan_windows(WindowPlan(n_train=5, n_val=3, n_test=4), panel.dates)[1]

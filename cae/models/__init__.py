@@ -6,8 +6,8 @@ variant); `CAStack` and the layers under it live in `cae.models.ca`.
 """
 
 from cae.models.autoencoder import ConditionalAutoencoder
+from cae.models.autoencoder.model import PRESETS, CAConfig, CAStack
 from cae.models.base import FactorModel, Kind
-from cae.models.ca import PRESETS, CAConfig, CAStack
 from cae.models.cross_sectional import CrossSectional
 from cae.models.ipca import IPCA
 from cae.models.observable import Observable

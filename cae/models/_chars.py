@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from cae.models._regress import CHUNK_CELLS
-from cae.tensors import Panel
+from cae.panel.tensors import Panel
 
 __all__ = [
     "CONSTANT_SPREAD",

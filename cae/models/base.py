@@ -11,8 +11,8 @@ from typing import Literal, Self
 
 import torch
 
-from cae.metrics import expanding_lambda, r2_uncentered
-from cae.tensors import Panel
+from cae.evaluation.metrics import expanding_lambda, r2_uncentered
+from cae.panel.tensors import Panel
 
 __all__ = ["FactorModel", "Kind"]
 

@@ -28,7 +28,7 @@ import torch
 from cae.models._chars import keep_chars, left_out, variation, without_collinear
 from cae.models._regress import masked_ols
 from cae.models.base import FactorModel
-from cae.tensors import Panel
+from cae.panel.tensors import Panel
 
 __all__ = ["CrossSectional"]
 

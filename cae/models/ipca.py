@@ -45,7 +45,7 @@ from cae.errors import PanelError
 from cae.models._chars import fill_constant_dates, fit_inputs, keep_chars
 from cae.models._regress import CHUNK_CELLS, PINV_RTOL
 from cae.models.base import FactorModel
-from cae.tensors import Panel
+from cae.panel.tensors import Panel
 
 __all__ = ["IPCA"]
 

@@ -21,7 +21,7 @@ import torch
 from cae.errors import ConfigError
 from cae.models._regress import masked_ols
 from cae.models.base import FactorModel
-from cae.tensors import Panel
+from cae.panel.tensors import Panel
 
 __all__ = ["Observable", "observable_factors"]
 

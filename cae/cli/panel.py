@@ -1,0 +1,164 @@
+"""The panel commands of `cae`: actions, build-panel, ingest-panel, synth (registered on `app`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cae.cli import HomeOption, _print_frame, app, console
+
+__all__ = ["actions", "build_panel_command", "ingest_panel_command", "synth"]
+
+
+def _refresh_snapshot(home: Path | None, con) -> None:
+    from cae.runs import catalog
+
+    # `cae sql` reads a snapshot of the warehouse: refresh it so what changed shows there.
+    catalog.snapshot_warehouse(home, con)
+
+
+@app.command()
+def actions(
+    home: HomeOption = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", help="Corporate-actions CSV (ticker,date,ratio); wins over detection."
+        ),
+    ] = None,
+) -> None:
+    """Detect splits and reverse splits, apply them, and list what was detected and applied."""
+    from cae import warehouse
+    from cae.warehouse.actions import detect_actions, list_aliases
+
+    con = warehouse.connect(home)
+    found = detect_actions(con, file)
+    _refresh_snapshot(home, con)
+    _print_frame(list_aliases(con), "Stitched tickers")
+    _print_frame(found, f"Corporate actions ({found.filter('is_applied').height} applied)")
+
+
+@app.command("build-panel")
+def build_panel_command(
+    home: HomeOption = None,
+    freq: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--freq", help="daily, weekly or monthly (repeatable; default daily and weekly)."
+        ),
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch.")] = False,
+    min_price: Annotated[
+        float | None, typer.Option("--min-price", help="Universe: minimum raw close (USD).")
+    ] = None,
+    min_history: Annotated[
+        int | None, typer.Option("--min-history", help="Universe: minimum sessions traded.")
+    ] = None,
+    min_dollar_volume: Annotated[
+        float | None,
+        typer.Option("--min-dollar-volume", help="Universe: minimum mean daily dollar volume."),
+    ] = None,
+) -> None:
+    """Build (incrementally) the characteristics panel at each frequency from the prices."""
+    from cae import warehouse
+    from cae.panel import build_panel
+    from cae.panel.universe import UniverseConfig
+    from cae.warehouse.actions import detect_actions
+
+    given = {
+        "min_price": min_price,
+        "min_history": min_history,
+        "min_dollar_volume": min_dollar_volume,
+    }
+    universe = dataclasses.replace(
+        UniverseConfig(), **{k: v for k, v in given.items() if v is not None}
+    )
+    con = warehouse.connect(home)
+    detect_actions(con)
+    for one in freq or ["daily", "weekly"]:
+        report = build_panel(con, one, full=full, universe=universe)
+        kind = "full build" if report.is_full else f"incremental from {report.from_date}"
+        console.print(
+            f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates ({kind})"
+        )
+        if report.kept_source is not None:
+            console.print(
+                f"your panel from {report.kept_source} is kept as characteristics_{one}_previous: "
+                f"`cae ingest-panel --restore --freq {one}` brings it back",
+                soft_wrap=True,
+            )
+    _refresh_snapshot(home, con)
+
+
+@app.command("ingest-panel")
+def ingest_panel_command(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="CSV or Parquet: date, ticker, ret, [ret_fwd], characteristics."),
+    ] = None,
+    home: HomeOption = None,
+    freq: Annotated[str, typer.Option("--freq", help="Frequency label of the panel.")] = "monthly",
+    restore: Annotated[
+        bool,
+        typer.Option(
+            "--restore", help="Swap back the panel the last ingest-panel at --freq replaced."
+        ),
+    ] = False,
+) -> None:
+    """Load your own characteristics panel; the pipeline then treats it like a computed one.
+
+    A panel it replaces is kept until the next replacement; `--restore` swaps it back.
+    """
+    from cae import warehouse
+    from cae.errors import ConfigError
+    from cae.panel import characteristic_names, ingest_panel, restore_panel
+
+    if restore == (file is not None):
+        raise ConfigError("ingest-panel: give a FILE or --restore (with --freq), not both")
+    con = warehouse.connect(home)
+    if restore:
+        meta, restored, swapped_out = restore_panel(con, freq)
+        _refresh_snapshot(home, con)
+        console.print(
+            f"characteristics_{freq}: restored {restored} from {meta['source']} (loaded "
+            f"{meta['built_at']:%Y-%m-%d %H:%M}); the panel it replaced ({swapped_out}) is "
+            f"now kept as characteristics_{freq}_previous",
+            soft_wrap=True,
+        )
+        return
+    loaded, replaced = ingest_panel(con, file, freq)
+    _refresh_snapshot(home, con)
+    names = characteristic_names(con, freq)
+    console.print(
+        f"characteristics_{freq}: {loaded}, {len(names)} characteristics from {file}",
+        soft_wrap=True,
+    )
+    if replaced is not None:
+        console.print(
+            f"replaced {replaced}, kept as characteristics_{freq}_previous until the next "
+            f"replacement: `cae ingest-panel --restore --freq {freq}` brings it back",
+            soft_wrap=True,
+        )
+
+
+@app.command()
+def synth(
+    home: HomeOption = None,
+    tickers: Annotated[int, typer.Option("--tickers", help="Number of tickers.")] = 500,
+    days: Annotated[int, typer.Option("--days", help="Number of business days.")] = 252,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Write a synthetic market (fat tails, listings, delistings, gaps, splits) to the warehouse."""
+    from cae import warehouse
+    from cae.datasets.synth import SynthConfig, generate_market, write_market
+
+    prices, meta = generate_market(SynthConfig(n_tickers=tickers, n_days=days, seed=seed))
+    con = warehouse.connect(home)
+    written = write_market(con, prices, meta)
+    _refresh_snapshot(home, con)
+    console.print(
+        f"synthetic market: {written:,} price rows for {tickers} tickers over {days} days"
+    )

@@ -1,0 +1,1 @@
+"""Data to try cae on: a synthetic market, the GKX simulation, the sample's replay."""

@@ -1,0 +1,1 @@
+"""What a run leaves: output tables, bookkeeping, catalog, versions, report, plots."""

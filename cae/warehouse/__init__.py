@@ -1,0 +1,37 @@
+"""The DuckDB warehouse: migrations, price ingest and its sources, corporate actions."""
+
+from cae.warehouse.db import (
+    DEFAULT_HOME,
+    WAREHOUSE_FILE,
+    apply_migrations,
+    check_intact,
+    connect,
+    home_dir,
+    home_error,
+    home_errors,
+    query_frame,
+    read_sql,
+    run_sql,
+    schema_version,
+    sql_dir,
+    transaction,
+    warehouse_path,
+)
+
+__all__ = [
+    "DEFAULT_HOME",
+    "WAREHOUSE_FILE",
+    "apply_migrations",
+    "check_intact",
+    "connect",
+    "home_dir",
+    "home_error",
+    "home_errors",
+    "query_frame",
+    "read_sql",
+    "run_sql",
+    "schema_version",
+    "sql_dir",
+    "transaction",
+    "warehouse_path",
+]
