@@ -54,36 +54,13 @@ def pytest_configure(config):
     torch.set_num_threads(1)
 
 
-# --- issue 3 (features): load prices without the ingest module -------------------------------
-PRICE_COLUMNS = ("ticker", "date", "open", "high", "low", "close", "volume")
-
-
-def insert_prices(con, prices, tickers=None):
-    """Append a Polars frame of daily prices (and optional ticker metadata) to the warehouse."""
-    import polars as pl
-
-    adj_factor = pl.col("adj_factor") if "adj_factor" in prices.columns else pl.lit(1.0)
-    rows = prices.select(
-        *PRICE_COLUMNS,
-        adj_factor.cast(pl.Float64).alias("adj_factor"),
-        pl.lit(None, dtype=pl.Float64).alias("shares_out"),
-        pl.lit("test").alias("source"),
-        pl.lit(0, dtype=pl.Int64).alias("batch_id"),
-    )
-    con.from_arrow(rows.to_arrow()).insert_into("prices")
-    if tickers is not None:
-        meta = tickers.unique("ticker", keep="first", maintain_order=True)
-        meta = meta.select("ticker", "name", "sector", "industry").with_columns(
-            pl.lit("test").alias("source")
-        )
-        con.from_arrow(meta.to_arrow()).insert_into("tickers")
-
-
+# --- issue 3 (features): the bundled sample in a warehouse, without the ingest module ----------
 @pytest.fixture(scope="session")
 def sample_warehouse(tmp_path_factory):
     """A warehouse file holding the bundled sample (built once per session; copy before writing)."""
     from cae import warehouse
     from cae.warehouse.sources.sample import read_sample_prices, read_sample_tickers
+    from tests.support.prices import insert_prices
 
     home = tmp_path_factory.mktemp("sample_home")
     con = warehouse.connect(home)
@@ -95,8 +72,8 @@ def sample_warehouse(tmp_path_factory):
 # --- issue 5 (ui): one real Prefect server for the browser and `cae serve` tests --------------
 @pytest.fixture(scope="session")
 def live_prefect_server(tmp_path_factory):
-    """A `prefect server start` subprocess on a free port (see tests/prefect_server.py)."""
-    from prefect_server import running_server
+    """A `prefect server start` subprocess on a free port (see tests/support/prefect_server.py)."""
+    from tests.support.prefect_server import running_server
 
     with running_server(tmp_path_factory.mktemp("live_prefect")) as server:
         yield server

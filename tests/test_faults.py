@@ -1,7 +1,7 @@
 """Faults through the `cae` command: stop signals, kill -9, full and read-only disks, damage.
 
 Each test runs `cae` the way a user does, in a subprocess where a signal is involved, on a small
-synthetic home (tests/pipeline_fixtures.py) copied from one built once per module.
+synthetic home (tests/support/pipeline_fixtures.py) copied from one built once per module.
 """
 
 import os
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from pipeline_fixtures import market_prices, write_prices
 
 from cae import cli
 from cae.runs import outputs
+from tests.support.pipeline_fixtures import market_prices, write_prices
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT_S = 60.0  # for a subprocess to reach a state; generous for a loaded 2-core machine

@@ -5,11 +5,11 @@ import shutil
 
 import polars as pl
 import pytest
-from pipeline_fixtures import SMALL, market_prices, write_prices
 
 from cae import pipeline
 from cae.errors import ConfigError
 from cae.runs import outputs
+from tests.support.pipeline_fixtures import SMALL, market_prices, write_prices
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 from datetime import date
 
-import fake_outputs as fake
 import polars as pl
 import pytest
 
 from cae.runs import outputs, plots
+from tests.support import fake_outputs as fake
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

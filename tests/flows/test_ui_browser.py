@@ -10,10 +10,10 @@ import shutil
 import subprocess
 
 import pytest
-from pipeline_fixtures import market_prices, write_prices
-from prefect_server import CAE_CLI
 
 from cae.runs import outputs
+from tests.support.pipeline_fixtures import market_prices, write_prices
+from tests.support.prefect_server import CAE_CLI
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # The network here is closed: without these Chromium's background services stall page loads.

@@ -4,10 +4,10 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from synth import long_frame
 
 from cae.errors import PanelError
 from cae.panel.tensors import panel_from_long, panel_to_long
+from tests.support.synth import long_frame
 
 CHARS = ["c0", "c1", "c2"]
 

@@ -6,10 +6,10 @@ import re
 
 import polars as pl
 import pytest
-from pipeline_fixtures import SMALL, market_prices, write_prices
 
 from cae import cli, pipeline, warehouse
 from cae.runs import outputs
+from tests.support.pipeline_fixtures import SMALL, market_prices, write_prices
 
 NEW_DAYS = 5  # sessions dropped after the first run
 OUR_FLOWS = ("daily", "ingest", "build_panel", "train", "publish")

@@ -6,7 +6,8 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from prefect_server import CAE_CLI, stop
+
+from tests.support.prefect_server import CAE_CLI, stop
 
 pytestmark = pytest.mark.slow
 

@@ -5,15 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import fake_outputs as fake
 import polars as pl
 import pytest
 
 from cae import warehouse
 from cae.errors import CaeError, ConfigError
 from cae.runs import catalog, outputs
+from tests.support import fake_outputs as fake
 
-ROLES = Path(__file__).with_name("concurrency_roles.py")
+ROLES = Path(__file__).parents[1] / "support" / "concurrency_roles.py"
 
 
 def _publish(home, run_id="r1", seed=0):

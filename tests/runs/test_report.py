@@ -1,13 +1,13 @@
 import base64
 import re
 
-import fake_outputs as fake
 import polars as pl
 import pytest
 
 from cae import cli
 from cae.errors import CaeError
 from cae.runs import outputs, report
+from tests.support import fake_outputs as fake
 
 
 @pytest.fixture

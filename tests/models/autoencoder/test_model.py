@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from synth import factor_panel
 
 import cae
 from cae.models.autoencoder.model import PRESETS, CAConfig, CAStack
 from cae.models.autoencoder.train import batch_loss, pack_panel
 from cae.models.portfolios import managed_portfolios
+from tests.support.synth import factor_panel
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ import textwrap
 import time
 
 import duckdb
-import fake_outputs as fake
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
@@ -18,6 +17,7 @@ from cae import warehouse
 from cae.errors import CaeError, ConfigError, ValidationError
 from cae.runs import outputs, versions
 from cae.runs import owners as run_owners
+from tests.support import fake_outputs as fake
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,7 +164,7 @@ def test_killed_run_publishes_nothing_and_is_marked_failed_later(tmp_path):
         f"""
         import os, signal, sys
         sys.path.insert(0, {os.path.dirname(__file__)!r})
-        import fake_outputs as fake
+        from tests.support import fake_outputs as fake
         from cae.runs import outputs
         run_id = outputs.start_run({str(tmp_path)!r}, {{}}, run_id="killed")
         outputs.write_table({str(tmp_path)!r}, run_id, "betas", fake.betas())

@@ -20,7 +20,7 @@ BOOT_TIMEOUT_S = 120.0  # measured 9-18 s on 2 cores; a first boot runs the migr
 STOP_TIMEOUT_S = 20.0  # uvicorn drains within a second or two after SIGTERM
 SCHEDULER_LOOP_S = 2  # the serve test waits for scheduled runs; the default loop is 60 s
 DRAIN_TIMEOUT_S = 30.0  # queued logs and events reach a local server in well under a second
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 CAE_CLI = (sys.executable, "-m", "cae")
 

@@ -4,7 +4,6 @@ import shutil
 import numpy as np
 import polars as pl
 import pytest
-from conftest import insert_prices
 from polars.testing import assert_frame_equal
 
 from cae import warehouse
@@ -12,6 +11,7 @@ from cae.errors import ConfigError, ValidationError
 from cae.panel import build_panel, characteristic_names, normalise_ranks, read_panel
 from cae.warehouse.actions import detect_actions
 from cae.warehouse.sources.sample import read_sample_prices, read_sample_tickers
+from tests.support.prices import insert_prices
 
 CUTOFF = dt.date(2010, 6, 10)  # between the June 2010 splits, so both sides have one
 

@@ -3,7 +3,6 @@ import shutil
 
 import pytest
 import torch
-from synth import factor_panel
 
 from cae.errors import ConfigError
 from cae.evaluation.metrics import expanding_lambda
@@ -18,6 +17,7 @@ from cae.models.autoencoder.train import (
     resolve_device,
     train_stack,
 )
+from tests.support.synth import factor_panel
 
 FAST = {"n_factors": 2, "n_seeds": 2, "max_epochs": 15, "batch_dates": 5, "patience": 3}
 

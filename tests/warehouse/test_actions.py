@@ -3,11 +3,11 @@ import shutil
 
 import polars as pl
 import pytest
-from conftest import insert_prices
 
 from cae import warehouse
 from cae.errors import DataError
 from cae.warehouse.actions import detect_actions, list_aliases, read_actions_file
+from tests.support.prices import insert_prices
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ import dataclasses
 
 import polars as pl
 import pytest
-from pipeline_fixtures import SMALL, market_prices, write_prices
-from prefect_server import talking_to
 
 from cae import pipeline
 from cae.errors import ConfigError
 from flows.runners import task_runner
+from tests.support.pipeline_fixtures import SMALL, market_prices, write_prices
+from tests.support.prefect_server import talking_to
 
 
 def test_an_unknown_runner_names_the_choices():
