@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cae.cli import HomeOption, _print_frame, app, console
+from cae.cli.app import HomeOption, app, console, print_frame
 
 __all__ = ["actions", "build_panel_command", "ingest_panel_command", "synth"]
 
@@ -37,8 +37,8 @@ def actions(
     con = warehouse.connect(home)
     found = detect_actions(con, file)
     _refresh_snapshot(home, con)
-    _print_frame(list_aliases(con), "Stitched tickers")
-    _print_frame(found, f"Corporate actions ({found.filter('is_applied').height} applied)")
+    print_frame(list_aliases(con), "Stitched tickers")
+    print_frame(found, f"Corporate actions ({found.filter('is_applied').height} applied)")
 
 
 @app.command("build-panel")

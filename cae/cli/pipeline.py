@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cae.cli import HomeOption, _print_frame, app, console
+from cae.cli.app import HomeOption, app, console, print_frame
 
 __all__ = ["evaluate", "replay", "report", "run", "serve", "train"]
 
@@ -90,7 +90,7 @@ def _print_pooled(run_id: str, pooled: list[dict[str, Any]]) -> None:
         (100 * pl.col("r2_pred")).round(2).alias("r2_pred_%"),
         "n_obs",
     )
-    _print_frame(table, title=f"out-of-sample R2, pooled over test windows (run {run_id})")
+    print_frame(table, title=f"out-of-sample R2, pooled over test windows (run {run_id})")
 
 
 def _prefect_env() -> None:
@@ -278,7 +278,7 @@ def replay(
                 "last_fitted_date": str(fitted.max()),
             }
         )
-    _print_frame(pl.DataFrame(rows), title="replay: one daily run per day")
+    print_frame(pl.DataFrame(rows), title="replay: one daily run per day")
     _print_pooled(rows[-1]["run_id"], result["pooled"])
 
 

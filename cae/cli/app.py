@@ -1,0 +1,142 @@
+"""The `cae` Typer app and what its command modules share: options, consoles, tables, progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cae.errors import ConfigError, HomeError
+
+__all__ = [
+    "HomeOption",
+    "app",
+    "console",
+    "err_console",
+    "open_warehouse",
+    "parse_mapping",
+    "print_frame",
+    "progress_bar",
+]
+
+app = typer.Typer(
+    name="cae",
+    help="Conditional autoencoder factor models over a DuckDB warehouse, run as Prefect flows.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _opened_home(home: Path | None) -> Path | None:
+    """Check, create and tidy the home folder before any command uses it.
+
+    Refuses a --home that looks like an option (`--home --help` must not create `--help/`).
+    Tidying marks runs whose process died (kill -9) failed with "process gone" and removes the
+    scratch files of dead writers; a read-only or full home is left as it is (reading it works).
+    """
+    from cae import warehouse
+    from cae.runs import outputs
+
+    if home is not None and str(home).startswith("-"):
+        raise typer.BadParameter(f"{str(home)!r} looks like an option, not a folder")
+    folder = warehouse.home_dir(home)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise HomeError(f"cannot create the home folder {folder}: {error.strerror}") from None
+    try:
+        outputs.mark_abandoned_runs(folder)
+    except OSError as error:
+        if warehouse.home_error(error) is None:
+            raise
+    return home
+
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home", help="cae home directory (default: $CAE_HOME or ./data).", callback=_opened_home
+    ),
+]
+
+
+@app.callback()
+def _root() -> None:
+    """Conditional autoencoder factor models over a DuckDB warehouse, run as Prefect flows."""
+
+
+@app.command()
+def version() -> None:
+    """Print the installed cae version."""
+    from cae import __version__
+
+    console.print(__version__)
+
+
+def open_warehouse(home: Path | None, *, read_only: bool = False):
+    """Open the warehouse; read-only when asked and the file exists (a new home gets one)."""
+    from cae import warehouse
+
+    read_only = read_only and warehouse.warehouse_path(home).exists()
+    return warehouse.connect(home, read_only=read_only)
+
+
+def print_frame(frame, title: str | None = None) -> None:
+    """Print a Polars frame as a plain table: numbers right-aligned, values as text."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    for name in frame.columns:
+        table.add_column(name, justify="right" if frame[name].dtype.is_numeric() else "left")
+    for row in frame.iter_rows():
+        # Text, not markup: a value such as "[low, high]" must print as it is.
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
+    console.print(table)
+
+
+def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
+    """Turn repeated `--map SOURCE=COLUMN` options into a dict."""
+    mapping = {}
+    for pair in pairs or []:
+        source, sep, target = pair.partition("=")
+        if not sep or not source or not target:
+            raise ConfigError(f"--map {pair!r}: expected SOURCE=COLUMN, e.g. --map Symbol=ticker")
+        mapping[source] = target
+    return mapping
+
+
+def progress_bar():
+    """Return a progress bar on stderr that shows only on a terminal and leaves no trace."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )

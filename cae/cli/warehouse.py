@@ -1,0 +1,207 @@
+"""The warehouse commands of `cae`: ingest, status, sql."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cae.cli.app import (
+    HomeOption,
+    app,
+    console,
+    open_warehouse,
+    parse_mapping,
+    print_frame,
+    progress_bar,
+)
+from cae.errors import ConfigError
+
+__all__ = ["ingest", "sql", "status"]
+
+# Rows of a query result shown as a table; more go to a file with --format/--output.
+SQL_MAX_ROWS_SHOWN = 50
+
+
+def _print_reports(reports) -> None:
+    import polars as pl
+
+    if not reports:
+        console.print("nothing to ingest: no new or changed files")
+        return
+    print_frame(pl.DataFrame(reports).drop("source"), title="ingested")
+    new = sum(r.rows_new for r in reports)
+    changed = sum(r.rows_changed for r in reports)
+    rejected = sum(r.rows_rejected for r in reports)
+    console.print(f"{new} new rows, {changed} changed, {rejected} rejected")
+    if rejected:
+        first = next(r.batch_id for r in reports if r.rows_rejected)
+        console.print(
+            f'see why: cae sql "select * from rejected_rows where batch_id = {first}"',
+            highlight=False,
+        )
+
+
+def _count_files(sources: list[str], dropdir: Path | None) -> int | None:
+    from cae.warehouse.ingest import NAMED_SOURCES, YFINANCE_PREFIX
+    from cae.warehouse.sources import files
+
+    if dropdir is not None:
+        return None
+    named = [s for s in sources if s in NAMED_SOURCES or s.startswith(YFINANCE_PREFIX)]
+    paths = [s for s in sources if s not in named]
+    return len(named) + (len(files.expand_paths(paths)) if paths else 0)
+
+
+def _ingest(home: Path | None, sources: list[str], dropdir: Path | None, options) -> list:
+    from cae.runs import catalog
+    from cae.warehouse import ingest as ingest_lib
+
+    total = _count_files(sources, dropdir)  # also fails early on a missing path
+    con = open_warehouse(home)
+    try:
+        with progress_bar() as progress:
+            task = progress.add_task("ingesting", total=total)
+            started = []
+
+            def on_file(name: str) -> None:
+                progress.update(task, description=f"ingesting {name}", completed=len(started))
+                started.append(name)
+
+            if dropdir is not None:
+                reports = ingest_lib.ingest_dropdir(con, dropdir, options=options, on_file=on_file)
+            else:
+                reports = ingest_lib.ingest_source(con, sources, options=options, on_file=on_file)
+        catalog.snapshot_warehouse(home, con)
+        return reports
+    finally:
+        con.close()
+
+
+@app.command()
+def ingest(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="sample (default) | sp500-long | yfinance:T1,T2 | CSV/Parquet paths or globs.",
+            show_default=False,
+        ),
+    ] = None,
+    dropdir: Annotated[
+        Path | None,
+        typer.Option(help="Ingest every new or changed file in this landing folder once."),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Rename a file column: SOURCE=COLUMN (repeatable)."),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(help="strptime format of dates, e.g. %d/%m/%Y (default: inferred)."),
+    ] = None,
+    layout: Annotated[
+        str, typer.Option(help="long | wide | auto (long if a ticker column exists).")
+    ] = "auto",
+    keep_ticker_case: Annotated[
+        bool,
+        typer.Option(
+            "--keep-ticker-case",
+            help="Keep tickers' letter case (default: upper-case them, so zza is ZZA).",
+        ),
+    ] = False,
+    home: HomeOption = None,
+) -> None:
+    """Load prices into the warehouse; re-ingesting the same data changes nothing."""
+    from cae.warehouse.sources.files import FileOptions
+
+    if layout not in ("auto", "long", "wide"):
+        raise ConfigError(f"--layout {layout!r}: expected long, wide or auto")
+    if dropdir is not None and sources:
+        raise ConfigError("give either sources or --dropdir, not both")
+    options = FileOptions(
+        columns=parse_mapping(map_),
+        date_format=date_format,
+        layout=layout,
+        keep_ticker_case=keep_ticker_case,
+    )
+    _print_reports(_ingest(home, sources or ["sample"], dropdir, options))
+
+
+def _print_status(home: Path | None) -> None:
+    from cae import warehouse
+    from cae.warehouse import ingest as ingest_lib
+
+    con = open_warehouse(home, read_only=True)
+    try:
+        status = ingest_lib.warehouse_status(con)
+    finally:
+        con.close()
+    path = warehouse.warehouse_path(home)
+    console.print(f"warehouse {path}", highlight=False, markup=False)
+    print_frame(status["prices"], title="prices")
+    print_frame(status["batches"], title="last batches")
+    if status["rejects"].height:
+        print_frame(status["rejects"], title="rejected rows by rule")
+    else:
+        console.print("no rejected rows")
+
+
+@app.command()
+def status(home: HomeOption = None) -> None:
+    """Show what the warehouse holds: rows, tickers, date range, last batches, rejects."""
+    _print_status(home)
+
+
+@app.command()
+def sql(
+    query: Annotated[
+        str, typer.Argument(help='A DuckDB query, e.g. "select count(*) from prices".')
+    ],
+    format_: Annotated[
+        str | None,
+        typer.Option("--format", help="csv | json | parquet (default: a table on screen)."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Write the result to this file.")] = None,
+    live: Annotated[
+        bool, typer.Option(help="Read the live warehouse instead of its snapshot (may be locked).")
+    ] = False,
+    home: HomeOption = None,
+) -> None:
+    """Query the outputs and the warehouse together (read-only) and print or save the result.
+
+    Reads go through the catalog (`cae.catalog`): output views plus a snapshot of the warehouse,
+    so a query never blocks, or is blocked by, a running ingest or flow.
+    """
+    from cae.runs import catalog
+
+    if format_ not in (None, "csv", "json", "parquet"):
+        raise ConfigError(f"--format {format_!r}: expected csv, json or parquet")
+    if format_ == "parquet" and output is None:
+        raise ConfigError("--format parquet needs --output FILE")
+    frame = catalog.query(home, query, warehouse="live" if live else "snapshot")
+    if frame.width == 0:
+        console.print("ok")
+        return
+    fmt = format_
+    if fmt is None and output is not None:
+        fmt = {".json": "json", ".parquet": "parquet"}.get(output.suffix.lower(), "csv")
+    if output is not None:
+        writers = {"csv": frame.write_csv, "json": frame.write_json, "parquet": frame.write_parquet}
+        writers[fmt](output)
+        console.print(f"wrote {frame.height} rows to {output}", highlight=False, markup=False)
+    elif fmt == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif fmt == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    elif frame.shape == (1, 1):
+        # A single value prints bare, so scripts can use it: cae sql "select count(*) ..."
+        console.print(str(frame.item()), highlight=False, markup=False)
+    else:
+        print_frame(frame.head(SQL_MAX_ROWS_SHOWN))
+        if frame.height > SQL_MAX_ROWS_SHOWN:
+            console.print(
+                f"... {frame.height - SQL_MAX_ROWS_SHOWN} more rows; "
+                "use --format csv --output FILE for all"
+            )
