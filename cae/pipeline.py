@@ -19,6 +19,7 @@ CLI's `cae train` calls them without Prefect. Steps pass paths and ids, never fr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -36,12 +37,8 @@ from cae import warehouse
 from cae.errors import ConfigError
 from cae.evaluation.evaluate import evaluate_window
 from cae.evaluation.windows import WindowPlan, plan_windows, windows_frame
-from cae.models.autoencoder import ConditionalAutoencoder
-from cae.models.autoencoder.model import PRESETS, CAConfig
-from cae.models.cross_sectional import CrossSectional
-from cae.models.ipca import IPCA
-from cae.models.observable import Observable
-from cae.models.pca import PCA
+from cae.models.base import FactorModel
+from cae.models.registry import BASELINES, MODELS, ModelSettings, build_model
 from cae.panel import read_panel, refresh_panels
 from cae.panel.frequency import check_freq
 from cae.panel.tensors import Panel, panel_from_long
@@ -50,7 +47,6 @@ from cae.runs.versions import data_version, fit_code_version
 from cae.warehouse.ingest import ingest_dropdir, ingest_source
 
 __all__ = [
-    "BASELINES",
     "RunConfig",
     "fail_step",
     "ingest_step",
@@ -66,7 +62,6 @@ __all__ = [
     "window_cache_dir",
 ]
 
-BASELINES = ("pca", "ipca", "observable", "cross_sectional")
 PANELS_DIR = "panels"
 CACHE_DIR = "cache"
 # Output tables a window produces, in the order they are staged.
@@ -130,41 +125,28 @@ class RunConfig:
             check_freq(freq)
         if self.target not in ("forward", "contemporaneous"):
             raise ConfigError(f"target must be 'forward' or 'contemporaneous', not {self.target!r}")
-        unknown = [m for m in self.models if m not in PRESETS and m not in BASELINES]
+        unknown = [m for m in self.models if m not in MODELS]
         if unknown or not self.models:
-            raise ConfigError(
-                f"unknown models {unknown}; choose from {sorted(PRESETS)} and {list(BASELINES)}"
-            )
+            raise ConfigError(f"unknown models {unknown}; choose from {', '.join(MODELS)}")
         for name in ("n_factors", "ca_max_epochs", "ca_seeds", "workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
 
 
-def model_factories(config: RunConfig) -> list[tuple[str, Callable[[], Any]]]:
-    """Return (name, factory) for every model of `config`, in its order."""
-    K = config.n_factors
-
-    def ca(name: str) -> Callable[[], Any]:
-        settings = CAConfig.preset(
-            name,
-            n_factors=K,
-            max_epochs=config.ca_max_epochs,
-            n_seeds=config.ca_seeds,
-            patience=config.ca_patience,
-            l1=config.ca_l1,
-            lr=config.ca_lr,
-            seed=config.seed,
-            device=config.device,
-        )
-        return lambda: ConditionalAutoencoder(settings)
-
-    baselines = {
-        "pca": lambda: PCA(n_factors=K),
-        "ipca": lambda: IPCA(n_factors=K),
-        "observable": lambda: Observable(chars=config.observable_chars),
-        "cross_sectional": lambda: CrossSectional(),
-    }
-    return [(m, ca(m) if m in PRESETS else baselines[m]) for m in config.models]
+def model_factories(config: RunConfig) -> list[tuple[str, Callable[[], FactorModel]]]:
+    """Return (name, factory) for every model of `config`, in its order (`cae.models.MODELS`)."""
+    settings = ModelSettings(
+        n_factors=config.n_factors,
+        ca_max_epochs=config.ca_max_epochs,
+        ca_seeds=config.ca_seeds,
+        ca_patience=config.ca_patience,
+        ca_l1=config.ca_l1,
+        ca_lr=config.ca_lr,
+        observable_chars=config.observable_chars,
+        seed=config.seed,
+        device=config.device,
+    )
+    return [(name, functools.partial(build_model, name, settings)) for name in config.models]
 
 
 def set_torch_threads(config: RunConfig) -> int:

@@ -130,7 +130,7 @@ def evaluate_window(
     betas, factors, fitted, metrics, inputs = [], [], [], [], []
     for name, factory in models:
         model = factory()
-        if getattr(model, "fit_on_train_and_val", False):
+        if model.fit_on_train_and_val:
             model.fit(panel.slice_dates(window.train[0], window.val[1]), None)
         else:
             model.fit(train, val)
@@ -157,7 +157,7 @@ def _inputs_rows(
     window_id: int, name: str, model: FactorModel, char_names: Sequence[str]
 ) -> list[dict]:
     """Return one row per characteristic for a model that chose its inputs, else none."""
-    left_out = getattr(model, "chars_left_out_", None)
+    left_out = model.chars_left_out_
     if left_out is None:
         return []
     return [
@@ -166,7 +166,7 @@ def _inputs_rows(
             "model": name,
             "characteristic": char,
             "is_used": char not in left_out,
-            "n_fit_dates_left_out": int(getattr(model, "n_dates_left_out_", 0)),
+            "n_fit_dates_left_out": int(model.n_dates_left_out_),
         }
         for char in char_names
     ]
@@ -267,7 +267,7 @@ def _pooled(metrics: pl.DataFrame) -> pl.DataFrame:
 
 
 def _factor_names(model: FactorModel) -> list[str]:
-    names = getattr(model, "factor_names_", None)
+    names = model.factor_names_
     k = int(model.factors_.shape[1])
     return list(names) if names is not None and len(names) == k else [f"f{i + 1}" for i in range(k)]
 

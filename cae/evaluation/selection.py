@@ -154,9 +154,7 @@ class SelectedModel(FactorModel):
         self.model_ = self.selection_.best_model
         self.n_factors = self.model_.n_factors
         self.factors_ = self.model_.factors_
-        names = getattr(self.model_, "factor_names_", None)
-        if names is not None:
-            self.factor_names_ = names
+        self.factor_names_ = self.model_.factor_names_
         return self
 
     def betas(self, panel: Panel) -> torch.Tensor:

@@ -2,7 +2,8 @@
 
 Every model has the `FactorModel` shape: `fit(train, val)`, then `betas`, `factors`, `predict`
 and `score`. `ConditionalAutoencoder` takes a `CAConfig` (`CAConfig.preset("CA2")` for a named
-variant); `CAStack` and the layers under it live in `cae.models.ca`.
+variant); `CAStack` and the layers under it live in `cae.models.autoencoder.model`. `MODELS` maps
+every model's name to its builder (`cae.models.registry`).
 """
 
 from cae.models.autoencoder import ConditionalAutoencoder
@@ -12,9 +13,12 @@ from cae.models.cross_sectional import CrossSectional
 from cae.models.ipca import IPCA
 from cae.models.observable import Observable
 from cae.models.pca import PCA
+from cae.models.registry import BASELINES, MODELS, ModelSettings, build_model
 
 __all__ = [
+    "BASELINES",
     "IPCA",
+    "MODELS",
     "PCA",
     "PRESETS",
     "CAConfig",
@@ -23,5 +27,7 @@ __all__ = [
     "CrossSectional",
     "FactorModel",
     "Kind",
+    "ModelSettings",
     "Observable",
+    "build_model",
 ]

@@ -23,12 +23,23 @@ class FactorModel:
     """Base class: `fit(train, val)` -> `betas(panel)`, `factors(panel)`, `predict`, `score`.
 
     Fitted state ends in `_`; every model sets `factors_` (T_train, K), the factors realised on the
-    training panel, which seed lambda for predictive scoring of later dates.
+    training panel, which seed lambda for predictive scoring of later dates. The attributes below
+    with defaults are what evaluation and selection read; a model overrides the ones it has.
     """
 
     name: str = "model"
     n_factors: int
     factors_: torch.Tensor
+    # A model with no early stopping or selection learns from training and validation together
+    # (GKX fit PCA and IPCA on both); the others keep validation for stopping.
+    fit_on_train_and_val: bool = False
+    # Characteristics the model left out of its inputs for the window; None: it uses them all
+    # without choosing (no `inputs` rows are written for it).
+    chars_left_out_: tuple[str, ...] | None = None
+    # Training dates left out of the fit because a kept characteristic was constant on them.
+    n_dates_left_out_: int = 0
+    # Names of the K factors (e.g. "mkt", "ls_mom12m"); None: f1..fK.
+    factor_names_: tuple[str, ...] | None = None
 
     def fit(self, train: Panel, val: Panel | None = None) -> Self:
         """Learn from `train` (and early-stop or select on `val` when the model uses it)."""

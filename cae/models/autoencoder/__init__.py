@@ -1,9 +1,9 @@
-"""The conditional autoencoder (Gu, Kelly & Xiu 2021): networks, training, estimator."""
+"""The conditional autoencoder (Gu, Kelly & Xiu 2021): networks, training, estimator.
 
-from cae.models.autoencoder.estimator import (
-    ConditionalAutoencoder,
-)
+`model` holds the config and the `nn.Module`s, `train` the loop, `estimator` the `FactorModel`.
+"""
 
-__all__ = [
-    "ConditionalAutoencoder",
-]
+from cae.models.autoencoder.estimator import ConditionalAutoencoder
+from cae.models.autoencoder.model import PRESETS, CAConfig, CAStack
+
+__all__ = ["PRESETS", "CAConfig", "CAStack", "ConditionalAutoencoder"]
