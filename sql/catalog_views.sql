@@ -1,4 +1,4 @@
--- catalog_views: one view per output table over its Parquet partitions (DESIGN.md, "Tables").
+-- catalog_views: one view per output table over its Parquet partitions (docs/architecture.md, "Tables").
 -- Grain: each view has the grain of its table (runs: one row per run; windows: per run and
 -- window; betas: per run, window, model, date, ticker and factor; factors: per run, window,
 -- model, date and factor; fitted: per run, window, model, date and ticker; metrics: per run,

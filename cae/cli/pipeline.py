@@ -18,7 +18,7 @@ from cae.cli.app import HomeOption, app, console, print_frame
 
 __all__ = ["evaluate", "replay", "report", "run", "serve", "train"]
 
-# Prefect's closed-network settings (STACK_NOTES.md); a user's own values win.
+# Prefect in a closed network: no telemetry, a patient first start; a user's own values win.
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",

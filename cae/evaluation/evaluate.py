@@ -4,10 +4,10 @@ For each window and model: fit on the training block (models that select nothing
 data, `fit_on_train_and_val = True`, fit on training plus validation, so for them the validation
 block is in sample), then score the train, validation and test blocks. Predictive R2 on a block
 uses lambda from the factors of every earlier block of the window plus the block's own earlier
-dates, never its own period. The results are tidy Polars frames shaped like DESIGN.md's
-`windows`, `betas`, `factors`, `fitted` and `metrics` tables (without run_id); betas, factors and
-fitted values cover the test blocks; `inputs` says which characteristics the models that choose
-them per window used. Pooled metrics (window_id null) sum squared errors over all
+dates, never its own period. The results are tidy Polars frames shaped like the `windows`,
+`betas`, `factors`, `fitted` and `metrics` tables of docs/architecture.md (without run_id); betas,
+factors and fitted values cover the test blocks; `inputs` says which characteristics the models
+that choose them per window used. Pooled metrics (window_id null) sum squared errors over all
 test blocks before dividing. On the train block (in sample) predictive R2 uses lambda = the
 mean of all training factors, as GKX's in-sample numbers do.
 """
@@ -63,7 +63,7 @@ POOLING_SCHEMA = {"sse_total": pl.Float64, "sse_pred": pl.Float64, "ssy": pl.Flo
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Tidy outputs of an evaluation; each frame matches the DESIGN.md table of its name.
+    """Tidy outputs of an evaluation; each frame is the docs/architecture.md table of its name.
 
     `metrics` also carries sse_total, sse_pred and ssy, the parts that pool across windows.
     """

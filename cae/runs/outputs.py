@@ -1,6 +1,6 @@
 """The output tables of a run, as Parquet partitions that appear all at once or not at all.
 
-Layout under `<home>/outputs/` (DESIGN.md, "Tables"):
+Layout under `<home>/outputs/` (docs/architecture.md, "Tables"):
 
 - `<table>/run_id=<id>/data.parquet`: one zstd file per table and run (hive partitioning; the
   `run_id` column lives in the path, not in the file);
@@ -70,7 +70,7 @@ TMP_DIR = ".tmp"
 OWNER_FILE = "owner.json"
 COMPRESSION = "zstd"
 RUN_STATUSES = ("running", "succeeded", "failed")
-TABLES = tuple(SCHEMAS)  # runs first, then the data tables in DESIGN.md order
+TABLES = tuple(SCHEMAS)  # runs first, then the data tables in docs/architecture.md order
 DATA_TABLES = tuple(t for t in TABLES if t != "runs")
 # Run ids and part names become directory and file names: no separators, no `=` (hive syntax).
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")

@@ -1,4 +1,4 @@
-"""Pandera schemas of the output tables (DESIGN.md, "Tables"), one per table, named after it.
+"""Pandera schemas of the output tables (docs/architecture.md, "Tables"), one per table.
 
 `run_id` is not a column here: it lives in the hive partition path (`run_id=<id>/`). Columns are
 coerced to these dtypes, so a writer may hand over Int64 ids or Float32 betas. Kept apart from

@@ -1,4 +1,4 @@
--- Migration 1: the raw warehouse tables (DESIGN.md, "Tables").
+-- Migration 1: the raw warehouse tables (docs/architecture.md, "Tables").
 -- prices: one row per ticker and trading date, raw (not split-adjusted) as the source gave it;
 --   volume and shares_out in shares; adj_factor turns close into an adjusted close (1.0 if unknown).
 -- tickers: one row per ticker, descriptive metadata (name, sector, industry).

@@ -1,4 +1,4 @@
-"""Small, hand-checkable output frames in the shape of DESIGN.md's tables (no model needed)."""
+"""Small, hand-checkable output frames shaped like docs/architecture.md's tables (no model)."""
 
 from datetime import date, timedelta
 

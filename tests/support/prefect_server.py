@@ -1,7 +1,7 @@
 """A real Prefect server in a subprocess, and the environment that points our processes at it.
 
 The browser and `cae serve` tests need what ephemeral mode cannot give: a server that outlives
-one process and serves the UI. Closed-network settings as in the Makefile (STACK_NOTES.md).
+one process and serves the UI. Closed-network settings as in the Makefile.
 """
 
 import contextlib
