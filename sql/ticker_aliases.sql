@@ -1,7 +1,10 @@
 -- ticker_aliases: one row per temporary ticker stitched onto its root.
--- Inputs: prices. Rule: a ticker `<root>D` (NASDAQ's suffix for the 20 sessions after a reverse
--- split) whose dates all fall inside a gap of `<root>` (root trades before it, never during it).
 -- Point in time: the alias rows keep their own dates; nothing is moved across time.
+
+-- name: stitch
+-- Find the aliases in prices. Rule: a ticker `<root>D` (NASDAQ's suffix for the 20 sessions
+-- after a reverse split) whose dates all fall inside a gap of `<root>` (root trades before it,
+-- never during it).
 insert or replace into ticker_aliases
 with spans as (
     select
@@ -41,3 +44,7 @@ select
 from candidates
 anti join overlapping
     on candidates.alias = overlapping.alias;
+
+-- name: list
+-- The aliases as listed by `cae actions`: one row per stitched temporary ticker.
+select alias, ticker, first_date, last_date, reason from ticker_aliases order by alias;

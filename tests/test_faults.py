@@ -233,7 +233,7 @@ def test_a_kill_inside_an_ingest_leaves_the_last_committed_warehouse(home, tmp_p
         "module": "cae.warehouse.ingest",
         "name": "run_sql",
         "when": "after",
-        "condition": "args[1] == 'prices_insert_new'",
+        "condition": "args[1] == 'prices#insert_new'",
     }
     process = _start_paused_cae(tmp_path, pause, "ingest", str(source), "--home", str(home))
     process.send_signal(sig)
@@ -360,7 +360,7 @@ def _full_disk_in_the_load(monkeypatch, kind):
     real = ingest.run_sql
 
     def failing(con, name, params=None):
-        if name == "prices_insert_new":
+        if name == "prices#insert_new":
             if kind == "duckdb":  # a real DuckDB write error: /dev/full is always full
                 con.execute("copy (select 1 as a) to '/dev/full' (format csv)")
             raise OSError(errno.ENOSPC, "No space left on device", "/home/warehouse.duckdb")

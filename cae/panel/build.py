@@ -92,24 +92,24 @@ def _recompute_from(
         keep_previous(con, freq)
         return None, meta["source"]
     if full or changed:
-        store.execute(con, "characteristics_drop", freq)
+        store.execute(con, "characteristics#drop", freq)
         return None, None
-    recent = store.query(con, "characteristics_recent_dates", freq)["date"].to_list()
+    recent = store.query(con, "characteristics#recent_dates", freq)["date"].to_list()
     return (recent[-1] if recent else None), None
 
 
 @contextmanager
 def _duckdb_memory(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
-    previous = query_frame(con, "settings_memory_limit_read")["memory_limit"][0]
-    run_sql(con, "settings_memory_limit", {"limit": limit})
+    previous = query_frame(con, "settings#memory_limit_read")["memory_limit"][0]
+    run_sql(con, "settings#memory_limit_set", {"limit": limit})
     try:
         yield
     finally:
-        run_sql(con, "settings_memory_limit", {"limit": previous})
+        run_sql(con, "settings#memory_limit_set", {"limit": previous})
 
 
 def _ticker_chunks(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str | None]]:
-    tickers = query_frame(con, "panel/ticker_list")["ticker"].to_list()
+    tickers = query_frame(con, "prices#stitched_tickers")["ticker"].to_list()
     starts = tickers[::TICKERS_PER_CHUNK]
     return list(zip(starts, [*starts[1:], None], strict=True))
 
@@ -138,7 +138,7 @@ def _stage_zero_to_staging(
     }
     narrow, counts, sources, n_read = [], [], [], 0
     flags = panel_sources.flag_names(stage_zero)
-    store.execute(con, "characteristics_staging_drop", freq)
+    store.execute(con, "characteristics#staging_drop", freq)
     for number, (ticker_from, ticker_to) in enumerate(_ticker_chunks(con)):
         base = query_frame(
             con, "daily_base", {**params, "ticker_from": ticker_from, "ticker_to": ticker_to}
@@ -193,7 +193,7 @@ def build_panel(
     check_freq(freq)
     universe = universe or UniverseConfig()
     names = features.names()
-    first_price = query_frame(con, "panel/prices_date_range")["first_date"][0]
+    first_price = query_frame(con, "prices#date_range")["first_date"][0]
     with _duckdb_memory(con, BUILD_DUCKDB_MEMORY), transaction(con):
         from_date, kept_source = _recompute_from(con, freq, names, universe, full)
         is_full = from_date is None
@@ -205,7 +205,7 @@ def build_panel(
             "date", "ticker", *features.stage_names(1, names)
         )
         if not is_full:
-            store.execute(con, "characteristics_delete_from", freq, {"from_date": start})
+            store.execute(con, "characteristics#delete_from", freq, {"from_date": start})
         con.register("stage_one", stage_one)
         try:
             assemble = (
@@ -214,8 +214,13 @@ def build_panel(
             store.execute(con, assemble, freq)
         finally:
             con.unregister("stage_one")
-        store.execute(con, "characteristics_staging_drop", freq)
-        store.execute(con, "universe_counts_delete_from", freq, {"freq": freq, "from_date": start})
+        store.execute(con, "characteristics#staging_drop", freq)
+        store.execute(
+            con,
+            "characteristics#universe_counts_delete_from",
+            freq,
+            {"freq": freq, "from_date": start},
+        )
         con.from_arrow(counts.to_arrow()).insert_into("universe_counts")
         panel_sources.write_sources(con, freq, None if is_full else start, sources)
         labels = panel_sources.summarise_sources(con, freq)
@@ -271,7 +276,7 @@ def read_panel(
         raise ValidationError(
             f"no characteristics_{freq} panel in the warehouse: run `cae build-panel --freq {freq}`"
         )
-    rows = store.query(con, "characteristics_read", freq, {"start": start, "end": end})
+    rows = store.query(con, "characteristics#read", freq, {"start": start, "end": end})
     panel = rows.select(
         "date",
         pl.col("ticker").cast(pl.Utf8),

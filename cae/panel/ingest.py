@@ -311,7 +311,7 @@ def _user_panel(user: _UserFile) -> tuple[pl.DataFrame, list[str]]:
 
 
 def _size(con: duckdb.DuckDBPyConnection, freq: str) -> PanelSize:
-    row = store.query(con, "characteristics_size", freq).row(0, named=True)
+    row = store.query(con, "characteristics#size", freq).row(0, named=True)
     return PanelSize(row["n_rows"], row["n_dates"])
 
 
@@ -322,8 +322,8 @@ def keep_previous(con: duckdb.DuckDBPyConnection, freq: str) -> PanelSize:
     kept before. Call it inside the transaction that writes the new panel.
     """
     size = _size(con, freq)
-    store.execute(con, "characteristics_keep_previous", freq)
-    store.execute(con, "panel_meta_keep_previous", freq, {"freq": freq})
+    store.execute(con, "characteristics#keep_previous", freq)
+    store.execute(con, "panel_meta#keep_previous", freq, {"freq": freq})
     panel_sources.keep_previous_sources(con, freq)
     return size
 
@@ -362,7 +362,7 @@ def restore_panel(con: duckdb.DuckDBPyConnection, freq: str) -> tuple[dict, Pane
     the restored panel's `panel_meta` row, its size and the size of the panel it swapped out.
     """
     check_freq(freq)
-    previous = store.query(con, "panel_meta_previous_read", freq, {"freq": freq})
+    previous = store.query(con, "panel_meta#previous_read", freq, {"freq": freq})
     if not previous.height or not store.table_exists(con, freq, previous=True):
         raise PanelError(
             f"no replaced panel at {freq} to restore: `cae ingest-panel` keeps the panel it "
@@ -370,11 +370,11 @@ def restore_panel(con: duckdb.DuckDBPyConnection, freq: str) -> tuple[dict, Pane
         )
     with transaction(con):
         swapped_out = _size(con, freq)
-        store.execute(con, "characteristics_swap_previous", freq)
-        store.execute(con, "panel_meta_keep_previous", freq, {"freq": freq})
+        store.execute(con, "characteristics#swap_previous", freq)
+        store.execute(con, "panel_meta#keep_previous", freq, {"freq": freq})
         con.register("restoring_meta", previous)
         try:
-            store.execute(con, "panel_meta_restore", freq)
+            store.execute(con, "panel_meta#restore", freq)
         finally:
             con.unregister("restoring_meta")
         panel_sources.swap_previous_sources(con, freq)

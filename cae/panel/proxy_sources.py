@@ -77,18 +77,18 @@ def count_sources(periods: pl.DataFrame, freq: str, names: Sequence[str]) -> pl.
 
 def clear_sources(con: duckdb.DuckDBPyConnection, freq: str, from_date: dt.date | None) -> None:
     """Delete the counts of `freq` from `from_date` on (all of them when it is None)."""
-    run_sql(con, "characteristic_sources_delete_from", {"freq": freq, "from_date": from_date})
+    run_sql(con, "characteristic_sources#delete_from", {"freq": freq, "from_date": from_date})
 
 
 def keep_previous_sources(con: duckdb.DuckDBPyConnection, freq: str) -> None:
     """Keep the counts of `freq` with the panel an ingest replaces (see `cae.panel_ingest`)."""
-    run_sql(con, "characteristic_sources_previous_delete", {"freq": freq})
-    run_sql(con, "characteristic_sources_keep_previous", {"freq": freq})
+    run_sql(con, "characteristic_sources#previous_delete", {"freq": freq})
+    run_sql(con, "characteristic_sources#keep_previous", {"freq": freq})
 
 
 def swap_previous_sources(con: duckdb.DuckDBPyConnection, freq: str) -> None:
     """Swap the counts of `freq` with the kept ones, as a restore swaps the panels."""
-    previous = query_frame(con, "characteristic_sources_previous_read", {"freq": freq})
+    previous = query_frame(con, "characteristic_sources#previous_read", {"freq": freq})
     keep_previous_sources(con, freq)
     clear_sources(con, freq, None)
     if previous.height:
@@ -123,7 +123,7 @@ def summarise_sources(con: duckdb.DuckDBPyConnection, freq: str) -> Mapping[str,
     """Return the label of each characteristic with a choice over the whole stored panel."""
     totals = {
         row["name"]: (row["n_shares"], row["n_proxy"])
-        for row in query_frame(con, "characteristic_sources_summary", {"freq": freq}).iter_rows(
+        for row in query_frame(con, "characteristic_sources#summary", {"freq": freq}).iter_rows(
             named=True
         )
     }

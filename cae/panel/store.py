@@ -50,13 +50,13 @@ def _used(text: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def execute(con: duckdb.DuckDBPyConnection, name: str, freq: str, params=None) -> None:
-    """Run the statement in `sql/panel/<name>.sql` against the panel table at `freq`."""
+    """Run the statement `name` of `sql/panel/` (`characteristics#drop`) on the panel at `freq`."""
     text = _freq_sql(name, freq)
     con.execute(text, _used(text, params)).fetchall()
 
 
 def query(con: duckdb.DuckDBPyConnection, name: str, freq: str, params=None) -> pl.DataFrame:
-    """Return the result of the query in `sql/panel/<name>.sql` at `freq` as a Polars frame."""
+    """Return the result of the query `name` of `sql/panel/` at `freq` as a Polars frame."""
     text = _freq_sql(name, freq)
     return pl.from_arrow(con.sql(text, params=_used(text, params)).to_arrow_table())
 
@@ -64,13 +64,13 @@ def query(con: duckdb.DuckDBPyConnection, name: str, freq: str, params=None) -> 
 def table_exists(con: duckdb.DuckDBPyConnection, freq: str, *, previous: bool = False) -> bool:
     """Return whether `characteristics_<freq>` (or the `_previous` one) exists."""
     name = f"characteristics_{freq}" + ("_previous" if previous else "")
-    frame = query(con, "table_exists", freq, {"name": name})
+    frame = query(con, "characteristics#table_exists", freq, {"name": name})
     return bool(frame["n"][0])
 
 
 def read_meta(con: duckdb.DuckDBPyConnection, freq: str) -> dict[str, Any] | None:
     """Return the `panel_meta` row of `freq`, or None if no panel was stored."""
-    rows = query(con, "panel_meta_read", freq, {"freq": freq})
+    rows = query(con, "panel_meta#read", freq, {"freq": freq})
     return rows.row(0, named=True) if rows.height else None
 
 
@@ -110,7 +110,7 @@ def write_meta(
         "std_turn_source": sources.get("std_turn"),
         "mvel1_source": sources.get("mvel1"),
     }
-    execute(con, "panel_meta_upsert", freq, params)
+    execute(con, "panel_meta#upsert", freq, params)
 
 
 def _where(frame: pl.DataFrame, index: int | None) -> str:

@@ -75,7 +75,7 @@ def build_catalog(home: str | os.PathLike[str] | None = None) -> Path:
     try:
         with wh.home_errors(), duckdb.connect(str(tmp)) as con:
             wh.run_sql(con, "catalog_views")
-            wh.run_sql(con, "catalog_meta", {"views_sha256": _views_sha256()})
+            wh.run_sql(con, "catalog#meta_write", {"views_sha256": _views_sha256()})
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -88,7 +88,7 @@ def ensure_catalog(home: str | os.PathLike[str] | None = None) -> Path:
     if path.is_file():
         with duckdb.connect(str(path), read_only=True) as con:
             try:
-                row = wh.run_sql(con, "catalog_version").fetchone()
+                row = wh.run_sql(con, "catalog#views_sha256").fetchone()
             except duckdb.CatalogException:
                 row = None
         if row is not None and row[0] == _views_sha256():
@@ -118,7 +118,7 @@ def snapshot_warehouse(
         else:
             try:
                 with duckdb.connect() as reader:
-                    wh.run_sql(reader, "catalog_attach_warehouse", {"warehouse_path": str(path)})
+                    wh.run_sql(reader, "catalog#attach_warehouse", {"warehouse_path": str(path)})
                     _copy_warehouse(reader, tmp)
             except (duckdb.IOException, duckdb.ResourceInUseException):
                 return None
@@ -151,8 +151,8 @@ def connect(
     if source is None:
         return con
     try:
-        wh.run_sql(con, "catalog_attach_warehouse", {"warehouse_path": str(source)})
-        wh.run_sql(con, "catalog_search_path")
+        wh.run_sql(con, "catalog#attach_warehouse", {"warehouse_path": str(source)})
+        wh.run_sql(con, "catalog#search_path")
     except duckdb.Error as error:
         con.close()
         raise CaeError(
@@ -185,11 +185,11 @@ def query(
 
 
 def _copy_warehouse(con: duckdb.DuckDBPyConnection, target: Path) -> None:
-    wh.run_sql(con, "warehouse_snapshot_attach", {"snapshot_path": str(target)})
+    wh.run_sql(con, "warehouse_snapshot#attach", {"snapshot_path": str(target)})
     try:
-        wh.run_sql(con, "warehouse_snapshot")
+        wh.run_sql(con, "warehouse_snapshot#copy")
     finally:
-        wh.run_sql(con, "warehouse_snapshot_detach")
+        wh.run_sql(con, "warehouse_snapshot#detach")
 
 
 def _one_line(error: Exception) -> str:

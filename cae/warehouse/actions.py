@@ -100,13 +100,13 @@ def detect_actions(
         "volume_sessions": config.volume_sessions,
     }
     with transaction(con):
-        run_sql(con, "ticker_aliases")
+        run_sql(con, "ticker_aliases#stitch")
         for source in ("detected", "adj_close"):
-            run_sql(con, "adjustments_clear", {"source": source})
+            run_sql(con, "adjustments#clear", {"source": source})
         run_sql(con, "adjustments_detected", params)
         run_sql(con, "adjustments_adj_close")
         if file_rows is not None:
-            run_sql(con, "adjustments_clear", {"source": "file"})
+            run_sql(con, "adjustments#clear", {"source": "file"})
             con.register("actions_file_rows", file_rows)
             try:
                 run_sql(con, "adjustments_file", {"file": str(actions_file)})
@@ -118,9 +118,9 @@ def detect_actions(
 
 def list_actions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Return every adjustment with its source, evidence and whether it is applied."""
-    return query_frame(con, "adjustments_list")
+    return query_frame(con, "adjustments#list")
 
 
 def list_aliases(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Return the temporary tickers stitched onto their root ticker."""
-    return query_frame(con, "ticker_aliases_list")
+    return query_frame(con, "ticker_aliases#list")

@@ -2,6 +2,9 @@
 
 Every SQL statement cae runs lives in `sql/` (shipped in the wheel as `cae/sql`); this module is
 the only place that finds and executes those files, so a newcomer reads the SQL, not Python strings.
+A file holds one relation or transformation (`daily_base`, named by its file), or the short
+statements on one table as named blocks (aiosql's `-- name: pending_drop` convention), named
+`<file>#<block>`: `run_sql(con, "prices#pending_drop")`.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ _FULL_WORDS = ("No space left on device", "Disk quota exceeded")
 _READ_ONLY_WORDS = ("Read-only file system", "Permission denied")
 _LOCK_WORDS = ("Could not set lock", "Conflicting lock")
 _DAMAGE_WORDS = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt")
+# `<file>#<block>` names one block of a file; a line `-- name: <block>` opens that block.
+BLOCK_SEPARATOR = "#"
+_BLOCK_NAME = re.compile(r"^-- name: (\w+)[ \t]*\n", re.MULTILINE)
 
 
 def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
@@ -72,19 +78,42 @@ def sql_dir() -> Traversable:
 
 
 def read_sql(name: str) -> str:
-    """Return the text of `sql/<name>.sql` (`name` may include a sub-folder)."""
-    path = sql_dir().joinpath(*f"{name}.sql".split("/"))
+    """Return the SQL called `name`: `<file>` for a whole file, `<file>#<block>` for one block.
+
+    `<file>` is the path under `sql/` without `.sql` and may include a sub-folder
+    (`panel/characteristics#drop`). A block runs from its `-- name: <block>` line to the next
+    one. A file of named blocks can only be read block by block, so that a caller never runs
+    all of them by mistake. Raises `FileNotFoundError` or `LookupError` for an unknown name.
+    """
+    file, _, block = name.partition(BLOCK_SEPARATOR)
+    path = sql_dir().joinpath(*f"{file}.sql".split("/"))
     if not path.is_file():
-        raise FileNotFoundError(f"no SQL file named {name}.sql in {sql_dir()}")
-    return path.read_text(encoding="utf-8")
+        raise FileNotFoundError(f"no SQL file named {file}.sql in {sql_dir()}")
+    text = path.read_text(encoding="utf-8")
+    blocks = _named_blocks(text, file)
+    if not block and not blocks:
+        return text
+    if block in blocks:
+        return blocks[block]
+    listed = ", ".join(f"{file}{BLOCK_SEPARATOR}{each}" for each in blocks) or "none"
+    raise LookupError(f"no SQL named {name} in sql/{file}.sql; its blocks: {listed}")
+
+
+def _named_blocks(text: str, file: str) -> dict[str, str]:
+    # re.split with one group gives [header, name, body, name, body, ...].
+    _header, *pieces = _BLOCK_NAME.split(text)
+    names, bodies = pieces[::2], pieces[1::2]
+    if len(set(names)) < len(names):
+        raise LookupError(f"sql/{file}.sql names a block twice: {sorted(names)}")
+    return dict(zip(names, bodies, strict=True))
 
 
 def run_sql(
     con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """Execute `sql/<name>.sql` with named DuckDB parameters (`$name` in the file).
+    """Execute the SQL called `name` (see `read_sql`) with named DuckDB parameters (`$param`).
 
-    Only parameters the file mentions are passed, so callers may hand over a shared dict.
+    Only parameters the file or block mentions are passed, so callers may hand over a shared dict.
     Returns the connection so the caller can fetch (`.pl()`, `.fetchall()`, ...).
     """
     text = read_sql(name)
@@ -95,7 +124,7 @@ def run_sql(
 def query_frame(
     con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
 ) -> pl.DataFrame:
-    """Run the query in `sql/<name>.sql` with named parameters and return a Polars frame.
+    """Run the query called `name` (see `read_sql`) with named parameters; return a Polars frame.
 
     Uses a relation (`con.sql`), not `execute`: in DuckDB 2.0 an unfinished `execute` result
     blocks the connection, and taking Arrow from it copies the rows once more.
@@ -115,7 +144,7 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     try:
         # fetchall, not fetchone: DuckDB 2.0 keeps a half-read result open and blocks the
         # connection.
-        rows = run_sql(con, "schema_version").fetchall()
+        rows = run_sql(con, "schema_migrations#version").fetchall()
     except duckdb.CatalogException:  # a new file: no bookkeeping table yet
         return 0
     return int(rows[0][0]) if rows else 0
@@ -127,7 +156,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
     Each migration runs in its own transaction together with its bookkeeping row, so a failure
     leaves the warehouse at the previous version. Returns the names applied.
     """
-    run_sql(con, "schema_migrations")
+    run_sql(con, "schema_migrations#create")
     current = schema_version(con)
     applied = []
     for name in _migration_names():
@@ -136,7 +165,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
             continue
         with transaction(con):
             con.execute(read_sql(f"migrations/{name}"))
-            run_sql(con, "schema_migrations_record", {"version": version, "name": name})
+            run_sql(con, "schema_migrations#record", {"version": version, "name": name})
         applied.append(name)
     return applied
 

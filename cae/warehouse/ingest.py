@@ -107,7 +107,7 @@ def _stored_rows(con: duckdb.DuckDBPyConnection, parsed: pl.DataFrame) -> pl.Dat
     """Return the warehouse's rows for the (ticker, date) keys of `parsed`."""
     con.register("incoming_keys", parsed.select("ticker", "date"))
     try:
-        return query_frame(con, "prices_stored")
+        return query_frame(con, "prices#stored")
     finally:
         con.unregister("incoming_keys")
 
@@ -256,15 +256,15 @@ def ingest_frame(
         if rejected_lines is not None:
             rejects = pl.concat([rejected_lines, rejects]).sort(ROW_NUMBER, maintain_order=True)
             rows_in += rejected_lines.height
-        batch_id = int(run_sql(con, "ingest_batches_start", base).fetchall()[0][0])
+        batch_id = int(run_sql(con, "ingest_batches#start", base).fetchall()[0][0])
         params = {**base, "batch_id": batch_id}
         con.register("incoming_prices", valid)
         con.register("incoming_rejects", rejects)
         try:
             run_sql(con, "prices_pending")
-            rows_changed = int(run_sql(con, "prices_update_changed", params).fetchall()[0][0])
-            rows_new = int(run_sql(con, "prices_insert_new", params).fetchall()[0][0])
-            run_sql(con, "prices_pending_drop")
+            rows_changed = int(run_sql(con, "prices#update_changed", params).fetchall()[0][0])
+            rows_new = int(run_sql(con, "prices#insert_new", params).fetchall()[0][0])
+            run_sql(con, "prices#pending_drop")
             run_sql(con, "rejected_rows_insert", params)
         finally:
             con.unregister("incoming_prices")
@@ -276,7 +276,7 @@ def ingest_frame(
             "rows_rejected": rejects.height,
         }
         finish = {**params, **counts, "status": "ok", "finished_at": _utc_now()}
-        run_sql(con, "ingest_batches_finish", finish)
+        run_sql(con, "ingest_batches#finish", finish)
     return IngestReport(batch_id=batch_id, source=source, file=file, **counts)
 
 
@@ -401,7 +401,7 @@ def ingest_dropdir(
     is skipped. Half-written files (`.tmp`, `.part`, or modified within `min_age_seconds`) wait.
     An unreadable file does not stop the others: they load, then `FileFormatError` names it.
     """
-    seen = {row[0] for row in run_sql(con, "ingest_batches_seen").fetchall()}
+    seen = {row[0] for row in run_sql(con, "ingest_batches#seen").fetchall()}
     reports, unreadable = [], []
     for path, sha256 in dropdir.pending_files(Path(folder), seen, min_age_seconds=min_age_seconds):
         if on_file:

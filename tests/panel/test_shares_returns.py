@@ -21,7 +21,7 @@ def sample_con(sample_warehouse, tmp_path_factory):
 
 
 def _daily_base(con):
-    first = query_frame(con, "panel/prices_date_range")["first_date"][0]
+    first = query_frame(con, "prices#date_range")["first_date"][0]
     params = {"from_date": first, "lookback": 0, "ticker_from": "", "ticker_to": None}
     return query_frame(con, "daily_base", params)
 
@@ -55,10 +55,10 @@ def test_migration_three_upgrades_a_version_two_warehouse(tmp_path):
     import duckdb
 
     con = duckdb.connect(str(tmp_path / "old.duckdb"))
-    warehouse.run_sql(con, "schema_migrations")
+    warehouse.run_sql(con, "schema_migrations#create")
     for version, name in ((1, "0001_warehouse"), (2, "0002_characteristics")):
         con.execute(warehouse.read_sql(f"migrations/{name}"))
-        warehouse.run_sql(con, "schema_migrations_record", {"version": version, "name": name})
+        warehouse.run_sql(con, "schema_migrations#record", {"version": version, "name": name})
     con.execute(
         "insert into prices values ('AAA', '2020-01-02', 1, 1, 1, 10, 100, 1, 5e6, 'x', 1), "
         "('AAA', '2020-01-03', 1, 1, 1, 11, 100, 1, 5e6, 'x', 1)"

@@ -212,7 +212,7 @@ def test_missing_path_raises(con, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "step", ["prices_insert_new", "prices_update_changed", "rejected_rows_insert"]
+    "step", ["prices#insert_new", "prices#update_changed", "rejected_rows_insert"]
 )
 def test_crash_mid_load_leaves_the_warehouse_unchanged(con, tmp_path, monkeypatch, step):
     ingest.ingest_source(con, str(write_csv(tmp_path / "p.csv", GOOD[:2])))

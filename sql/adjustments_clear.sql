@@ -1,2 +1,0 @@
--- adjustments: remove the rows of one source before it is recomputed or reloaded.
-delete from adjustments where source = $source;
