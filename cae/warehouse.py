@@ -31,6 +31,7 @@ __all__ = [
     "home_dir",
     "home_error",
     "home_errors",
+    "is_interrupted_query",
     "query_frame",
     "read_sql",
     "run_sql",
@@ -52,6 +53,9 @@ _FULL_WORDS = ("No space left on device", "Disk quota exceeded")
 _READ_ONLY_WORDS = ("Read-only file system", "Permission denied")
 _LOCK_WORDS = ("Could not set lock", "Conflicting lock")
 _DAMAGE_WORDS = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt")
+# A signal that arrives while DuckDB runs a query stops the query, and DuckDB raises this in
+# place of the exception the signal handler raised (cae's Interrupted, Prefect's TerminationSignal).
+_QUERY_INTERRUPTED = "Query interrupted"
 
 
 def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
@@ -179,6 +183,13 @@ def check_intact(home: str | os.PathLike[str] | None = None) -> None:
         connect(home, read_only=True).close()
     except ConfigError:  # held by a writer, so in use and not damaged; the task retries
         return
+
+
+def is_interrupted_query(error: BaseException) -> bool:
+    """Return True when `error` is DuckDB saying a signal stopped its query."""
+    if isinstance(error, duckdb.InterruptException):
+        return True
+    return isinstance(error, RuntimeError) and str(error) == _QUERY_INTERRUPTED
 
 
 def home_error(error: BaseException) -> HomeError | None:

@@ -159,7 +159,8 @@ def test_sigterm_during_cae_run_crashes_its_flow_runs_and_stops_the_temporary_se
 # --- kill -9 ------------------------------------------------------------------------------------
 
 # Runs `cae` with one library function wrapped: when a call matches `condition`, the process
-# says so (the file $CAE_TEST_READY) and waits, before or after the real call, to be killed.
+# says so (the file $CAE_TEST_READY) and waits, before or after the real call, to be killed;
+# with "mark" it only says so and goes on into the call.
 PAUSING_CAE = """
 import os, sys, time
 from pathlib import Path
@@ -173,6 +174,8 @@ def pause():
     time.sleep(600)
 
 def pausing(*args, **kwargs):
+    if {condition} and "{when}" == "mark":
+        Path(os.environ["CAE_TEST_READY"]).touch()
     if {condition} and "{when}" == "before":
         pause()
     result = real(*args, **kwargs)
@@ -243,6 +246,22 @@ def test_a_kill_inside_an_ingest_leaves_the_last_committed_warehouse(home, tmp_p
     assert cli.main(["ingest", str(source), "--home", str(home)]) == 0
     after = _warehouse_state(home)
     assert after["prices"][0][0] == before["prices"][0][0] + later.height
+
+
+def test_sigterm_during_a_long_duckdb_query_is_one_line(home, tmp_path):
+    # DuckDB stops the query on the signal and raises its own error in place of cae's.
+    endless = "select sum(a.range * b.range) from range(100000000) as a, range(1000) as b"
+    pause = {"module": "cae.catalog", "name": "query", "when": "mark", "condition": "True"}
+    process = _start_paused_cae(tmp_path, pause, "sql", endless, "--home", str(home))
+    time.sleep(1.0)  # into the query
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=WAIT_S) == 143
+    log = _log(tmp_path)
+    assert "Traceback" not in log
+    assert _error_lines(log) == [
+        "error: interrupted by SIGTERM: stopped; the warehouse keeps its last committed state "
+        "and a run in progress is marked failed"
+    ]
 
 
 def test_kill_9_while_publishing_leaves_no_half_published_run(home, tmp_path, capsys):
