@@ -8,7 +8,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.tasks import exponential_backoff
 
-from cae import pipeline
+from cae import pipeline, warehouse
 from cae.errors import CaeError
 from cae.runs.summary import ingest_markdown
 
@@ -21,13 +21,13 @@ IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)  # 2, 4, 8 seconds
 
 
 def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry a failed I/O task unless its error is a `CaeError`: bad input stays bad."""
+    """Retry a failed I/O task unless bad input (a `CaeError`) or a stop signal failed it."""
     try:
         state.result()
     except CaeError:
         return False
-    except Exception:
-        return True
+    except Exception as error:
+        return not warehouse.is_interrupted_query(error)
     return True
 
 

@@ -246,6 +246,28 @@ def test_a_kill_inside_an_ingest_leaves_the_last_committed_warehouse(home, tmp_p
     assert after["prices"][0][0] == before["prices"][0][0] + later.height
 
 
+def test_a_duckdb_query_stopped_by_a_signal_is_one_line_and_other_errors_keep_theirs(
+    home, capsys, monkeypatch
+):
+    # When a signal stops a running DuckDB query, DuckDB drops the exception the handler raised
+    # and raises RuntimeError("Query interrupted"); inside a flow the handler was Prefect's.
+    from cae.runs import catalog
+
+    def stopped_query(*args, **kwargs):
+        raise RuntimeError("Query interrupted")
+
+    monkeypatch.setattr(catalog, "query", stopped_query)
+    assert cli.main(["sql", "select 1", "--home", str(home)]) == 143
+    assert _one_error_line(capsys).startswith("error: interrupted by SIGTERM: stopped;")
+
+    def buggy_query(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(catalog, "query", buggy_query)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["sql", "select 1", "--home", str(home)])
+
+
 def test_kill_9_while_publishing_leaves_no_half_published_run(home, tmp_path, capsys):
     published_before = {t: outputs.read_table(home, t) for t in outputs.TABLES}
     # Paused in the middle of the renames: some tables of the run are in place, the rest wait

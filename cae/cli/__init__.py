@@ -35,8 +35,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
+    received: list[int] = []
     try:
-        with _stop_signals_interrupt():
+        with _stop_signals_interrupt(received):
             app(args=argv, prog_name="cae")
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 1
@@ -52,12 +53,23 @@ def main(argv: list[str] | None = None) -> int:
         _print_error(str(translated))
         return 1
     except Interrupted as stop:
-        _print_error(
-            f"{stop}: stopped; the warehouse keeps its last committed state and a run in "
-            "progress is marked failed"
-        )
-        return 128 + stop.signal
+        return _stopped(stop.signal)
+    except RuntimeError as error:
+        from cae import warehouse
+
+        if not warehouse.is_interrupted_query(error):
+            raise
+        # Only SIGTERM reaches Prefect's handler instead of ours (inside a flow).
+        return _stopped(received[-1] if received else signal.SIGTERM)
     return 0
+
+
+def _stopped(number: int) -> int:
+    _print_error(
+        f"interrupted by {signal.Signals(number).name}: stopped; the warehouse keeps its last "
+        "committed state and a run in progress is marked failed"
+    )
+    return 128 + number
 
 
 def _print_error(message: str) -> None:
@@ -66,23 +78,25 @@ def _print_error(message: str) -> None:
 
 
 @contextmanager
-def _stop_signals_interrupt() -> Iterator[None]:
+def _stop_signals_interrupt(received: list[int]) -> Iterator[None]:
     """Raise `Interrupted` in the main thread on SIGINT and SIGTERM while the block runs.
 
     Without it SIGTERM kills the process at once: no cleanup, a run left `running`, and Prefect's
     temporary server (a child process stopped at exit) orphaned. Python's own SIGINT handling
-    raises KeyboardInterrupt, which click turns into "Aborted!" with status 1.
+    raises KeyboardInterrupt, which click turns into "Aborted!" with status 1. Each signal is
+    also appended to `received`: when it stops a DuckDB query, DuckDB raises its own error.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers (a test calling main in a thread)
         return
-    previous = {number: signal.signal(number, _raise_interrupted) for number in STOP_SIGNALS}
+
+    def raise_interrupted(number: int, frame: object) -> None:
+        received.append(number)
+        raise Interrupted(number)
+
+    previous = {number: signal.signal(number, raise_interrupted) for number in STOP_SIGNALS}
     try:
         yield
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-
-
-def _raise_interrupted(number: int, frame: object) -> None:
-    raise Interrupted(number)

@@ -34,6 +34,7 @@ __all__ = [
     "home_dir",
     "home_error",
     "home_errors",
+    "is_interrupted_query",
     "query_frame",
     "read_sql",
     "run_sql",
@@ -58,6 +59,9 @@ _DAMAGE_WORDS = ("not a valid DuckDB database file", "Could not read enough byte
 # `<file>#<block>` names one block of a file; a line `-- name: <block>` opens that block.
 BLOCK_SEPARATOR = "#"
 _BLOCK_NAME = re.compile(r"^-- name: (\w+)[ \t]*\n", re.MULTILINE)
+# A signal that arrives while DuckDB runs a query stops the query, and DuckDB raises this in
+# place of the exception the signal handler raised (cae's Interrupted, Prefect's TerminationSignal).
+_QUERY_INTERRUPTED = "Query interrupted"
 
 
 def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
@@ -208,6 +212,13 @@ def check_intact(home: str | os.PathLike[str] | None = None) -> None:
         connect(home, read_only=True).close()
     except ConfigError:  # held by a writer, so in use and not damaged; the task retries
         return
+
+
+def is_interrupted_query(error: BaseException) -> bool:
+    """Return True when `error` is DuckDB saying a signal stopped its query."""
+    if isinstance(error, duckdb.InterruptException):
+        return True
+    return isinstance(error, RuntimeError) and str(error) == _QUERY_INTERRUPTED
 
 
 def home_error(error: BaseException) -> HomeError | None:
