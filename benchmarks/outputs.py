@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from cae.home import Home
 from cae.runs import catalog, outputs
 
 N_WINDOWS = 10
@@ -66,7 +67,7 @@ def main(n_tickers: int, n_dates: int) -> None:
         rows.append(("validate + stage (10 parts)", n_betas + n_fitted, time.perf_counter() - t0))
         t0 = time.perf_counter()
         outputs.finish_run(home, run_id, "succeeded")
-        published = outputs.outputs_dir(home)
+        published = Home.of(home).outputs
         rows.append(("publish (finish_run)", n_betas + n_fitted, time.perf_counter() - t0))
         t0 = time.perf_counter()
         got = outputs.read_table(home, "betas", run_id)

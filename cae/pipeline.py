@@ -37,6 +37,7 @@ from cae import warehouse
 from cae.errors import ConfigError
 from cae.evaluation.evaluate import evaluate_window
 from cae.evaluation.windows import WindowPlan, plan_windows, windows_frame
+from cae.home import Home, HomeLike
 from cae.models.base import FactorModel
 from cae.models.registry import BASELINES, MODELS, ModelSettings, build_model
 from cae.panel import read_panel, refresh_panels
@@ -62,8 +63,6 @@ __all__ = [
     "window_cache_dir",
 ]
 
-PANELS_DIR = "panels"
-CACHE_DIR = "cache"
 # Output tables a window produces, in the order they are staged.
 WINDOW_TABLES = ("betas", "factors", "fitted", "inputs", "metrics")
 POOLED_PART = "pooled"
@@ -159,7 +158,7 @@ def set_torch_threads(config: RunConfig) -> int:
     return threads
 
 
-def ingest_step(home: str | os.PathLike[str] | None, source: str) -> dict[str, Any]:
+def ingest_step(home: HomeLike, source: str) -> dict[str, Any]:
     """Load `source` (named source, file, glob, or a folder as a drop folder) into the warehouse.
 
     Returns counts (`rows_new`, `rows_changed`, `rows_rejected`, `files`) and the data version.
@@ -180,9 +179,7 @@ def ingest_step(home: str | os.PathLike[str] | None, source: str) -> dict[str, A
     }
 
 
-def panel_step(
-    home: str | os.PathLike[str] | None, freq: str = "daily", also: tuple[str, ...] = ()
-) -> str:
+def panel_step(home: HomeLike, freq: str = "daily", also: tuple[str, ...] = ()) -> str:
     """Refresh the panels at `freq` and `also`; freeze the `freq` one; return its path.
 
     The frozen file `<home>/panels/<freq>-<data version>.parquet` holds the normalised universe
@@ -193,7 +190,7 @@ def panel_step(
         check_freq(name)
     with warehouse.connect(home) as con:
         refresh_panels(con, tuple(dict.fromkeys((freq, *also))))
-        target = warehouse.home_dir(home) / PANELS_DIR / f"{freq}-{_data_version(con)}.parquet"
+        target = Home.of(home).frozen_panel(freq, _data_version(con))
         if not target.is_file():
             frame = read_panel(con, freq)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -205,7 +202,7 @@ def panel_step(
     return str(target)
 
 
-def _prune_panels(home: str | os.PathLike[str] | None, keep: Path) -> None:
+def _prune_panels(home: HomeLike, keep: Path) -> None:
     # One frozen file per data version would pile up under a daily schedule; a file stays while
     # a running run (same data version) may still read it.
     runs = outputs.read_table(home, "runs")
@@ -216,25 +213,21 @@ def _prune_panels(home: str | os.PathLike[str] | None, keep: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def start_step(home: str | os.PathLike[str] | None, config: RunConfig, panel_path: str) -> str:
+def start_step(home: HomeLike, config: RunConfig, panel_path: str) -> str:
     """Register a run of `config` on the frozen panel and return its run id."""
     config.check()
     version = Path(panel_path).stem.removeprefix(f"{config.freq}-")
     return outputs.start_run(home, config, data_version=version)
 
 
-def plan_step(
-    home: str | os.PathLike[str] | None, run_id: str, config: RunConfig, panel_path: str
-) -> list[int]:
+def plan_step(home: HomeLike, run_id: str, config: RunConfig, panel_path: str) -> list[int]:
     """Cut the panel's dates into windows, stage the `windows` table, return the window ids."""
     windows = plan_windows(config.windows, _load_panel(panel_path, config).dates)
     outputs.write_table(home, run_id, "windows", windows_frame(windows))
     return [w.window_id for w in windows]
 
 
-def window_cache_dir(
-    home: str | os.PathLike[str] | None, config: RunConfig, panel_path: str, window_id: int
-) -> Path:
+def window_cache_dir(home: HomeLike, config: RunConfig, panel_path: str, window_id: int) -> Path:
     """Return the folder caching one window's tables.
 
     The key is the model settings, the fitting code (`versions.fit_code_version`), the window's
@@ -256,11 +249,11 @@ def window_cache_dir(
     digest.update(seen.hash_rows(seed=0).to_numpy().tobytes())
     digest.update(repr(seen.columns).encode())
     key = f"{config.model_key()}-w{window_id}-{digest.hexdigest()[:16]}"
-    return warehouse.home_dir(home) / CACHE_DIR / "windows" / key
+    return Home.of(home).window_cache(key)
 
 
 def train_window_step(
-    home: str | os.PathLike[str] | None,
+    home: HomeLike,
     run_id: str,
     config: RunConfig,
     panel_path: str,
@@ -299,7 +292,7 @@ def train_window_step(
 
 
 def publish_step(
-    home: str | os.PathLike[str] | None,
+    home: HomeLike,
     run_id: str,
     config: RunConfig,
     panel_path: str,
@@ -331,7 +324,7 @@ def publish_step(
     return {"pooled": table.to_dicts(), "plots": {k: str(v) for k, v in written.items()}}
 
 
-def fail_step(home: str | os.PathLike[str] | None, run_id: str, reason: str) -> None:
+def fail_step(home: HomeLike, run_id: str, reason: str) -> None:
     """Mark a run failed with `reason` if it is still running; nothing it staged is published.
 
     A run that already ended (publishing failed and marked it) keeps its row, so every layer
@@ -383,9 +376,7 @@ def _load_panel(panel_path: str, config: RunConfig) -> Panel:
     return panel_from_long(frame, names, target=config.target, source=panel_path)
 
 
-def _write_cache(
-    home: str | os.PathLike[str] | None, cache: Path, frames: dict[str, pl.DataFrame]
-) -> None:
+def _write_cache(home: HomeLike, cache: Path, frames: dict[str, pl.DataFrame]) -> None:
     # metrics last: a cache entry counts as complete when every table exists, and a crash
     # between files leaves an incomplete entry that is simply recomputed.
     cache.mkdir(parents=True, exist_ok=True)

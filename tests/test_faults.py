@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from cae import cli
+from cae.home import Home
 from cae.runs import outputs
 from tests.support.pipeline_fixtures import market_prices, write_prices
 
@@ -83,7 +84,7 @@ def _running_run(home):
 
 
 def _staging(home):
-    return sorted(p.name for p in (outputs.outputs_dir(home) / outputs.STAGING_DIR).iterdir())
+    return sorted(p.name for p in Home.of(home).staging.iterdir())
 
 
 def _log(tmp_path):
@@ -281,7 +282,7 @@ def test_kill_9_while_publishing_leaves_no_half_published_run(home, tmp_path, ca
     args = ["train", "--home", str(home), "--model", "pca", "--windows", "60,20,20"]
     process = _start_paused_cae(tmp_path, pause, *args)
     run_id = _running_run(home)
-    scratch = outputs.outputs_dir(home) / outputs.TMP_DIR
+    scratch = Home.of(home).scratch
     assert list(scratch.iterdir()), "the pause point should leave compacted tables in .tmp"
     _kill9(process)
     half = _published_rows(home, run_id)

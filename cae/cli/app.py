@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from cae.errors import ConfigError, HomeError
+from cae.home import Home
 
 __all__ = [
     "HomeOption",
@@ -32,10 +33,11 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _opened_home(home: Path | None) -> Path | None:
-    """Check, create and tidy the home folder before any command uses it.
+def _opened_home(home: Path | None) -> Home:
+    """Build the command's `Home` once (--home, else $CAE_HOME, else ./data); create and tidy it.
 
-    Refuses a --home that looks like an option (`--home --help` must not create `--help/`).
+    The command receives this `Home` in place of the path. Refuses a --home that looks like an
+    option (`--home --help` must not create `--help/`).
     Tidying marks runs whose process died (kill -9) failed with "process gone" and removes the
     scratch files of dead writers; a read-only or full home is left as it is (reading it works).
     """
@@ -44,17 +46,17 @@ def _opened_home(home: Path | None) -> Path | None:
 
     if home is not None and str(home).startswith("-"):
         raise typer.BadParameter(f"{str(home)!r} looks like an option, not a folder")
-    folder = warehouse.home_dir(home)
+    opened = Home.of(home)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        opened.root.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise HomeError(f"cannot create the home folder {folder}: {error.strerror}") from None
+        raise HomeError(f"cannot create the home folder {opened.root}: {error.strerror}") from None
     try:
-        outputs.mark_abandoned_runs(folder)
+        outputs.mark_abandoned_runs(opened)
     except OSError as error:
         if warehouse.home_error(error) is None:
             raise
-    return home
+    return opened
 
 
 HomeOption = Annotated[
@@ -82,7 +84,7 @@ def open_warehouse(home: Path | None, *, read_only: bool = False):
     """Open the warehouse; read-only when asked and the file exists (a new home gets one)."""
     from cae import warehouse
 
-    read_only = read_only and warehouse.warehouse_path(home).exists()
+    read_only = read_only and Home.of(home).warehouse.exists()
     return warehouse.connect(home, read_only=read_only)
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from cae.cli.app import HomeOption, app, console, print_frame
+from cae.home import Home
 
 __all__ = ["evaluate", "replay", "report", "run", "serve", "train"]
 
@@ -75,9 +76,8 @@ def _config(**settings: Any):
 
 
 def _home(home: Path | None) -> str:
-    from cae import warehouse
 
-    return str(warehouse.home_dir(home).resolve())
+    return str(Home.of(home).root.resolve())
 
 
 def _print_pooled(run_id: str, pooled: list[dict[str, Any]]) -> None:
@@ -205,12 +205,12 @@ def evaluate(
     runs = outputs.read_table(home, "runs").filter(pl.col("status") == "succeeded")
     if run_id is None:
         if runs.is_empty():
-            raise CaeError(f"no succeeded run in {outputs.outputs_dir(home)}: run `cae run`")
+            raise CaeError(f"no succeeded run in {Home.of(home).outputs}: run `cae run`")
         run_id = runs.sort("created_at")["run_id"][-1]
     metrics = outputs.read_table(home, "metrics", run_id)
     pooled = metrics.filter(pl.col("window_id").is_null() & (pl.col("split") == "test"))
     if pooled.is_empty():
-        raise CaeError(f"run {run_id} has no pooled metrics in {outputs.outputs_dir(home)}")
+        raise CaeError(f"run {run_id} has no pooled metrics in {Home.of(home).outputs}")
     _print_pooled(run_id, pooled.to_dicts())
 
 

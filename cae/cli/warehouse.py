@@ -18,6 +18,7 @@ from cae.cli.app import (
     progress_bar,
 )
 from cae.errors import ConfigError
+from cae.home import Home
 
 __all__ = ["ingest", "sql", "status"]
 
@@ -130,7 +131,6 @@ def ingest(
 
 
 def _print_status(home: Path | None) -> None:
-    from cae import warehouse
     from cae.warehouse import ingest as ingest_lib
 
     con = open_warehouse(home, read_only=True)
@@ -138,7 +138,7 @@ def _print_status(home: Path | None) -> None:
         status = ingest_lib.warehouse_status(con)
     finally:
         con.close()
-    path = warehouse.warehouse_path(home)
+    path = Home.of(home).warehouse
     console.print(f"warehouse {path}", highlight=False, markup=False)
     print_frame(status["prices"], title="prices")
     print_frame(status["batches"], title="last batches")

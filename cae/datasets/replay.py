@@ -16,21 +16,21 @@ import polars as pl
 
 from cae import warehouse
 from cae.errors import ConfigError
+from cae.home import Home, HomeLike
 from cae.warehouse.ingest import ingest_sample_tickers, warehouse_status
 from cae.warehouse.sources.sample import read_sample_prices
 
 __all__ = ["landing_dir", "prepare_replay", "release_day"]
 
-REPLAY_DIR = "replay"
 BASE_FILE = "0000-base.csv"  # sorts before every day file
 
 
-def landing_dir(home: str | os.PathLike[str] | None) -> Path:
+def landing_dir(home: HomeLike) -> Path:
     """Return the landing folder the daily flow ingests during a replay."""
-    return warehouse.home_dir(home) / REPLAY_DIR / "landing"
+    return Home.of(home).landing
 
 
-def prepare_replay(home: str | os.PathLike[str] | None, days: int) -> list[Path]:
+def prepare_replay(home: HomeLike, days: int) -> list[Path]:
     """Write the base file and one waiting file per replayed day; return the day files in order.
 
     Raises `ConfigError` if `days` leaves no history, or if the warehouse already holds any of
@@ -45,21 +45,20 @@ def prepare_replay(home: str | os.PathLike[str] | None, days: int) -> list[Path]
         last = warehouse_status(con.cursor())["prices"]["last_date"][0]
         if last is not None and last >= first_replayed:
             raise ConfigError(
-                f"{warehouse.warehouse_path(home)} already holds prices up to {last}; replaying "
+                f"{Home.of(home).warehouse} already holds prices up to {last}; replaying "
                 f"from {first_replayed} needs a home without them (use a fresh --home)"
             )
         ingest_sample_tickers(con)
-    root = warehouse.home_dir(home) / REPLAY_DIR
     _write_settled(prices.filter(pl.col("date") < first_replayed), landing_dir(home) / BASE_FILE)
     waiting = []
     for day in dates[-days:]:
-        path = root / "waiting" / f"{day}.csv"
+        path = Home.of(home).waiting / f"{day}.csv"
         _write_settled(prices.filter(pl.col("date") == day), path)
         waiting.append(path)
     return waiting
 
 
-def release_day(home: str | os.PathLike[str] | None, day_file: Path) -> Path:
+def release_day(home: HomeLike, day_file: Path) -> Path:
     """Move one waiting day file into the landing folder; return its new path."""
     target = landing_dir(home) / day_file.name
     os.replace(day_file, target)

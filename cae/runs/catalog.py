@@ -31,11 +31,10 @@ import polars as pl
 
 from cae import warehouse as wh
 from cae.errors import CaeError, ConfigError
-from cae.runs.outputs import outputs_dir, scratch_path
+from cae.home import Home, HomeLike
+from cae.runs.outputs import scratch_path
 
 __all__ = [
-    "CATALOG_FILE",
-    "SNAPSHOT_FILE",
     "build_catalog",
     "catalog_path",
     "connect",
@@ -45,8 +44,6 @@ __all__ = [
     "snapshot_warehouse",
 ]
 
-CATALOG_FILE = "catalog.duckdb"
-SNAPSHOT_FILE = "warehouse_snapshot.duckdb"
 WarehouseMode = Literal["snapshot", "live", "none"]
 _WAREHOUSE_MODES = ("snapshot", "live", "none")
 _SNAPSHOT_HINT = (
@@ -55,17 +52,17 @@ _SNAPSHOT_HINT = (
 )
 
 
-def catalog_path(home: str | os.PathLike[str] | None = None) -> Path:
+def catalog_path(home: HomeLike = None) -> Path:
     """Return `<home>/outputs/catalog.duckdb`."""
-    return outputs_dir(home) / CATALOG_FILE
+    return Home.of(home).catalog
 
 
-def snapshot_path(home: str | os.PathLike[str] | None = None) -> Path:
+def snapshot_path(home: HomeLike = None) -> Path:
     """Return `<home>/outputs/warehouse_snapshot.duckdb`, the copy readers attach."""
-    return outputs_dir(home) / SNAPSHOT_FILE
+    return Home.of(home).snapshot
 
 
-def build_catalog(home: str | os.PathLike[str] | None = None) -> Path:
+def build_catalog(home: HomeLike = None) -> Path:
     """Write the catalog file from `sql/catalog_views.sql`: build aside, then rename into place.
 
     The rename means a reader holding the old file keeps reading it and no lock is needed.
@@ -82,7 +79,7 @@ def build_catalog(home: str | os.PathLike[str] | None = None) -> Path:
     return target
 
 
-def ensure_catalog(home: str | os.PathLike[str] | None = None) -> Path:
+def ensure_catalog(home: HomeLike = None) -> Path:
     """Return the catalog file, (re)building it when missing or built from other view SQL."""
     path = catalog_path(home)
     if path.is_file():
@@ -97,7 +94,7 @@ def ensure_catalog(home: str | os.PathLike[str] | None = None) -> Path:
 
 
 def snapshot_warehouse(
-    home: str | os.PathLike[str] | None = None, con: duckdb.DuckDBPyConnection | None = None
+    home: HomeLike = None, con: duckdb.DuckDBPyConnection | None = None
 ) -> Path | None:
     """Copy the warehouse to `warehouse_snapshot.duckdb` for readers; return it, or None if busy.
 
@@ -106,7 +103,7 @@ def snapshot_warehouse(
     for the copy; if a writer holds it, nothing happens and None is returned, because waiting
     for the lock is exactly what readers must not do.
     """
-    path = wh.warehouse_path(home)
+    path = Home.of(home).warehouse
     tmp = _tmp_db(home)
     target = snapshot_path(home)
     try:
@@ -129,7 +126,7 @@ def snapshot_warehouse(
 
 
 def connect(
-    home: str | os.PathLike[str] | None = None, *, warehouse: WarehouseMode = "snapshot"
+    home: HomeLike = None, *, warehouse: WarehouseMode = "snapshot"
 ) -> duckdb.DuckDBPyConnection:
     """Open the catalog read-only, with warehouse tables attached as `warehouse` when available.
 
@@ -141,11 +138,11 @@ def connect(
     """
     if warehouse not in _WAREHOUSE_MODES:
         raise ConfigError(f"warehouse must be one of {_WAREHOUSE_MODES}, got {warehouse!r}")
-    folder = outputs_dir(home)
+    folder = Home.of(home).outputs
     folder.mkdir(parents=True, exist_ok=True)
     path = ensure_catalog(home)
     con = duckdb.connect(str(path), read_only=True, config={"file_search_path": str(folder)})
-    source = {"snapshot": snapshot_path(home), "live": wh.warehouse_path(home)}.get(warehouse)
+    source = {"snapshot": snapshot_path(home), "live": Home.of(home).warehouse}.get(warehouse)
     if warehouse == "snapshot" and not source.is_file() and snapshot_warehouse(home) is None:
         return con
     if source is None:
@@ -163,7 +160,7 @@ def connect(
 
 
 def query(
-    home: str | os.PathLike[str] | None,
+    home: HomeLike,
     sql: str,
     *,
     params: dict[str, Any] | None = None,
@@ -201,5 +198,5 @@ def _views_sha256() -> str:
     return hashlib.sha256(wh.read_sql("catalog_views").encode()).hexdigest()
 
 
-def _tmp_db(home: str | os.PathLike[str] | None) -> Path:
+def _tmp_db(home: HomeLike) -> Path:
     return scratch_path(home, ".duckdb")

@@ -40,21 +40,19 @@ import polars as pl
 
 from cae import warehouse
 from cae.errors import CaeError, ConfigError
+from cae.home import Home, HomeLike
 from cae.runs import owners as run_owners
 from cae.runs import versions
 from cae.runs.schemas import SCHEMAS, polars_schema, validate
 
 __all__ = [
-    "DATA_FILE",
     "GONE_REASON",
-    "OUTPUTS_DIR",
     "RUN_STATUSES",
     "TABLES",
     "failure_reason",
     "finish_run",
     "mark_abandoned_runs",
     "new_run_id",
-    "outputs_dir",
     "partition_path",
     "read_table",
     "run",
@@ -63,10 +61,6 @@ __all__ = [
     "write_table",
 ]
 
-OUTPUTS_DIR = "outputs"
-DATA_FILE = "data.parquet"
-STAGING_DIR = ".staging"
-TMP_DIR = ".tmp"
 OWNER_FILE = "owner.json"
 COMPRESSION = "zstd"
 RUN_STATUSES = ("running", "succeeded", "failed")
@@ -80,15 +74,10 @@ GONE_REASON = "process gone"  # the run's process died without marking it (kill 
 MAX_REASON_CHARS = 500  # runs.failure_reason is one line for tables and the CLI
 
 
-def outputs_dir(home: str | os.PathLike[str] | None = None) -> Path:
-    """Return `<home>/outputs`, the root of every output table."""
-    return warehouse.home_dir(home) / OUTPUTS_DIR
-
-
-def partition_path(home: str | os.PathLike[str] | None, table: str, run_id: str) -> Path:
+def partition_path(home: HomeLike, table: str, run_id: str) -> Path:
     """Return the published file of one table and run (it may not exist)."""
     _check_table(table)
-    return outputs_dir(home) / table / f"run_id={run_id}" / DATA_FILE
+    return Home.of(home).partition(table, run_id)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -101,7 +90,7 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def start_run(
-    home: str | os.PathLike[str] | None,
+    home: HomeLike,
     config: Any,
     *,
     run_id: str | None = None,
@@ -139,7 +128,7 @@ def start_run(
 
 
 def write_table(
-    home: str | os.PathLike[str] | None,
+    home: HomeLike,
     run_id: str,
     table: str,
     frame: pl.DataFrame,
@@ -158,7 +147,9 @@ def write_table(
     _check_name(part, "part")
     staging = _staging_dir(home, run_id)
     if not (staging / OWNER_FILE).is_file():
-        raise CaeError(f"run {run_id} is not running in {outputs_dir(home)}: call start_run first")
+        raise CaeError(
+            f"run {run_id} is not running in {Home.of(home).outputs}: call start_run first"
+        )
     target = staging / table / f"part-{part}.parquet"
     clean = validate(table, _drop_run_id(frame, run_id, table), where=f"{target} (run {run_id})")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -166,9 +157,7 @@ def write_table(
     return target
 
 
-def finish_run(
-    home: str | os.PathLike[str] | None, run_id: str, status: str, reason: str | None = None
-) -> None:
+def finish_run(home: HomeLike, run_id: str, status: str, reason: str | None = None) -> None:
     """End a run: publish its staged tables (`succeeded`) or discard them (`failed`, `reason`).
 
     On success each staged table becomes `<table>/run_id=<id>/data.parquet` through a rename, and
@@ -179,7 +168,7 @@ def finish_run(
         raise ConfigError(f"finish_run status must be one of {RUN_STATUSES[1:]}, got {status!r}")
     row = read_table(home, "runs", run_id)
     if row.is_empty():
-        raise CaeError(f"no run {run_id} in {outputs_dir(home)}")
+        raise CaeError(f"no run {run_id} in {Home.of(home).outputs}")
     if row["status"][0] != "running":
         # Finishing twice would publish an empty staging area over the real results.
         raise CaeError(f"run {run_id} is not running (status {row['status'][0]})")
@@ -200,7 +189,7 @@ def finish_run(
 
 
 @contextmanager
-def run(home: str | os.PathLike[str] | None, config: Any, **start_kwargs: Any) -> Iterator[str]:
+def run(home: HomeLike, config: Any, **start_kwargs: Any) -> Iterator[str]:
     """Wrap a block in `start_run`/`finish_run`: `succeeded` if it returns, else `failed`."""
     run_id = start_run(home, config, **start_kwargs)
     try:
@@ -226,7 +215,7 @@ def failure_reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {message}"[:MAX_REASON_CHARS]
 
 
-def mark_abandoned_runs(home: str | os.PathLike[str] | None = None) -> list[str]:
+def mark_abandoned_runs(home: HomeLike = None) -> list[str]:
     """Mark `running` runs whose process on this host is gone as failed; return their ids.
 
     Ownership rules are in `cae.run_owners` (pid plus process start time, this host only). The
@@ -246,9 +235,7 @@ def mark_abandoned_runs(home: str | os.PathLike[str] | None = None) -> list[str]
     return abandoned
 
 
-def read_table(
-    home: str | os.PathLike[str] | None, table: str, run_id: str | None = None
-) -> pl.DataFrame:
+def read_table(home: HomeLike, table: str, run_id: str | None = None) -> pl.DataFrame:
     """Read the published rows of one output table, for one run or all; no DuckDB lock involved.
 
     Returns the table's full schema (with `run_id` first) even when nothing is published.
@@ -258,7 +245,7 @@ def read_table(
         files = [partition_path(home, table, run_id)]
         files = [f for f in files if f.is_file()]
     else:
-        files = sorted((outputs_dir(home) / table).glob(f"run_id=*/{DATA_FILE}"))
+        files = Home.of(home).partitions(table)
     empty = pl.DataFrame(schema={"run_id": pl.Utf8, **polars_schema(table)})
     if not files:
         return empty
@@ -271,24 +258,22 @@ def read_table(
     return pl.concat(frames, how="diagonal_relaxed").select(empty.columns).cast(empty.schema)
 
 
-def _resolve_data_version(
-    home: str | os.PathLike[str] | None, con: duckdb.DuckDBPyConnection | None
-) -> str:
+def _resolve_data_version(home: HomeLike, con: duckdb.DuckDBPyConnection | None) -> str:
     if con is not None:
         return versions.data_version(con)
-    if not warehouse.warehouse_path(home).is_file():
+    if not Home.of(home).warehouse.is_file():
         return "no-warehouse"
     try:
         with warehouse.connect(home, read_only=True) as ro:
             return versions.data_version(ro)
     except (duckdb.IOException, duckdb.ConnectionException) as error:
         raise CaeError(
-            f"cannot read the data version: {warehouse.warehouse_path(home)} is locked by a "
+            f"cannot read the data version: {Home.of(home).warehouse} is locked by a "
             "writer; pass the writer's connection as con= or data_version="
         ) from error
 
 
-def _publish_staged(home: str | os.PathLike[str] | None, run_id: str, staging: Path) -> None:
+def _publish_staged(home: HomeLike, run_id: str, staging: Path) -> None:
     # Compact every table first (the slow part), then rename them all (the fast part), so the
     # moment where some tables are new and others old is as short as it can be.
     compacted = {}
@@ -314,14 +299,12 @@ def _compact(parts: list[Path], target: Path) -> None:
     pl.scan_parquet(parts).sink_parquet(target, compression=COMPRESSION)
 
 
-def _unpublish(home: str | os.PathLike[str] | None, run_id: str) -> None:
+def _unpublish(home: HomeLike, run_id: str) -> None:
     for table in DATA_TABLES:
         partition_path(home, table, run_id).unlink(missing_ok=True)
 
 
-def _set_status(
-    home: str | os.PathLike[str] | None, row: pl.DataFrame, status: str, reason: str | None
-) -> None:
+def _set_status(home: HomeLike, row: pl.DataFrame, status: str, reason: str | None) -> None:
     run_id = row["run_id"][0]
     finished = row.drop("run_id").with_columns(
         finished_at=pl.lit(datetime.now(UTC)),
@@ -331,51 +314,47 @@ def _set_status(
     _publish_frame(home, "runs", run_id, finished)
 
 
-def _refuse_live_run(home: str | os.PathLike[str] | None, run_id: str) -> None:
+def _refuse_live_run(home: HomeLike, run_id: str) -> None:
     # Called after mark_abandoned_runs: a row still `running` belongs to a live process.
     status = read_table(home, "runs", run_id)["status"].to_list()
     if status == ["running"]:
         raise CaeError(f"run {run_id} is already running in another process; wait or pick a new id")
 
 
-def _publish_frame(
-    home: str | os.PathLike[str] | None, table: str, run_id: str, frame: pl.DataFrame
-) -> None:
+def _publish_frame(home: HomeLike, table: str, run_id: str, frame: pl.DataFrame) -> None:
     target = partition_path(home, table, run_id)
     clean = validate(table, frame, where=f"{target} (run {run_id})")
     target.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write_parquet(home, clean, target)
 
 
-def _atomic_write_parquet(
-    home: str | os.PathLike[str] | None, frame: pl.DataFrame, target: Path
-) -> None:
+def _atomic_write_parquet(home: HomeLike, frame: pl.DataFrame, target: Path) -> None:
     tmp = scratch_path(home)
     frame.write_parquet(tmp, compression=COMPRESSION)
     os.replace(tmp, target)
 
 
-def _atomic_write_bytes(home: str | os.PathLike[str] | None, target: Path, data: bytes) -> None:
+def _atomic_write_bytes(home: HomeLike, target: Path, data: bytes) -> None:
     tmp = scratch_path(home)
     tmp.write_bytes(data)
     os.replace(tmp, target)
 
 
-def scratch_path(home: str | os.PathLike[str] | None, suffix: str = ".part") -> Path:
+def scratch_path(home: HomeLike, suffix: str = ".part") -> Path:
     """Return a fresh file name in `<home>/outputs/.tmp` to write before renaming into place.
 
     It is on the same filesystem as every output, so `os.replace` is an atomic rename. The name
     starts with the calling process's owner token, so `mark_abandoned_runs` removes the file if
     that process dies before the rename (a writer may add to the name, e.g. DuckDB's `.wal`).
     """
-    folder = outputs_dir(home) / TMP_DIR
+    folder = Home.of(home).scratch
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{run_owners.owner_token()}_{uuid.uuid4().hex}{suffix}"
 
 
-def _staging_dir(home: str | os.PathLike[str] | None, run_id: str) -> Path:
+def _staging_dir(home: HomeLike, run_id: str) -> Path:
     _check_name(run_id, "run_id")
-    return outputs_dir(home) / STAGING_DIR / f"run_id={run_id}"
+    return Home.of(home).staged_run(run_id)
 
 
 def _drop_run_id(frame: pl.DataFrame, run_id: str, table: str) -> pl.DataFrame:
@@ -405,8 +384,8 @@ def _check_name(name: str, what: str) -> None:
         raise ConfigError(f"{what} {name!r} must match {_SAFE_NAME.pattern}")
 
 
-def _remove_dead_scratch(home: str | os.PathLike[str] | None) -> None:
-    folder = outputs_dir(home) / TMP_DIR
+def _remove_dead_scratch(home: HomeLike) -> None:
+    folder = Home.of(home).scratch
     if not folder.is_dir():
         return
     for path in folder.iterdir():
@@ -417,11 +396,11 @@ def _remove_dead_scratch(home: str | os.PathLike[str] | None) -> None:
             path.unlink(missing_ok=True)
 
 
-def _remove_orphan_staging(home: str | os.PathLike[str] | None, running: set[str]) -> None:
+def _remove_orphan_staging(home: HomeLike, running: set[str]) -> None:
     # A run killed after its `runs` row was rewritten, or before its first one, leaves a staging
     # folder no `running` row points at. `start_run` creates the folder a moment before it
     # writes `owner.json`, so a folder without one is removed only once it is old.
-    folder = outputs_dir(home) / STAGING_DIR
+    folder = Home.of(home).staging
     if not folder.is_dir():
         return
     for staging in folder.glob("run_id=*"):

@@ -16,6 +16,7 @@ import polars as pl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from cae.home import Home, HomeLike
 from cae.runs import outputs
 
 __all__ = [
@@ -31,15 +32,14 @@ __all__ = [
 ]
 
 PLOTS = ("cumulative_factors", "r2_by_window", "beta_distributions")
-PLOTS_DIR = "plots"
 DPI = 100
 PANEL_SIZE_IN = (8.0, 3.0)  # width, height of one model's panel, in inches
 BETA_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)  # whiskers at 5%/95%: robust to a few wild betas
 
 
-def plots_dir(home: str | os.PathLike[str] | None, run_id: str) -> Path:
+def plots_dir(home: HomeLike, run_id: str) -> Path:
     """Return `<home>/outputs/plots/run_id=<id>/`, where a run's PNGs live."""
-    return outputs.outputs_dir(home) / PLOTS_DIR / f"run_id={run_id}"
+    return Home.of(home).plots(run_id)
 
 
 def cumulative_factor_returns(
@@ -155,7 +155,7 @@ def plot_beta_distributions(betas: pl.DataFrame, path: str | os.PathLike[str]) -
     return _save(fig, path)
 
 
-def write_plots(home: str | os.PathLike[str] | None, run_id: str) -> dict[str, Path]:
+def write_plots(home: HomeLike, run_id: str) -> dict[str, Path]:
     """Write every plot a run's published tables allow; return plot name -> PNG path.
 
     A plot whose table is empty (e.g. a run that stored no betas) is skipped, not drawn blank.

@@ -17,11 +17,11 @@ from pathlib import Path
 import polars as pl
 
 from cae.errors import CaeError
+from cae.home import Home, HomeLike
 from cae.runs import outputs, plots
 
-__all__ = ["REPORTS_DIR", "render_report", "report_path", "summarise_metrics", "write_report"]
+__all__ = ["render_report", "report_path", "summarise_metrics", "write_report"]
 
-REPORTS_DIR = "reports"
 FLOAT_DIGITS = 4  # R2 on daily returns lives in the 1e-3..1e-1 range; 4 digits show it
 POOLING_PARTS = ("sse_total", "sse_pred", "ssy")  # stored for pooling; not for reading
 MAX_TABLE_ROWS = 200  # a per-window table beyond this is for SQL, not for reading
@@ -36,9 +36,9 @@ img { max-width: 100%; border: 1px solid #ddd; margin-bottom: 1em; }
 """
 
 
-def report_path(home: str | os.PathLike[str] | None, run_id: str) -> Path:
+def report_path(home: HomeLike, run_id: str) -> Path:
     """Return the default report file, `<home>/outputs/reports/<run_id>.html`."""
-    return outputs.outputs_dir(home) / REPORTS_DIR / f"{run_id}.html"
+    return Home.of(home).report(run_id)
 
 
 def summarise_metrics(metrics: pl.DataFrame, split: str = "test") -> pl.DataFrame:
@@ -73,11 +73,11 @@ def summarise_metrics(metrics: pl.DataFrame, split: str = "test") -> pl.DataFram
     )
 
 
-def render_report(home: str | os.PathLike[str] | None, run_id: str) -> str:
+def render_report(home: HomeLike, run_id: str) -> str:
     """Return the HTML report of one run; raise `CaeError` if the run does not exist."""
     run = outputs.read_table(home, "runs", run_id)
     if run.is_empty():
-        raise CaeError(f"no run {run_id} in {outputs.outputs_dir(home)}")
+        raise CaeError(f"no run {run_id} in {Home.of(home).outputs}")
     info = run.row(0, named=True)
     metrics = outputs.read_table(home, "metrics", run_id)
     windows = outputs.read_table(home, "windows", run_id).drop("run_id").sort("window_id")
@@ -117,7 +117,7 @@ def render_report(home: str | os.PathLike[str] | None, run_id: str) -> str:
 
 
 def write_report(
-    home: str | os.PathLike[str] | None,
+    home: HomeLike,
     run_id: str,
     path: str | os.PathLike[str] | None = None,
 ) -> Path:

@@ -1,12 +1,9 @@
 """The DuckDB warehouse: migrations, price ingest and its sources, corporate actions."""
 
 from cae.warehouse.db import (
-    DEFAULT_HOME,
-    WAREHOUSE_FILE,
     apply_migrations,
     check_intact,
     connect,
-    home_dir,
     home_error,
     home_errors,
     is_interrupted_query,
@@ -16,16 +13,12 @@ from cae.warehouse.db import (
     schema_version,
     sql_dir,
     transaction,
-    warehouse_path,
 )
 
 __all__ = [
-    "DEFAULT_HOME",
-    "WAREHOUSE_FILE",
     "apply_migrations",
     "check_intact",
     "connect",
-    "home_dir",
     "home_error",
     "home_errors",
     "is_interrupted_query",
@@ -35,5 +28,4 @@ __all__ = [
     "schema_version",
     "sql_dir",
     "transaction",
-    "warehouse_path",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,14 +23,12 @@ import duckdb
 import polars as pl
 
 from cae.errors import ConfigError, HomeError
+from cae.home import Home, HomeLike
 
 __all__ = [
-    "DEFAULT_HOME",
-    "WAREHOUSE_FILE",
     "apply_migrations",
     "check_intact",
     "connect",
-    "home_dir",
     "home_error",
     "home_errors",
     "is_interrupted_query",
@@ -41,11 +38,8 @@ __all__ = [
     "schema_version",
     "sql_dir",
     "transaction",
-    "warehouse_path",
 ]
 
-DEFAULT_HOME = Path("data")
-WAREHOUSE_FILE = "warehouse.duckdb"
 # A DuckDB file starts with three 4 KiB headers (main header, two database headers) before its
 # blocks; a file shorter than that plus its blocks was cut short.
 DUCKDB_HEADER_BYTES = 3 * 4096
@@ -62,18 +56,6 @@ _BLOCK_NAME = re.compile(r"^-- name: (\w+)[ \t]*\n", re.MULTILINE)
 # A signal that arrives while DuckDB runs a query stops the query, and DuckDB raises this in
 # place of the exception the signal handler raised (cae's Interrupted, Prefect's TerminationSignal).
 _QUERY_INTERRUPTED = "Query interrupted"
-
-
-def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
-    """Return the cae home directory: the argument, else `$CAE_HOME`, else `./data`."""
-    if home is not None:
-        return Path(home)
-    return Path(os.environ.get("CAE_HOME", DEFAULT_HOME))
-
-
-def warehouse_path(home: str | os.PathLike[str] | None = None) -> Path:
-    """Return the warehouse file inside the home directory."""
-    return home_dir(home) / WAREHOUSE_FILE
 
 
 def sql_dir() -> Traversable:
@@ -174,15 +156,13 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
-def connect(
-    home: str | os.PathLike[str] | None = None, *, read_only: bool = False
-) -> duckdb.DuckDBPyConnection:
+def connect(home: HomeLike = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse in `home`, creating it and applying migrations when writable.
 
     Raises `ConfigError` when another process holds the file, and `HomeError` when the file is
     damaged (cut short, not a DuckDB file) or the home is read-only or full.
     """
-    path = warehouse_path(home)
+    path = Home.of(home).warehouse
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -200,13 +180,13 @@ def connect(
     return con
 
 
-def check_intact(home: str | os.PathLike[str] | None = None) -> None:
+def check_intact(home: HomeLike = None) -> None:
     """Raise `HomeError` if the warehouse file is damaged; a missing or busy file passes.
 
     For callers that open the warehouse later, inside retried Prefect tasks, where a damaged
     file would fail every attempt with a traceback in the logs.
     """
-    if not warehouse_path(home).is_file():
+    if not Home.of(home).warehouse.is_file():
         return
     try:
         connect(home, read_only=True).close()

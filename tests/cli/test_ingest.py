@@ -5,6 +5,7 @@ import polars as pl
 import pytest
 
 from cae import cli
+from cae.home import Home
 
 GOOD = "ticker,date,open,high,low,close,volume\nAAA,2020-01-02,10,11,9,10.5,1000\n"
 
@@ -144,7 +145,7 @@ def test_a_locked_warehouse_is_a_one_line_error(tmp_path, capsys):
             "-c",
             "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
             "print('ready', flush=True); time.sleep(30)",
-            str(warehouse.warehouse_path(home)),
+            str(Home.of(home).warehouse),
         ],
         stdout=subprocess.PIPE,
         text=True,

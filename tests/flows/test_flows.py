@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from cae import cli, pipeline, warehouse
+from cae.home import Home
 from cae.runs import outputs
 from tests.support.pipeline_fixtures import SMALL, market_prices, write_prices
 
@@ -173,7 +174,7 @@ def test_a_failure_mid_training_publishes_nothing_and_leaves_the_warehouse(lande
     assert runs["status"][-1] == "failed"
     for table in outputs.DATA_TABLES:
         assert outputs.read_table(home, table, failed).is_empty()
-    assert not (outputs.outputs_dir(home) / ".staging" / f"run_id={failed}").exists()
+    assert not Home.of(home).staged_run(failed).exists()
     with warehouse.connect(home, read_only=True) as con:
         after = _warehouse_state(con)
     assert after == before

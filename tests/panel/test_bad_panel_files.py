@@ -16,6 +16,7 @@ from polars.testing import assert_frame_equal
 
 from cae import warehouse
 from cae.cli import main
+from cae.home import Home
 
 GOOD = (
     "date,ticker,ret,c0,c1\n"
@@ -47,7 +48,7 @@ def _ingest(path, home, *extra):
 
 
 def _query(home, sql):
-    con = duckdb.connect(str(home / warehouse.WAREHOUSE_FILE), read_only=True)
+    con = duckdb.connect(str(Home.of(home).warehouse), read_only=True)
     try:
         return con.sql(sql).pl()
     finally:

@@ -10,6 +10,7 @@ import pytest
 
 from cae import warehouse
 from cae.errors import CaeError, ConfigError
+from cae.home import Home
 from cae.runs import catalog, outputs
 from tests.support import fake_outputs as fake
 
@@ -117,7 +118,7 @@ def test_snapshot_is_skipped_not_waited_for_when_a_writer_holds_the_warehouse(tm
     assert not catalog.snapshot_path(tmp_path).exists()
     assert catalog.snapshot_warehouse(tmp_path) == catalog.snapshot_path(tmp_path)
     assert catalog.query(tmp_path, "select count(*) as n from prices")["n"].to_list() == [0]
-    assert list((outputs.outputs_dir(tmp_path) / outputs.TMP_DIR).iterdir()) == []
+    assert list(Home.of(tmp_path).scratch.iterdir()) == []
 
 
 def test_live_mode_fails_clearly_while_a_writer_holds_the_warehouse(tmp_path):

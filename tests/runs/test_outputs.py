@@ -15,6 +15,7 @@ import pytest
 
 from cae import warehouse
 from cae.errors import CaeError, ConfigError, ValidationError
+from cae.home import Home
 from cae.runs import outputs, versions
 from cae.runs import owners as run_owners
 from tests.support import fake_outputs as fake
@@ -54,7 +55,7 @@ def test_partition_file_is_zstd_and_hive_partitioned(tmp_path):
     meta = pq.ParquetFile(path).metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
     assert "run_id" not in pq.read_schema(path).names
-    glob = str(outputs.outputs_dir(tmp_path) / "metrics" / "*" / "*.parquet")
+    glob = str(tmp_path / "outputs" / "metrics" / "*" / "*.parquet")
     rel = duckdb.read_parquet(glob, hive_partitioning=True)
     assert rel.select("run_id").distinct().fetchall() == [(run_id,)]
 
@@ -76,7 +77,7 @@ def test_exception_mid_run_leaves_no_rows_and_marks_the_run_failed(tmp_path):
     for table in outputs.DATA_TABLES:
         assert outputs.read_table(tmp_path, table).height == 0
     assert outputs.read_table(tmp_path, "runs")["status"].to_list() == ["failed"]
-    assert not (outputs.outputs_dir(tmp_path) / outputs.STAGING_DIR / f"run_id={run_id}").exists()
+    assert not Home.of(tmp_path).staged_run(run_id).exists()
 
 
 def test_a_failed_run_keeps_the_reason_in_one_line(tmp_path):
@@ -320,7 +321,7 @@ def test_finishing_a_finished_run_is_refused_and_keeps_its_rows(tmp_path):
 
 def test_a_recycled_pid_does_not_keep_a_dead_run_alive(tmp_path):
     run_id = outputs.start_run(tmp_path, {})
-    owner_file = outputs.outputs_dir(tmp_path) / outputs.STAGING_DIR / f"run_id={run_id}"
+    owner_file = Home.of(tmp_path).staged_run(run_id)
     owner_file /= outputs.OWNER_FILE
     owner = json.loads(owner_file.read_text())
     assert owner["pid"] == os.getpid()
@@ -358,7 +359,7 @@ def test_scratch_files_of_dead_writers_go_and_live_ones_stay(tmp_path):
 
 
 def test_staging_left_by_dead_owners_goes_and_live_or_new_staging_stays(tmp_path):
-    staging = outputs.outputs_dir(tmp_path) / outputs.STAGING_DIR
+    staging = Home.of(tmp_path).staging
 
     def staged(run_id, owner=None, age_s=0.0):
         folder = staging / f"run_id={run_id}"

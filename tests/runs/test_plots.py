@@ -102,7 +102,7 @@ def test_write_plots_puts_pngs_next_to_the_run_outputs(tmp_path):
             outputs.write_table(tmp_path, run_id, table, frame)
     written = plots.write_plots(tmp_path, run_id)
     assert sorted(written) == sorted(plots.PLOTS)
-    folder = outputs.outputs_dir(tmp_path) / "plots" / f"run_id={run_id}"
+    folder = tmp_path / "outputs" / "plots" / f"run_id={run_id}"
     assert {p.parent for p in written.values()} == {folder}
     assert all(_png_size(p)[0] == 800 for p in written.values())
 

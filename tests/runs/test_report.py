@@ -21,7 +21,7 @@ def run_id(tmp_path):
 
 def test_report_is_one_file_with_every_plot_inline(tmp_path, run_id):
     path = report.write_report(tmp_path, run_id)
-    assert path == outputs.outputs_dir(tmp_path) / "reports" / f"{run_id}.html"
+    assert path == tmp_path / "outputs" / "reports" / f"{run_id}.html"
     text = path.read_text(encoding="utf-8")
     images = re.findall(r'<img alt="(\w+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', text)
     assert [name for name, _ in images] == list(report.plots.PLOTS)

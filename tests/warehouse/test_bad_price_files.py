@@ -18,7 +18,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from cae import cli, warehouse
+from cae import cli
+from cae.home import Home
 from cae.warehouse.sources import files
 
 HEADER = "ticker,date,open,high,low,close,volume\n"
@@ -70,8 +71,8 @@ def run_ingest(
     code = cli.main(["ingest", *(str(folder / n) for n in names), *args, "--home", str(home)])
     captured = capsys.readouterr()
     result = Ingested(code, captured.out, captured.err)
-    if warehouse.warehouse_path(home).exists():
-        con = duckdb.connect(str(warehouse.warehouse_path(home)), read_only=True)
+    if Home.of(home).warehouse.exists():
+        con = duckdb.connect(str(Home.of(home).warehouse), read_only=True)
         try:
             result.prices = con.execute(
                 "select ticker, strftime(date, '%Y-%m-%d'), close from prices order by all"
@@ -268,7 +269,7 @@ def test_a_rejected_line_keeps_its_text_and_field_count(tmp_path, capsys):
     content = HEADER + ROW_A + 'CCC,"a,b",1,1,1,1,1,surplus\r\n'
     result = run_ingest(tmp_path, capsys, {"extra.csv": content.encode()})
     home = tmp_path / "home"
-    con = duckdb.connect(str(warehouse.warehouse_path(home)), read_only=True)
+    con = duckdb.connect(str(Home.of(home).warehouse), read_only=True)
     row = con.execute("select row_number, raw, reason from rejected_rows").fetchone()
     con.close()
     assert result.prices == [GOOD_ROWS[0]]
@@ -283,7 +284,7 @@ def test_a_long_rejected_line_is_stored_cut(tmp_path, capsys):
     surplus = ",".join(["9"] * 1000)
     content = HEADER + ROW_A + f"CCC,2020-01-02,1,1,1,1,1,{surplus}\n"
     run_ingest(tmp_path, capsys, {"extra.csv": content.encode()})
-    con = duckdb.connect(str(warehouse.warehouse_path(tmp_path / "home")), read_only=True)
+    con = duckdb.connect(str(Home.of(tmp_path / "home").warehouse), read_only=True)
     (raw,) = con.execute("select raw from rejected_rows").fetchone()
     con.close()
     assert raw.startswith("CCC,2020-01-02,1,1,1,1,1,9,9")
@@ -601,7 +602,7 @@ def test_a_drop_folder_rejects_lines_and_names_a_refused_file_without_stopping(t
     assert line.startswith("error: 1 unreadable file(s) in ")
     assert "(1 other file(s) ingested): " in line
     assert "a.csv: dates such as '01/02/2010' read as %m/%d/%Y" in line
-    con = duckdb.connect(str(warehouse.warehouse_path(home)), read_only=True)
+    con = duckdb.connect(str(Home.of(home).warehouse), read_only=True)
     prices = con.execute("select ticker from prices order by 1").fetchall()
     rejects = con.execute("select row_number, raw from rejected_rows").fetchall()
     con.close()
