@@ -277,12 +277,25 @@ def test_a_registered_function_is_computed_and_needs_its_docs_line(base, daily, 
     assert out[absret].equals(base.sort("ticker", "date")["ret"].abs().alias(absret))
     assert kernel_values(base, [absret]) is None  # computed by its expression
     assert _docs_mismatches(DOCS.read_text()) == ["absret: registered, but no line in docs"]
-    indmom = next(line for line in DOCS.read_text().splitlines() if line.startswith("| indmom "))
-    line = "| absret | \\|ret\\| at d | {window} | close | - |"
-    documented = DOCS.read_text().replace(indmom, f"{indmom}\n{line.format(window='1 (1)')}")
+    documented = _with_docs_line("| absret | \\|ret\\| at d | 1 (1) | close | - |")
     assert _docs_mismatches(documented) == []
-    misdocumented = documented.replace("| 1 (1) |", "| 5 (5) |")
-    assert _docs_mismatches(misdocumented) == ["absret: docs window 5, registry 1"]
+    assert _docs_mismatches(documented.replace("| 1 (1) |", "| 5 (5) |")) == [
+        "absret: docs window 5, registry 1"
+    ]
+    assert _docs_mismatches(documented.replace("| close | - |", "| volume | - |")) == [
+        "absret: docs needs 'volume', inputs need ['close']"
+    ]
+
+
+def test_a_docs_line_without_a_registry_entry_is_named():
+    documented = _with_docs_line("| ghost | a removed characteristic | 21 (21) | close | - |")
+    assert _docs_mismatches(documented) == ["ghost: a docs line, but not registered"]
+
+
+def _with_docs_line(line):
+    # The docs text with `line` added at the end of the characteristics table.
+    indmom = next(row for row in DOCS.read_text().splitlines() if row.startswith("| indmom "))
+    return DOCS.read_text().replace(indmom, f"{indmom}\n{line}")
 
 
 def test_another_tickers_rows_change_nothing_bit_for_bit(base, daily):
