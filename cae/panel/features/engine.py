@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from cae.errors import DataError
-from cae.panel.features.kernel import KERNEL_INPUTS, kernel_values
+from cae.panel.features.kernel import KERNEL_NAMES, kernel_values
 from cae.panel.features.registry import REGISTRY
 from cae.panel.features.windows import ROW, SESSION, TICKER_RUN, helper_columns, running_totals
 from cae.warehouse.schemas import PANEL_MAX_ABS_RETURN
@@ -86,11 +86,11 @@ def compute_daily(base: pl.DataFrame, names: Sequence[str] | None = None) -> pl.
     stage_zero = stage_names(0, names)
     # The compiled kernel computes what it can, the expressions (which define the values) the
     # rest: a newly registered characteristic works before the kernel learns it.
-    compiled = [name for name in stage_zero if name in KERNEL_INPUTS]
+    compiled = [name for name in stage_zero if name in KERNEL_NAMES]
     values = kernel_values(frame, compiled)
     if values is not None:
         frame = frame.with_columns(values.get_columns())
-        rest = [name for name in stage_zero if name not in KERNEL_INPUTS]
+        rest = [name for name in stage_zero if name not in KERNEL_NAMES]
         frame = _add(frame, rest, sessions=True)
         if rest:
             columns = [c for c in frame.columns if c not in stage_zero]

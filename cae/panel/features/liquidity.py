@@ -43,26 +43,26 @@ MVEL1_MIN_SESSIONS = HALF_YEAR
 _CS_DENOMINATOR = 3 - 2 * math.sqrt(2)  # Corwin & Schultz (2012), eq. 18
 
 
-@characteristic("dolvol", window=MONTH)
+@characteristic("dolvol", window=MONTH, inputs=("dollar_volume",))
 def dolvol() -> pl.Expr:
     """Log of mean daily dollar volume over the last 21 sessions."""
     return positive_log(trailing_mean(pl.col("dollar_volume"), MONTH))
 
 
-@characteristic("std_dolvol", window=MONTH)
+@characteristic("std_dolvol", window=MONTH, inputs=("dollar_volume",))
 def std_dolvol() -> pl.Expr:
     """Return the std of daily dollar volume over the last 21 sessions."""
     return trailing_std(pl.col("dollar_volume"), MONTH)
 
 
-@characteristic("ill", window=MONTH)
+@characteristic("ill", window=MONTH, inputs=("ret", "dollar_volume"))
 def ill() -> pl.Expr:
     """Amihud (2002) illiquidity: mean of |ret| / dollar volume over the last 21 sessions."""
     ratio = pl.when(pl.col("dollar_volume") > 0).then(pl.col("ret").abs() / pl.col("dollar_volume"))
     return trailing_mean(ratio, MONTH, ILL_MIN_SESSIONS)
 
 
-@characteristic("zerotrade", window=MONTH)
+@characteristic("zerotrade", window=MONTH, inputs=("volume",))
 def zerotrade() -> pl.Expr:
     """Count the zero-volume sessions among the last 21."""
     zero = trailing_count(pl.col("volume") == 0, MONTH)
@@ -108,7 +108,7 @@ def uses_shares(name: str) -> pl.Expr:
     return per_ticker(_USES_SHARES[name]().fill_null(False))
 
 
-@characteristic("turn", window=HALF_YEAR)
+@characteristic("turn", window=HALF_YEAR, inputs=("adj_volume", "adj_shares_out"))
 def turn() -> pl.Expr:
     """Share turnover: mean monthly volume over 3 months / shares outstanding (else a proxy).
 
@@ -126,7 +126,7 @@ def turn() -> pl.Expr:
     )
 
 
-@characteristic("std_turn", window=HALF_YEAR)
+@characteristic("std_turn", window=HALF_YEAR, inputs=("adj_volume", "adj_shares_out"))
 def std_turn() -> pl.Expr:
     """Std of daily turnover (volume / shares outstanding) over 21 sessions (else a proxy).
 
@@ -155,7 +155,7 @@ def _corwin_schultz_daily() -> tuple[pl.Expr, pl.Expr]:
     return pl.when(valid).then(spread.clip(lower_bound=0.0)), valid
 
 
-@characteristic("baspread", window=MONTH + 1)
+@characteristic("baspread", window=MONTH + 1, inputs=("adj_high", "adj_low"))
 def baspread() -> pl.Expr:
     """Corwin-Schultz (2012) high-low spread estimate, mean of 2-day estimates over 21 sessions."""
     spread, valid = _corwin_schultz_daily()
@@ -164,7 +164,7 @@ def baspread() -> pl.Expr:
     return trailing_mean(spread, MONTH, valid=valid)
 
 
-@characteristic("mvel1", window=YEAR)
+@characteristic("mvel1", window=YEAR, inputs=("adj_close", "adj_volume", "adj_shares_out"))
 def mvel1() -> pl.Expr:
     """Size: log(|close| x shares outstanding) at d (else log close x mean volume, 252 sessions).
 

@@ -47,7 +47,7 @@ def _centred() -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
     return s["n"], sxx, sxy, syy
 
 
-@characteristic("beta", window=BETA_WINDOW)
+@characteristic("beta", window=BETA_WINDOW, inputs=("ret", "mkt_ret"))
 def beta() -> pl.Expr:
     """OLS slope of daily returns on the market return over the last 252 sessions (min 126)."""
     _, sxx, sxy, _ = _centred()
@@ -60,7 +60,7 @@ def betasq() -> pl.Expr:
     return pl.col("beta") ** 2
 
 
-@characteristic("idiovol", window=BETA_WINDOW)
+@characteristic("idiovol", window=BETA_WINDOW, inputs=("ret", "mkt_ret"))
 def idiovol() -> pl.Expr:
     """Return the std of the beta regression's residuals (n - 2 degrees of freedom)."""
     n, sxx, sxy, syy = _centred()

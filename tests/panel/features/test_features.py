@@ -1,12 +1,24 @@
 import datetime as dt
+import itertools
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
 from cae.errors import DataError
-from cae.panel.features import REGISTRY, check_returns, compute_daily, lookback_sessions, names
+from cae.panel.features import (
+    REGISTRY,
+    characteristic,
+    check_returns,
+    compute_daily,
+    lookback_sessions,
+    names,
+    windows,
+)
+from cae.panel.features.kernel import KERNEL_NAMES, kernel_values
 
 N_DAYS = 800
 T = N_DAYS - 1  # the date every naive value below is computed at
@@ -172,12 +184,118 @@ def test_implausible_return_is_an_error_naming_the_row():
         check_returns(frame)
 
 
-def test_every_characteristic_has_its_line_in_the_docs():
-    from pathlib import Path
+DOCS = Path(__file__).parents[3] / "docs" / "characteristics.md"
+# The user's data each daily base column comes from (sql/daily_base.sql), in the words of the
+# docs table's "needs" column.
+NEEDS = {
+    "ret": {"close"},
+    "mkt_ret": {"close"},
+    "dollar_volume": {"close", "volume"},
+    "volume": {"volume"},
+    "adj_close": {"close", "splits"},
+    "adj_high": {"high", "splits"},
+    "adj_low": {"low", "splits"},
+    "adj_volume": {"volume", "splits"},
+    "adj_shares_out": {"shares_out", "splits"},
+    "sector": {"sectors"},
+}
 
-    docs = (Path(__file__).parents[3] / "docs" / "characteristics.md").read_text()
-    documented = {line.split("|")[1].strip() for line in docs.splitlines() if line.startswith("| ")}
-    assert set(names()) <= documented
+
+def _needs(name):
+    # A stage-1 input can be a characteristic: it needs what that one needs.
+    inputs = REGISTRY[name].inputs
+    return set().union(*(_needs(c) if c in REGISTRY else NEEDS[c] for c in inputs))
+
+
+def _docs_rows(text):
+    """Return the docs table's rows by name: {name: (window cell, needs cell)}."""
+    lines = text.splitlines()
+    start = lines.index("| name | formula (daily data) | window (min) | needs | source |") + 2
+    rows = {}
+    for line in itertools.takewhile(lambda line: line.startswith("|"), lines[start:]):
+        name, _, window, needs, _ = (c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1])
+        rows[name] = (window, needs)
+    return rows
+
+
+def _docs_mismatches(text):
+    """Return one line per disagreement between the docs table and the registry."""
+    rows = _docs_rows(text)
+    problems = [f"{n}: registered, but no line in docs" for n in names() if n not in rows]
+    problems += [f"{n}: a docs line, but not registered" for n in rows if n not in REGISTRY]
+    for name in [n for n in names() if n in rows]:
+        window_cell, needs_cell = rows[name]
+        # "21 (21)": the window, then the minimum in parentheses; a characteristic with two
+        # sources gives a window for each ("shares 63 (63), proxy 126 (126)").
+        documented = max(int(n) for n in re.findall(r"\d+", re.sub(r"\(.*?\)", "", window_cell)))
+        if documented != REGISTRY[name].window:
+            problems.append(f"{name}: docs window {documented}, registry {REGISTRY[name].window}")
+        if set(needs_cell.split(", ")) != _needs(name):
+            problems.append(
+                f"{name}: docs needs {needs_cell!r}, inputs need {sorted(_needs(name))}"
+            )
+    return problems
+
+
+def test_docs_table_matches_the_registry():
+    assert _docs_mismatches(DOCS.read_text()) == []
+
+
+def _columns_read(expr):
+    # The columns an expression reads, through the helper columns it shares with others.
+    found = set()
+    for root in expr.meta.root_names():
+        helper = windows.RUNNING.get(root, windows.STREAKS.get(root))
+        if helper is not None:
+            found |= _columns_read(helper)
+        elif root not in (windows.ROW, windows.SESSION, windows.TICKER_RUN, "date"):
+            found.add(root)
+    return found
+
+
+@pytest.mark.parametrize("name", names())
+def test_registered_inputs_are_the_columns_the_expression_reads(name):
+    assert _columns_read(REGISTRY[name].expr()) == set(REGISTRY[name].inputs)
+
+
+@pytest.fixture
+def absret():
+    """Register a characteristic as a user adds one; unregister it afterwards."""
+
+    @characteristic("absret", window=1, inputs=("ret",))
+    def _absret() -> pl.Expr:
+        """Absolute daily return."""
+        return pl.col("ret").abs()
+
+    yield "absret"
+    del REGISTRY["absret"]
+
+
+def test_a_registered_function_is_computed_and_needs_its_docs_line(base, daily, absret):
+    out = compute_daily(base)
+    assert out.select(pl.exclude(absret)).equals(daily)  # the kernel still computes the rest
+    assert out[absret].equals(base.sort("ticker", "date")["ret"].abs().alias(absret))
+    assert kernel_values(base, [absret]) is None  # computed by its expression
+    assert _docs_mismatches(DOCS.read_text()) == ["absret: registered, but no line in docs"]
+    documented = _with_docs_line("| absret | \\|ret\\| at d | 1 (1) | close | - |")
+    assert _docs_mismatches(documented) == []
+    assert _docs_mismatches(documented.replace("| 1 (1) |", "| 5 (5) |")) == [
+        "absret: docs window 5, registry 1"
+    ]
+    assert _docs_mismatches(documented.replace("| close | - |", "| volume | - |")) == [
+        "absret: docs needs 'volume', inputs need ['close']"
+    ]
+
+
+def test_a_docs_line_without_a_registry_entry_is_named():
+    documented = _with_docs_line("| ghost | a removed characteristic | 21 (21) | close | - |")
+    assert _docs_mismatches(documented) == ["ghost: a docs line, but not registered"]
+
+
+def _with_docs_line(line):
+    # The docs text with `line` added at the end of the characteristics table.
+    indmom = next(row for row in DOCS.read_text().splitlines() if row.startswith("| indmom "))
+    return DOCS.read_text().replace(indmom, f"{indmom}\n{line}")
 
 
 def test_another_tickers_rows_change_nothing_bit_for_bit(base, daily):
@@ -233,7 +351,6 @@ def test_unsorted_input_gives_the_sorted_result(base, daily):
 
 
 def test_running_totals_agree_padded_and_ticker_by_ticker(monkeypatch):
-    from cae.panel.features import windows
 
     rng = np.random.default_rng(11)
     lengths = [400, 3, 7, 1, 12]  # one long history among short ones: mostly padding
@@ -269,12 +386,13 @@ def test_an_overflowing_value_is_missing_not_inf():
 
 def _kernel_and_expressions(frame):
     from cae.panel.features import engine
-    from cae.panel.features.kernel import kernel_values
 
-    stage_zero = [n for n in names() if REGISTRY[n].stage == 0]
+    # The kernel computes registered per-ticker characteristics only, each checked here.
+    compiled = list(KERNEL_NAMES)
+    assert all(REGISTRY[name].stage == 0 for name in compiled)
     frame = frame.sort("ticker", "date")
-    expressions = engine._add(frame, stage_zero, sessions=True).select(stage_zero)
-    return kernel_values(frame, stage_zero), expressions
+    expressions = engine._add(frame, compiled, sessions=True).select(compiled)
+    return kernel_values(frame, compiled), expressions
 
 
 def test_compiled_kernel_gives_the_expressions_values_and_nulls(base):
@@ -301,7 +419,6 @@ def test_compiled_kernel_gives_the_expressions_values_and_nulls(base):
 
 
 def test_kernel_leaves_nan_inputs_to_the_expressions(base):
-    from cae.panel.features.kernel import kernel_values
 
     frame = base.with_columns(pl.col("dollar_volume").fill_null(float("nan")))
     assert (
@@ -315,9 +432,8 @@ def test_kernel_leaves_nan_inputs_to_the_expressions(base):
 def test_kernel_reads_sliced_and_chunked_columns_with_nulls_in_place(base):
     # The kernel reads a column's Arrow buffer and null mask in place: an offset (a slice) and
     # several chunks (a concat) must give what a fresh contiguous copy gives.
-    from cae.panel.features.kernel import KERNEL_INPUTS, kernel_values
 
-    names = list(KERNEL_INPUTS)
+    names = list(KERNEL_NAMES)
     frame = base.sort("ticker", "date").with_columns(
         pl.when(pl.int_range(pl.len()) % 7 == 3).then(None).otherwise(pl.col("ret")).alias("ret")
     )
