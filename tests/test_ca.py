@@ -41,7 +41,11 @@ def test_presets_set_depths():
 
 def test_defaults_are_the_papers_training_settings():
     config = CAConfig()
-    assert (config.lr, config.l1, config.batch_size) == (1e-3, 1e-4, 10_000)
+    assert (config.l1, config.batch_size) == (1e-4, 10_000)
+    # measured on GKX's Monte Carlo (CAConfig's [MC]): the top of GKX's lr grid, and an epoch
+    # of at least 20 steps so a small block is not one step per epoch
+    assert (config.lr, config.min_steps_per_epoch) == (1e-2, 20)
+    assert config.lr_grid == () and config.l1_grid == ()
     assert (config.max_epochs, config.patience, config.n_seeds) == (100, 5, 10)
     assert config.batch_norm and config.factor_input == "portfolios"
     assert 1e-5 <= config.l1 <= 1e-3 and 1e-3 <= config.lr <= 1e-2  # GKX tuning ranges
