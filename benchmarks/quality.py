@@ -79,9 +79,9 @@ class SelectedCA(SelectedModel):
 
 
 def ca_models(args: argparse.Namespace) -> list[tuple[str, Callable[[], FactorModel]]]:
-    """Return CA0..CA3 at the `CAConfig` defaults and, as `CAx_sel`, selected over the GKX grid."""
+    """Return CA0..CA3, CA0-reg..CA2-reg at the `CAConfig` defaults, and `CAx_sel` (GKX's grid)."""
     out = []
-    for name in ("CA0", "CA1", "CA2", "CA3"):
+    for name in ("CA0", "CA1", "CA2", "CA3", "CA0-reg", "CA1-reg", "CA2-reg"):
         base = CAConfig.preset(name, n_factors=N_FACTORS, n_seeds=args.n_seeds)
         grid = config_grid(base, lr=GRID_LR, l1=GRID_L1)
         out.append((name, lambda base=base: ConditionalAutoencoder(base)))

@@ -56,11 +56,6 @@ if TYPE_CHECKING:
 __all__ = ["ConditionalAutoencoder"]
 
 
-def _or_minus_inf(score: float) -> float:
-    """Rank a NaN validation score below every number, so it never wins a selection."""
-    return -math.inf if math.isnan(score) else score
-
-
 EVAL_DATES_PER_CHUNK = 64  # bounds the dense evaluation pass to 64 dates of activations
 
 
@@ -217,3 +212,8 @@ class ConditionalAutoencoder(FactorModel):
             f = regression_factors(beta, torch.where(mask, y, 0.0), mask, self.config.ridge)
             out.append(f.reshape(z.shape[0], -1))
         return torch.cat(out).to(panel.X.device) if out else panel.X.new_zeros((0, 0))
+
+
+def _or_minus_inf(score: float) -> float:
+    """Rank a NaN validation score below every number, so it never wins a selection."""
+    return -math.inf if math.isnan(score) else score
