@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -38,7 +39,6 @@ from cae.models.ipca import IPCA
 from cae.models.observable import Observable
 from cae.models.pca import PCA
 from cae.panel import characteristic_names, read_panel, refresh_panels
-from cae.selection import SelectedModel, config_grid
 from cae.simulate import Oracle, SimConfig, SimulatedPanel, simulate_panel
 from cae.tensors import Panel, panel_from_long
 from cae.windows import WindowPlan, plan_windows
@@ -54,39 +54,15 @@ GRID_L1 = (1e-5, 1e-4, 1e-3)
 MIN_DATES_PER_FACTOR = 5  # fewer test dates per factor and the tangency covariance is noise
 
 
-class _Fitted:
-    """Hands `select_model` a model that `ConditionalAutoencoder.fit_many` already fitted."""
-
-    def __init__(self, model: ConditionalAutoencoder):
-        self.model = model
-
-    def fit(self, train: Panel, val: Panel | None = None) -> ConditionalAutoencoder:
-        """Return the fitted model unchanged."""
-        return self.model
-
-
-class SelectedCA(SelectedModel):
-    """`SelectedModel` over CA configs, with grid members sharing a learning rate in one stack."""
-
-    def fit(self, train: Panel, val: Panel | None = None) -> SelectedCA:
-        """Fit the whole grid with `fit_many`, then select on `val` as `SelectedModel` does."""
-        fitted = iter(ConditionalAutoencoder.fit_many(self.configs, train, val))
-        self.factory = lambda _config: _Fitted(next(fitted))
-        super().fit(train, val)
-        best = self.selection_.best_config
-        print(f"  selected lr={best.lr:g} l1={best.l1:g}", file=sys.stderr, flush=True)
-        return self
-
-
 def ca_models(args: argparse.Namespace) -> list[tuple[str, Callable[[], FactorModel]]]:
     """Return CA0..CA3, CA0-reg..CA2-reg at the `CAConfig` defaults, and `CAx_sel` (GKX's grid)."""
     out = []
     for name in ("CA0", "CA1", "CA2", "CA3", "CA0-reg", "CA1-reg", "CA2-reg"):
         base = CAConfig.preset(name, n_factors=N_FACTORS, n_seeds=args.n_seeds)
-        grid = config_grid(base, lr=GRID_LR, l1=GRID_L1)
+        grid = replace(base, lr_grid=GRID_LR, l1_grid=GRID_L1)
         out.append((name, lambda base=base: ConditionalAutoencoder(base)))
         if args.grid:
-            out.append((f"{name}_sel", lambda grid=grid: SelectedCA(None, grid)))
+            out.append((f"{name}_sel", lambda grid=grid: ConditionalAutoencoder(grid)))
     return out
 
 
