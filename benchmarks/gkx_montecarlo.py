@@ -55,7 +55,7 @@ GKX_TRAINING = {
 
 # GKX (2021) Table 6, OOS total R2 in %, K = 3, as quoted by issue 12 (nonlinear design only).
 # The paper's text could not be read here, so no other cell is filled and these two are unchecked.
-GKX_TABLE6_TOTAL = {("nonlinear", "CA1 (GKX)"): 31.8, ("nonlinear", "ipca"): 11.9}
+GKX_TABLE6_TOTAL = {("nonlinear", "CA1 (GKX)", 3): 31.8, ("nonlinear", "ipca", 3): 11.9}
 
 ModelFactory = Callable[[], FactorModel]
 
@@ -135,7 +135,7 @@ def _of(model: str) -> pl.Expr:
     return pl.col("r2_total").filter(pl.col("model") == model).first()
 
 
-def summarise(rows: pl.DataFrame) -> pl.DataFrame:
+def summarise(rows: pl.DataFrame, k: int) -> pl.DataFrame:
     """Return mean and standard error over replications per design and model, in row order."""
     n = pl.len()
     per_rep = ["design", "rep"]
@@ -160,7 +160,8 @@ def summarise(rows: pl.DataFrame) -> pl.DataFrame:
         .sort("order")
         .drop("order")
     )
-    gkx = [GKX_TABLE6_TOTAL.get((d, m)) for d, m in out.select("design", "model").iter_rows()]
+    keys = out.select("design", "model").iter_rows()
+    gkx = [GKX_TABLE6_TOTAL.get((design, model, k)) for design, model in keys]
     return out.with_columns(gkx_total=pl.Series(gkx, dtype=pl.Float64))
 
 
@@ -212,7 +213,7 @@ def main() -> None:
         "gkx_total: GKX Table 6 as quoted by issue 12, NOT verified against the paper here "
         "(its text could not be read); other cells unknown."
     )
-    show(summarise(pl.DataFrame(rows)))
+    show(summarise(pl.DataFrame(rows), args.k))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ keep the best epoch's weights, and average an ensemble of seeds. Here every memb
 of an ensemble that shares an architecture trains in one stacked `CAStack`: one forward and
 backward pass per mini-batch for all of them. A member whose patience runs out is dropped from the
 working stack (its best weights are kept), so late epochs only pay for members still learning.
+An epoch is at least `CAConfig.min_steps_per_epoch` mini-batches: at GKX's 10,000 observations a
+small training block (200 stocks x 60 months) would otherwise be one Adam step per epoch, and
+patience would end training before the network has moved.
 """
 
 from __future__ import annotations
