@@ -104,12 +104,12 @@ class CAConfig:
     # managed portfolios (GKX21), raw returns (seed) or per-date regression on the betas (ours)
     factor_input: FactorInput = "portfolios"
     # L1 penalty on weights; GKX20 grid (1e-5, 1e-3), unverified; [rw] grid. [MC]: the grid
-    # chose 1e-4 in all 6 windows measured; 1e-3 wrecks managed-portfolio CA0/CA1 (6.0 / 9.3
-    # test R2 against 45.8 / 16.4 at 1e-4).
+    # chose 1e-4 in all 6 windows measured; 1e-3 wrecks managed-portfolio networks (linear CA0
+    # 6.0, nonlinear CA1 9.3 test R2 against 45.8 / 16.4 at 1e-4; lr 1e-3, replication 0).
     l1: float = 1e-4
     # Adam learning rate; GKX20 grid (1e-3, 1e-2), unverified; [rw], [rs]. [MC]: the grid chose
     # 1e-2 in all 6 windows measured (CA1, CA1-reg, nonlinear, 3 replications), as good as 1e-3
-    # (linear CA0 45.76 vs 45.80) and 2-4x fewer epochs.
+    # (linear CA0 45.76 vs 45.80) in 3-5x fewer epochs.
     lr: float = 1e-2
     # Validation-selected grids (GKX20): when non-empty, `fit` trains every (lr, l1) pair and
     # keeps the best validation total R2; empty uses `lr` / `l1` alone. [MC]: GKX's grid
@@ -121,8 +121,9 @@ class CAConfig:
     batch_dates: int | None = None  # fixed dates per mini-batch instead (the seed notebook: 32)
     # Fewer batches of `batch_size` and the dates are split into this many (`date_batches`).
     # [MC]: at GKX's 10,000 a 200 x 60 block is 1-2 Adam steps per epoch and CA1 reaches 10.3
-    # test R2 (linear CA0: 12.9, against IPCA's 46.0); 20 steps give 16.4 (CA0: 45.8); 10 and
-    # 40 were within noise of 20 (CA1-reg 40.1 / 40.7 / 40.8 at 10 / 20 / 40).
+    # test R2 (linear CA0: 12.9, against IPCA's 46.0; lr 1e-3, replication 0); 20 steps give
+    # 16.4 (CA0: 45.8); 10 and 40 were within noise of 20 (at lr 1e-2, CA1-reg 40.1 / 40.7 /
+    # 40.8 at 10 / 20 / 40).
     min_steps_per_epoch: int = 20
     max_epochs: int = 100  # upper bound on passes over the training block (GKX20; [rw])
     # Epochs without a better validation loss, i.e. evaluations at least `min_steps_per_epoch`
@@ -130,7 +131,9 @@ class CAConfig:
     patience: int = 5
     n_seeds: int = 10  # ensemble members whose fits are averaged (GKX20; unverified)
     seed: int = 0  # member j is initialised from seed + j; batch order from seed
-    ridge: float = 1e-8  # relative ridge of the managed-portfolio regression (cae.portfolios)
+    # relative ridge of the managed-portfolio regression (cae.portfolios) and of the regression
+    # factors (`regression_factors`)
+    ridge: float = 1e-8
     device: str = "cpu"  # "cpu", "cuda" or "auto" (cuda when available)
     n_threads: int | None = None  # torch intra-op threads; None leaves torch's setting
     compile: bool = False  # torch.compile the per-date loss (C++ compiler; ~10-30 s per shape)
@@ -147,7 +150,7 @@ class CAConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides) -> CAConfig:
-        """Return the config of a named variant ("CA0".."CA3", "CA-seed") with overrides."""
+        """Return the config of a named variant (a key of `PRESETS`) with overrides."""
         if name not in PRESETS:
             raise ValueError(f"unknown CA variant {name!r}; choose one of {sorted(PRESETS)}")
         return replace(cls(name=name, **PRESETS[name]), **overrides)
