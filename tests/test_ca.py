@@ -261,3 +261,14 @@ def test_regression_stack_fits_y_through_its_betas_and_trains_through_the_solve(
     stack.train()
     batch_loss(stack, z, y, mask, x).sum().backward()
     assert float(stack.beta_net.hidden[0].weight.grad.abs().sum()) > 0
+
+
+def test_cae_run_accepts_the_regression_presets_by_name():
+    from cae.pipeline import RunConfig, model_factories
+
+    config = RunConfig(models=("CA1-reg", "ipca"))
+    config.check()
+    (name, factory), _ = model_factories(config)
+    model = factory()
+    assert name == "CA1-reg" and model.config.factor_input == "regression"
+    assert model.config.hidden == (32,)
