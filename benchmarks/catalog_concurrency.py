@@ -1,6 +1,6 @@
 """Measure what an analyst's queries do to a writing run, per way of reading the warehouse.
 
-Runs tests/concurrency_roles.py as two processes (one writer like the daily flow, one reader
+Runs tests/support/concurrency_roles.py as two processes (one writer like the daily flow, one reader
 querying outputs joined with warehouse tables) for SECONDS each, for three setups: the writer
 alone, a reader on the warehouse snapshot (cae's default), and a reader attaching the live
 warehouse read-only. Prints one row per setup.
@@ -19,7 +19,7 @@ from pathlib import Path
 from cae import warehouse
 from cae.runs import catalog
 
-ROLES = Path(__file__).resolve().parent.parent / "tests" / "concurrency_roles.py"
+ROLES = Path(__file__).resolve().parent.parent / "tests" / "support" / "concurrency_roles.py"
 
 
 def _run(seconds: float, reader_mode: str | None) -> dict:

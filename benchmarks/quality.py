@@ -1,6 +1,7 @@
 """Out-of-sample quality on simulated panels with known truth and on the real sample (issue 4).
 
-For a linear and a nonlinear simulated panel (`cae.simulate`), fit every model in `models()` on
+For a linear and a nonlinear simulated panel (`cae.datasets.simulate`), fit every model in
+`models()` on
 one train / validation / test split and print out-of-sample total and predictive R2 (pooled,
 uncentered), the annualised Sharpe ratio of the decile long-short portfolio sorted on predicted
 returns, and the ex-post tangency Sharpe ratio of the model's test factors, next to the oracle
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -30,7 +32,6 @@ from cae import warehouse
 from cae.datasets.simulate import Oracle, SimConfig, SimulatedPanel, simulate_panel
 from cae.evaluation.evaluate import evaluate
 from cae.evaluation.metrics import characteristic_importance, sharpe_ratio, tangency_sharpe
-from cae.evaluation.selection import SelectedModel, config_grid
 from cae.evaluation.windows import WindowPlan, plan_windows
 from cae.models.autoencoder import ConditionalAutoencoder
 from cae.models.autoencoder.model import CAConfig
@@ -54,39 +55,15 @@ GRID_L1 = (1e-5, 1e-4, 1e-3)
 MIN_DATES_PER_FACTOR = 5  # fewer test dates per factor and the tangency covariance is noise
 
 
-class _Fitted:
-    """Hands `select_model` a model that `ConditionalAutoencoder.fit_many` already fitted."""
-
-    def __init__(self, model: ConditionalAutoencoder):
-        self.model = model
-
-    def fit(self, train: Panel, val: Panel | None = None) -> ConditionalAutoencoder:
-        """Return the fitted model unchanged."""
-        return self.model
-
-
-class SelectedCA(SelectedModel):
-    """`SelectedModel` over CA configs, with grid members sharing a learning rate in one stack."""
-
-    def fit(self, train: Panel, val: Panel | None = None) -> SelectedCA:
-        """Fit the whole grid with `fit_many`, then select on `val` as `SelectedModel` does."""
-        fitted = iter(ConditionalAutoencoder.fit_many(self.configs, train, val))
-        self.factory = lambda _config: _Fitted(next(fitted))
-        super().fit(train, val)
-        best = self.selection_.best_config
-        print(f"  selected lr={best.lr:g} l1={best.l1:g}", file=sys.stderr, flush=True)
-        return self
-
-
 def ca_models(args: argparse.Namespace) -> list[tuple[str, Callable[[], FactorModel]]]:
-    """Return CA0..CA3 at the `CAConfig` defaults and, as `CAx_sel`, selected over the GKX grid."""
+    """Return CA0..CA3, CA0-reg..CA2-reg at the `CAConfig` defaults, and `CAx_sel` (GKX's grid)."""
     out = []
-    for name in ("CA0", "CA1", "CA2", "CA3"):
+    for name in ("CA0", "CA1", "CA2", "CA3", "CA0-reg", "CA1-reg", "CA2-reg"):
         base = CAConfig.preset(name, n_factors=N_FACTORS, n_seeds=args.n_seeds)
-        grid = config_grid(base, lr=GRID_LR, l1=GRID_L1)
+        grid = replace(base, lr_grid=GRID_LR, l1_grid=GRID_L1)
         out.append((name, lambda base=base: ConditionalAutoencoder(base)))
         if args.grid:
-            out.append((f"{name}_sel", lambda grid=grid: SelectedCA(None, grid)))
+            out.append((f"{name}_sel", lambda grid=grid: ConditionalAutoencoder(grid)))
     return out
 
 

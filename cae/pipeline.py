@@ -76,14 +76,16 @@ class RunConfig:
     starts with 120 sessions and expands, validation and test are 20 sessions each, which gives
     five windows; the autoencoders train briefly (30 epochs at most, 2 seeds) so `cae run` takes
     minutes on 2 CPU cores. The paper's monthly scheme is `WindowPlan()` with `CAConfig`'s
-    defaults (at most 100 epochs, 10 seeds, lr 1e-3, L1 1e-4; see its docstring for sources).
+    defaults (at most 100 epochs, 10 seeds, lr 1e-2, L1 1e-4; see its docstring for sources).
     """
 
     source: str = "sample"  # what `ingest_step` loads: a named source, a file or glob
     freq: str = "daily"  # panel frequency the models train on: daily, weekly or monthly
     panels: tuple[str, ...] = ("daily", "weekly")  # panels every run keeps fresh, besides `freq`
     target: str = "forward"  # "forward" (predict r[t+1], GKX) or "contemporaneous"
-    models: tuple[str, ...] = ("CA0", "CA1", "CA2", *BASELINES)  # CA presets and baselines
+    # GKX's CA0-CA2, the same networks with factors regressed on their betas
+    # (docs/regression_factors.md), and the baselines.
+    models: tuple[str, ...] = ("CA0", "CA1", "CA2", "CA0-reg", "CA1-reg", "CA2-reg", *BASELINES)
     n_factors: int = 3  # K for the autoencoders, PCA and IPCA
     windows: WindowPlan = field(
         default_factory=lambda: WindowPlan(n_train=120, n_val=20, n_test=20)
@@ -238,7 +240,7 @@ def window_cache_dir(home: HomeLike, config: RunConfig, panel_path: str, window_
     frame = pl.read_parquet(panel_path)
     dates = np.sort(frame["date"].unique().to_numpy())
     if config.target == "contemporaneous":
-        dates = dates[1:]  # the first date has no earlier characteristics (cae.tensors)
+        dates = dates[1:]  # the first date has no earlier characteristics (cae.panel.tensors)
     windows = plan_windows(config.windows, dates)
     if not 0 <= window_id < len(windows):
         raise ConfigError(f"window {window_id} is not in the plan ({len(windows)} windows)")

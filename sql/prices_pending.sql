@@ -1,7 +1,7 @@
 -- prices_pending: the incoming rows that would change `prices`: new keys and corrections.
 -- Rows identical to the stored ones are left out here, so re-ingesting a file writes nothing.
 -- Grain: one row per ticker and date (the incoming frame is unique on them).
--- Inputs: `incoming_prices` (a validated Polars frame registered by cae.ingest, each row already
+-- Inputs: `incoming_prices` (a validated Polars frame registered by cae.warehouse.ingest, each row already
 --   merged onto its stored day, so a partial row that re-states it compares equal), `prices`.
 -- Point in time: compares each (ticker, date) with its own stored row only.
 -- One join classifies every row; the insert and the update then read this small(er) table.

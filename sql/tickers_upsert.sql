@@ -1,6 +1,6 @@
 -- tickers_upsert: store ticker metadata (name, sector, industry); a newer pull replaces the old.
 -- Grain: one row per ticker.
--- Inputs: `incoming_tickers(ticker, name, sector, industry)` registered by cae.ingest; $source.
+-- Inputs: `incoming_tickers(ticker, name, sector, industry)` registered by cae.warehouse.ingest; $source.
 insert into tickers (ticker, name, sector, industry, source)
 select
     ticker,

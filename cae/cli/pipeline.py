@@ -29,7 +29,10 @@ PREFECT_DEFAULTS = {
 
 ModelsOption = Annotated[
     list[str] | None,
-    typer.Option("--model", help="A model to run (repeat); default: CA0 CA1 CA2 and baselines."),
+    typer.Option(
+        "--model",
+        help="A model to run (repeat); default: CA0-CA2, CA0-reg-CA2-reg and the baselines.",
+    ),
 ]
 EpochsOption = Annotated[
     int, typer.Option("--epochs", help="Autoencoder epochs at most (sample default 30).")

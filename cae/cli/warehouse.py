@@ -171,7 +171,8 @@ def sql(
 ) -> None:
     """Query the outputs and the warehouse together (read-only) and print or save the result.
 
-    Reads go through the catalog (`cae.catalog`): output views plus a snapshot of the warehouse,
+    Reads go through the catalog (`cae.runs.catalog`): output views plus a snapshot of the
+    warehouse,
     so a query never blocks, or is blocked by, a running ingest or flow.
     """
     from cae.runs import catalog

@@ -123,7 +123,8 @@ def select_model(
 class SelectedModel(FactorModel):
     """A model that picks its configuration on the validation block, then acts as the winner.
 
-    Lets `cae.evaluate` run selection inside each window like any other model: `fit(train, val)`
+    Lets `cae.evaluation.evaluate` run selection inside each window like any other model:
+    `fit(train, val)`
     runs `select_model` and keeps the winner as fitted on `train` (early-stopped on `val`), as
     GKX do; it is not refitted on train + validation.
 

@@ -1,6 +1,6 @@
 """The estimator shape every factor model shares, so window and metric code has no special cases.
 
-A model explains `y[t, n] ~ beta[t, n, :] . f[t, :]` on a `cae.tensors.Panel`. Subclasses set
+A model explains `y[t, n] ~ beta[t, n, :] . f[t, :]` on a `cae.panel.tensors.Panel`. Subclasses set
 hyperparameters in `__init__` (no validation there), learn in `fit`, and implement `betas` and
 `factors`; prediction and scoring come from here.
 """

@@ -3,7 +3,8 @@
 Factors are built from the panel itself at every date t: the equal-weighted market, the mean of
 y[t] over the tickers observed at t, and one long-short factor per characteristic, the mean y[t]
 of the tickers in the top `quantile` of X[t, :, p] minus that of the bottom `quantile` (Fama-French
-style, 30/70 by default). X[t] is known before y[t] (see `cae.tensors`), so sorting on it is not
+style, 30/70 by default). X[t] is known before y[t] (see `cae.panel.tensors`), so sorting on it is
+not
 look-ahead. Each ticker's betas are the time-series regression (no intercept, as a factor model
 prices with betas alone) of its training returns on these factors.
 

@@ -126,7 +126,7 @@ def _stage_zero_to_staging(
     Tickers are processed in chunks so memory holds one chunk's daily windows at a time; each
     chunk reads only the sessions its windows need before `start`. Returns the narrow columns
     the cross-sectional characteristics need, the per-date universe counts, the per-date
-    counts of shares-based and proxy values (`cae.panel_sources`) and the number of daily rows
+    counts of shares-based and proxy values (`cae.panel.proxy_sources`) and the number of daily rows
     read.
     """
     market = query_frame(con, "market_returns")
@@ -188,7 +188,7 @@ def build_panel(
     reading just the sessions their windows need; the result equals a full rebuild (up to
     floating-point rounding of window sums that start at a different session). A changed
     registry or a user panel in the table forces a full rebuild. Run
-    `cae.actions.detect_actions` first so splits are adjusted.
+    `cae.warehouse.actions.detect_actions` first so splits are adjusted.
     """
     check_freq(freq)
     universe = universe or UniverseConfig()

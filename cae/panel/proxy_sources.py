@@ -1,7 +1,7 @@
 """Which input a characteristic with a choice used: shares outstanding or a volume proxy.
 
 `turn`, `std_turn` and `mvel1` use shares outstanding per ticker and date when the warehouse
-has them, else a volume proxy (`cae.features.liquidity`). A build counts, per date and
+has them, else a volume proxy (`cae.panel.features.liquidity`). A build counts, per date and
 characteristic, the panel rows with a value from each source into `characteristic_sources`;
 `panel_meta` keeps one label per characteristic for the whole panel (`cae sql` shows both).
 """
@@ -81,7 +81,7 @@ def clear_sources(con: duckdb.DuckDBPyConnection, freq: str, from_date: dt.date 
 
 
 def keep_previous_sources(con: duckdb.DuckDBPyConnection, freq: str) -> None:
-    """Keep the counts of `freq` with the panel an ingest replaces (see `cae.panel_ingest`)."""
+    """Keep the counts of `freq` with the panel an ingest replaces (see `cae.panel.ingest`)."""
     run_sql(con, "characteristic_sources#previous_delete", {"freq": freq})
     run_sql(con, "characteristic_sources#keep_previous", {"freq": freq})
 

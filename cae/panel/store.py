@@ -95,7 +95,7 @@ def write_meta(
 ) -> None:
     """Replace the `panel_meta` row of `freq` after a build or an ingest.
 
-    `sources` labels the input of turn, std_turn and mvel1 (`cae.panel_sources`); a computed
+    `sources` labels the input of turn, std_turn and mvel1 (`cae.panel.proxy_sources`); a computed
     panel without it is labelled with the volume proxies, a user's panel (no `universe`) with
     nothing.
     """

@@ -1,7 +1,7 @@
 """One SQL surface over the output Parquet tables and the warehouse, safe to use during a run.
 
 `<home>/outputs/catalog.duckdb` holds only views (`sql/catalog_views.sql`) over the Parquet
-partitions written by `cae.outputs`. A query opens it read-only and attaches warehouse tables
+partitions written by `cae.runs.outputs`. A query opens it read-only and attaches warehouse tables
 read-only under the alias `warehouse`, with the search path set so `prices` and `metrics` join
 in one statement.
 
@@ -48,7 +48,7 @@ WarehouseMode = Literal["snapshot", "live", "none"]
 _WAREHOUSE_MODES = ("snapshot", "live", "none")
 _SNAPSHOT_HINT = (
     " (warehouse tables are read from outputs/warehouse_snapshot.duckdb, which writers refresh "
-    "with cae.catalog.snapshot_warehouse after they commit)"
+    "with cae.runs.catalog.snapshot_warehouse after they commit)"
 )
 
 

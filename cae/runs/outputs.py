@@ -5,7 +5,7 @@ Layout under `<home>/outputs/` (docs/architecture.md, "Tables"):
 - `<table>/run_id=<id>/data.parquet`: one zstd file per table and run (hive partitioning; the
   `run_id` column lives in the path, not in the file);
 - `.staging/run_id=<id>/`: what a running run has written so far, plus `owner.json` (who runs
-  it: see `cae.run_owners`);
+  it: see `cae.runs.owners`);
 - `.tmp/`: files being written, renamed into place when complete; each name starts with its
   writer's `run_owners.owner_token`, so the files of a killed writer can be told apart.
 
@@ -218,7 +218,7 @@ def failure_reason(error: BaseException) -> str:
 def mark_abandoned_runs(home: HomeLike = None) -> list[str]:
     """Mark `running` runs whose process on this host is gone as failed; return their ids.
 
-    Ownership rules are in `cae.run_owners` (pid plus process start time, this host only). The
+    Ownership rules are in `cae.runs.owners` (pid plus process start time, this host only). The
     reason stored is `GONE_REASON`. The debris of killed writers goes too: staging folders of
     runs that are no longer running and scratch files whose owner is gone; what a live process
     is writing stays.

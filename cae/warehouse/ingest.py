@@ -145,7 +145,7 @@ def split_valid(
     Parameters
     ----------
     raw
-        Long rows as a source yields them (see `cae.sources.coerce.coerce_prices`).
+        Long rows as a source yields them (see `cae.warehouse.sources.coerce.coerce_prices`).
     date_format
         strptime format of text dates; inferred when omitted.
     keep_ticker_case
@@ -238,7 +238,7 @@ def ingest_frame(
         Keep tickers' letter case; by default `zza` and ` ZZA` both load as `ZZA`.
     rejected_lines
         Lines of the file rejected before they became rows (`row_number`, `raw`, `reason`,
-        see `cae.sources.files.read_price_rows`); stored with the batch's other rejects.
+        see `cae.warehouse.sources.files.read_price_rows`); stored with the batch's other rejects.
 
     Returns
     -------

@@ -95,3 +95,25 @@ def test_oracle_rejects_dates_outside_the_simulation(make_panel):
 def test_too_few_characteristics_is_a_config_error():
     with pytest.raises(ConfigError, match="n_chars must be at least 3, not 2"):
         simulate_panel(SimConfig(n_chars=2))
+
+
+def test_gkx_design_has_the_papers_shape_weights_and_noise():
+    sim = simulate_panel(SimConfig.gkx("nonlinear", seed=1))
+    p = sim.panel
+    assert p.X.shape == (180, 200, 50) and bool(p.mask.all())
+    assert sim.noise_scale == 0.1
+    c1, c2, c3 = p.X[..., 0], p.X[..., 1], p.X[..., 2]
+    expected = torch.stack([c1**2, 2 * c1 * c2, 0.6 * torch.sign(c3)], dim=-1)
+    assert torch.allclose(sim.betas, expected, atol=1e-6)
+    assert abs(float(sim.factors.mean()) - 0.03) < 0.03
+    linear = simulate_panel(SimConfig.gkx("linear", seed=1, n_dates=20))
+    X = linear.panel.X
+    assert torch.allclose(linear.betas[..., 0], 1.2 * X[..., 0], atol=1e-6)
+    assert torch.allclose(linear.betas[..., 2], 0.8 * X[..., 2], atol=1e-6)
+
+
+def test_fixed_noise_scale_sets_the_residual_scale():
+    sim = simulate_panel(SimConfig(n_dates=40, n_tickers=30, noise_scale=0.2, seed=0))
+    resid = sim.panel.y - torch.einsum("tnk,tk->tn", sim.betas, sim.factors)
+    t5_std = math.sqrt(5 / 3)
+    assert abs(float(resid[sim.panel.mask].std()) / (0.2 * t5_std) - 1) < 0.15

@@ -396,7 +396,8 @@ def test_a_run_that_fails_while_publishing_is_failed_with_no_rows(tmp_path, monk
 
 
 def test_frames_as_the_evaluation_code_builds_them_are_accepted(tmp_path):
-    # Int64 ids, named factors and the optional pooling sums, as cae.evaluate returns them.
+    # Int64 ids, named factors and the optional pooling sums, as cae.evaluation.evaluate returns
+    # them.
     metrics = fake.metrics().with_columns(
         pl.col("window_id", "n_factors").cast(pl.Int64), sse_total=0.5, sse_pred=0.7, ssy=1.0
     )

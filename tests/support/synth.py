@@ -1,4 +1,5 @@
-"""Tiny synthetic panels for the model tests (the full simulator is cae/simulate.py's job)."""
+"""Tiny synthetic panels for the model tests (the full simulator is cae/datasets/simulate.py's
+job)."""
 
 import datetime as dt
 

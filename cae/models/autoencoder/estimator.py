@@ -27,11 +27,13 @@ characteristics vary on every training date is used unchanged.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Self
 
 import torch
 
+from cae.errors import ConfigError
 from cae.models._chars import (
     FitInputs,
     constant_dates,
@@ -41,11 +43,12 @@ from cae.models._chars import (
     without_dates,
 )
 
-# `cae.training` imports `cae.models.ca`, which runs this package's `__init__`, which imports this
+# `cae.models.autoencoder.train` imports `cae.models.autoencoder.model`, which runs this package's
+# `__init__`, which imports this
 # module. Binding the module (not names from it) lets either side be imported first: the names
 # are looked up when a model is fitted, by which time both modules are complete.
 from cae.models.autoencoder import train as training
-from cae.models.autoencoder.model import CAConfig, CAStack
+from cae.models.autoencoder.model import CAConfig, CAStack, regression_factors
 from cae.models.base import FactorModel
 from cae.panel.tensors import Panel
 
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
     from cae.models.autoencoder.train import TrainHistory
 
 __all__ = ["ConditionalAutoencoder"]
+
 
 EVAL_DATES_PER_CHUNK = 64  # bounds the dense evaluation pass to 64 dates of activations
 
@@ -77,9 +81,25 @@ class ConditionalAutoencoder(FactorModel):
         Characteristics constant across tickers on more than half of the dates of `train` are
         left out first, then the dates on which a kept one is constant are masked (see the
         module docstring); `chars_left_out_` names the former, `n_dates_left_out_` counts the
-        training dates masked.
+        training dates masked. With a learning-rate or L1 grid every pair is trained and the
+        one with the best validation total R2 is kept (GKX's selection, per window):
+        `selected_config_` is its config and `grid_scores_` the validation R2 of each pair.
         """
-        return self.fit_many([self.config], train, val, into=[self])[0]
+        grid = self.config.grid()
+        if len(grid) == 1:
+            self.fit_many([self.config], train, val, into=[self])
+            self.selected_config_, self.grid_scores_ = self.config, ()
+            return self
+        if val is None or val.n_dates == 0:
+            raise ConfigError(f"{self.name}: a learning-rate x L1 grid needs a validation block")
+        fitted = self.fit_many(grid, train, val)
+        scores = [model.score(val, "total") for model in fitted]
+        best = max(range(len(grid)), key=lambda i: (_or_minus_inf(scores[i]), -i))
+        config = self.config
+        self.__dict__.update(fitted[best].__dict__)
+        self.config, self.name = config, config.name
+        self.selected_config_, self.grid_scores_ = grid[best], tuple(scores)
+        return self
 
     @classmethod
     def fit_many(
@@ -169,9 +189,33 @@ class ConditionalAutoencoder(FactorModel):
 
     @torch.no_grad()
     def _realised_factors(self, panel: Panel) -> torch.Tensor:
-        """Return the factor network's output (T, S*K) on a panel of the kept characteristics."""
+        """Return the factors (T, S*K) realised on a panel of the kept characteristics.
+
+        The factor network's output, or with regression factors each date's least squares of
+        `y[t]` on the members' eval-mode betas (each member's own K betas, not divided by S).
+        """
+        k = self.config.n_factors
+        if self.net_.is_regression:
+            return self._regression_factors(panel)
         x = training.factor_inputs(panel, self.config.factor_input, self.config.ridge).to(
             self._device
         )
-        f = self.net_.factor_net(x)[..., : self.config.n_factors]  # (T, S, K)
+        f = self.net_.factor_net(x)[..., :k]  # (T, S, K)
         return f.reshape(panel.n_dates, -1).to(panel.X.device)
+
+    def _regression_factors(self, panel: Panel) -> torch.Tensor:
+        k = self.config.n_factors
+        out = []
+        for start in range(0, panel.n_dates, EVAL_DATES_PER_CHUNK):
+            stop = start + EVAL_DATES_PER_CHUNK
+            z = panel.X[start:stop].to(self._device)  # (C, N, P)
+            beta = self.net_.beta_net(z)[..., :k]  # (C, N, S, K)
+            y, mask = panel.y[start:stop].to(self._device), panel.mask[start:stop].to(self._device)
+            f = regression_factors(beta, torch.where(mask, y, 0.0), mask, self.config.ridge)
+            out.append(f.reshape(z.shape[0], -1))
+        return torch.cat(out).to(panel.X.device) if out else panel.X.new_zeros((0, 0))
+
+
+def _or_minus_inf(score: float) -> float:
+    """Rank a NaN validation score below every number, so it never wins a selection."""
+    return -math.inf if math.isnan(score) else score

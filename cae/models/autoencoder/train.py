@@ -6,10 +6,14 @@ keep the best epoch's weights, and average an ensemble of seeds. Here every memb
 of an ensemble that shares an architecture trains in one stacked `CAStack`: one forward and
 backward pass per mini-batch for all of them. A member whose patience runs out is dropped from the
 working stack (its best weights are kept), so late epochs only pay for members still learning.
+An epoch is at least `CAConfig.min_steps_per_epoch` mini-batches: at GKX's 10,000 observations a
+small training block (200 stocks x 60 months) would otherwise be one Adam step per epoch, and
+patience would end training before the network has moved.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,12 +57,17 @@ def factor_inputs(panel: Panel, factor_input: str, ridge: float) -> torch.Tensor
     """Return the factor network's inputs (T, Q): managed portfolios (Q = P + 1) or returns (Q = N).
 
     Both use `y[t]` of observed cells only; they are the data the factors are realised from.
+    Regression factors have no factor network: Q = 0 (they are realised from `y` directly).
     """
     if factor_input == "portfolios":
         return managed_portfolios(panel.X, panel.y, panel.mask, ridge)
     if factor_input == "returns":
         return torch.where(panel.mask, panel.y, torch.zeros_like(panel.y))
-    raise ConfigError(f"factor_input must be 'portfolios' or 'returns', not {factor_input!r}")
+    if factor_input == "regression":
+        return panel.y.new_zeros((panel.n_dates, 0))
+    raise ConfigError(
+        f"factor_input must be 'portfolios', 'returns' or 'regression', not {factor_input!r}"
+    )
 
 
 @dataclass(frozen=True)
@@ -130,17 +139,24 @@ def date_batches(
     batch_size: int,
     batch_dates: int | None,
     generator: torch.Generator,
+    min_batches: int = 1,
 ) -> list[torch.Tensor]:
     """Split a shuffled order of the dates with observations into mini-batches of whole dates.
 
     A batch is `batch_dates` dates when given (the seed notebook's 32), else consecutive
-    shuffled dates until they hold at least `batch_size` observations (GKX's 10,000).
+    shuffled dates until they hold at least `batch_size` observations (GKX's 10,000). When that
+    gives fewer than `min_batches` batches (a small training block: 200 tickers x 60 months is
+    one batch of 10,000), the dates are split into `min_batches` batches of (nearly) equal
+    numbers of dates instead, or one date each when there are fewer dates.
     """
     counts = counts.cpu()
     dates = torch.nonzero(counts > 0).squeeze(1)
     dates = dates[torch.randperm(len(dates), generator=generator)]
     if batch_dates is not None:
         return list(torch.split(dates, batch_dates))
+    n_rows = int(counts.sum())
+    if len(dates) and math.ceil(n_rows / batch_size) < min_batches:
+        return list(torch.tensor_split(dates, min(min_batches, len(dates))))
     batches, start, total = [], 0, 0
     for i, n in enumerate(counts[dates].tolist()):
         total += n
@@ -154,7 +170,7 @@ def date_batches(
 
 def batch_loss(stack: CAStack, z, y, mask, x) -> torch.Tensor:
     """Return each member's mean squared error over the observed cells of a block, (M,)."""
-    fitted = stack(z, mask, x)  # (B, C, M)
+    fitted = stack(z, mask, x, y)  # (B, C, M)
     err = (y[..., None] - fitted) * mask[..., None]
     return (err * err).sum(dim=(0, 1)) / mask.sum().clamp(min=1)
 
@@ -175,7 +191,7 @@ def loss_backward(stack: CAStack, z, y, mask, x, shallow_sse=_shallow_sse) -> to
     `batch_loss(...).sum().backward()` (batch norm still uses the whole batch's statistics), in
     about a quarter of the time on CPU, where the large elementwise passes are memory-bound.
     """
-    if len(stack.beta_net.hidden) != 1:
+    if len(stack.beta_net.hidden) != 1 or stack.is_regression:
         mse = batch_loss(stack, z, y, mask, x)
         mse.sum().backward()
         return mse.detach()
@@ -204,7 +220,7 @@ def member_mse(stack: CAStack, packed: PackedPanel) -> torch.Tensor:
     for start in range(0, n_dates, step):
         dates = torch.arange(start, min(start + step, n_dates))
         z, y, mask, x = packed.block(dates)
-        fitted = stack(z, mask, x)
+        fitted = stack(z, mask, x, y)
         err = (y[..., None] - fitted) * mask[..., None]
         sse += (err * err).sum(dim=(0, 1)).double()
     stack.train(was_training)
@@ -274,14 +290,17 @@ def train_stack(
     patience: int,
     seed: int,
     compile: bool = False,
+    min_steps: int = 1,
 ) -> tuple[CAStack, TrainHistory]:
     """Train every member of `stack` with Adam and per-member early stopping.
 
     Loss per member: mean squared error over the batch's observed cells plus `l1` times the sum
     of absolute weights; members' losses are summed, which leaves their gradients independent.
     After each epoch each member's validation MSE (eval mode) is compared with its best; a member
-    that has not improved for `patience` epochs stops. The returned stack holds every member's
-    best-epoch weights (the last epoch's when `val` is None). Batch order comes from
+    that has not improved for `patience` epochs stops. An epoch is at least `min_steps` Adam
+    steps (`date_batches`), so patience counts evaluations at least `min_steps` steps apart.
+    The returned stack holds every member's best-epoch weights (the last epoch's when `val` is
+    None). Batch order comes from
     `torch.Generator().manual_seed(seed)`, so the result is a function of the inputs and seeds.
 
     Stopped members leave the working stack. With `compile` (torch.compile of the per-date loss
@@ -313,7 +332,7 @@ def train_stack(
         started, cpu_started = time.perf_counter(), time.process_time()
         l1_work = l1_all[torch.as_tensor(slots, device=device)]
         loss_sum = torch.zeros(len(slots), device=device)
-        batches = date_batches(train.counts, batch_size, batch_dates, generator)
+        batches = date_batches(train.counts, batch_size, batch_dates, generator, min_steps)
         for dates in batches:
             opt.zero_grad(set_to_none=True)
             mse = loss_backward(work, *train.block(dates), shallow_sse=sse_fn)
@@ -371,6 +390,7 @@ def _group_key(config: CAConfig) -> tuple:
         config.lr,
         config.batch_size,
         config.batch_dates,
+        config.min_steps_per_epoch,
         config.max_epochs,
         config.patience,
         config.seed,
@@ -422,7 +442,13 @@ def train_configs(
                 l1s.append(c.l1)
                 owner.append(i)
         stack = CAStack(
-            train.n_chars, train_p.x.shape[1], first.hidden, ks, seeds, first.batch_norm
+            train.n_chars,
+            train_p.x.shape[1],
+            first.hidden,
+            ks,
+            seeds,
+            first.batch_norm,
+            first.ridge,
         ).to(device)
         fitted, hist = train_stack(
             stack,
@@ -436,6 +462,7 @@ def train_configs(
             first.patience,
             first.seed,
             first.compile,
+            first.min_steps_per_epoch,
         )
         for i in indices:
             members = [m for m, o in enumerate(owner) if o == i]

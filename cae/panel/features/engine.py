@@ -113,7 +113,7 @@ def add_daily_columns(frame: pl.DataFrame, exprs: Sequence[pl.Expr]) -> pl.DataF
     """Evaluate per-ticker expressions (built like characteristics) on `compute_daily`'s frame.
 
     For columns that are not characteristics, such as which input a characteristic used
-    (`cae.panel_sources`): they see the same helper columns, and their values are not cast.
+    (`cae.panel.proxy_sources`): they see the same helper columns, and their values are not cast.
     """
     if not exprs:
         return frame

@@ -1,1 +1,1 @@
-"""Where prices come from. Each source yields long-format price rows for `cae.ingest`."""
+"""Where prices come from. Each source yields long-format price rows for `cae.warehouse.ingest`."""

@@ -149,7 +149,7 @@ def coerce_prices(
         `close`, `volume`, `adj_factor` (adj_close / close), `shares_out` and `problem` (the
         parse failures of the row, or null). A cell that fails to parse is null. A row without
         adj_close has a null `adj_factor`: unknown, so that it cannot reset a stored factor
-        (`cae.ingest` fills 1.0 for a new day).
+        (`cae.warehouse.ingest` fills 1.0 for a new day).
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:

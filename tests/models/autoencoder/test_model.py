@@ -33,14 +33,19 @@ def test_presets_set_depths():
     assert CAConfig.preset("CA3").hidden == (32, 16, 8)
     seed = CAConfig.preset("CA-seed", n_factors=3)
     assert (seed.hidden, seed.factor_input, seed.n_factors) == ((8,), "returns", 3)
-    assert set(PRESETS) == {"CA0", "CA1", "CA2", "CA3", "CA-seed"}
+    assert set(PRESETS) == {"CA0", "CA1", "CA2", "CA3", "CA-seed", "CA0-reg", "CA1-reg", "CA2-reg"}
+    assert CAConfig.preset("CA1-reg").factor_input == "regression"
     with pytest.raises(ValueError, match="unknown CA variant 'CA9'"):
         CAConfig.preset("CA9")
 
 
 def test_defaults_are_the_papers_training_settings():
     config = CAConfig()
-    assert (config.lr, config.l1, config.batch_size) == (1e-3, 1e-4, 10_000)
+    assert (config.l1, config.batch_size) == (1e-4, 10_000)
+    # measured on GKX's Monte Carlo (CAConfig's [MC]): the top of GKX's lr grid, and an epoch
+    # of at least 20 steps so a small block is not one step per epoch
+    assert (config.lr, config.min_steps_per_epoch) == (1e-2, 20)
+    assert config.lr_grid == () and config.l1_grid == ()
     assert (config.max_epochs, config.patience, config.n_seeds) == (100, 5, 10)
     assert config.batch_norm and config.factor_input == "portfolios"
     assert 1e-5 <= config.l1 <= 1e-3 and 1e-3 <= config.lr <= 1e-2  # GKX tuning ranges
@@ -219,3 +224,54 @@ def test_models_package_exports_its_api_whichever_module_is_imported_first():
         "cae.pipeline",
     ]
     assert all("'CAConfig', 'CAStack', 'ConditionalAutoencoder'" in line for line in lines)
+
+
+def test_regression_factors_equal_a_per_date_least_squares_loop():
+    from cae.models.autoencoder.model import regression_factors
+
+    gen = torch.Generator().manual_seed(0)
+    beta = torch.randn(4, 9, 2, 3, generator=gen, dtype=torch.float64)  # (B, N, M, K)
+    y = torch.randn(4, 9, generator=gen, dtype=torch.float64)
+    mask = torch.rand(4, 9, generator=gen) > 0.3
+    mask[:, :4] = True
+    f = regression_factors(beta, y, mask, 0.0)
+    for b in range(4):
+        for m in range(2):
+            B = beta[b, mask[b], m].numpy()
+            expected = np.linalg.lstsq(B, y[b, mask[b]].numpy(), rcond=None)[0]
+            assert np.allclose(f[b, m].numpy(), expected, atol=1e-10)
+    # a masked row's values change nothing; a relative ridge shrinks the factors
+    beta2, y2 = beta.clone(), y.clone()
+    beta2[~mask], y2[~mask] = 7.0, -3.0
+    assert torch.allclose(regression_factors(beta2, y2, mask, 0.0), f)
+    assert float(regression_factors(beta, y, mask, 0.5).norm()) < float(f.norm())
+
+
+def test_regression_stack_fits_y_through_its_betas_and_trains_through_the_solve():
+    panel = factor_panel(n_dates=8, n_tickers=12, seed=2)
+    packed = pack_panel(panel, "regression", 1e-8)
+    assert packed.x.shape == (8, 0)
+    z, y, mask, x = packed.block(torch.arange(8))
+    stack = CAStack(panel.n_chars, 0, (16,), [1, 2], [0, 1])
+    assert stack.factor_net is None
+    stack.eval()
+    fitted = stack(z, mask, x, y)  # (B, C, M)
+    beta = stack.betas(z, mask).double()
+    for m, k in enumerate((1, 2)):
+        B, r = beta[0, mask[0], m, :k], y[0, mask[0], None].double()
+        expected = (B @ torch.linalg.lstsq(B, r).solution).squeeze(1)
+        assert torch.allclose(fitted[0, mask[0], m].double(), expected, atol=1e-5)
+    stack.train()
+    batch_loss(stack, z, y, mask, x).sum().backward()
+    assert float(stack.beta_net.hidden[0].weight.grad.abs().sum()) > 0
+
+
+def test_cae_run_accepts_the_regression_presets_by_name():
+    from cae.pipeline import RunConfig, model_factories
+
+    config = RunConfig(models=("CA1-reg", "ipca"))
+    config.check()
+    (name, factory), _ = model_factories(config)
+    model = factory()
+    assert name == "CA1-reg" and model.config.factor_input == "regression"
+    assert model.config.hidden == (32,)

@@ -263,3 +263,50 @@ def test_validation_dates_with_an_absent_characteristic_do_not_steer_early_stopp
     )
     assert b.history_.best_val == c.history_.best_val
     assert b.history_.best_val != a.history_.best_val
+
+
+def test_min_batches_splits_a_small_block_into_at_least_that_many_steps():
+    counts = torch.full((60,), 200)  # 200 tickers x 60 months: one GKX batch of 10,000
+    gen = torch.Generator().manual_seed(0)
+    assert len(date_batches(counts, 10_000, None, gen)) == 2
+    for minimum in (1, 7, 20, 60, 100):
+        batches = date_batches(counts, 10_000, None, torch.Generator().manual_seed(0), minimum)
+        assert len(batches) >= min(minimum, 60)
+        assert sorted(torch.cat(batches).tolist()) == list(range(60))
+    uneven = torch.tensor([500, 1, 1, 1, 0, 1, 1])
+    batches = date_batches(uneven, 10_000, None, torch.Generator().manual_seed(1), 4)
+    assert len(batches) == 4 and all(len(b) > 0 for b in batches)
+    # a large block keeps GKX's batches of 10,000 observations
+    assert len(date_batches(torch.full((60,), 2000), 10_000, None, gen, 5)) == 12
+
+
+def test_regression_factor_model_realises_factors_by_least_squares_on_its_betas(split):
+    train, val, test = split
+    model = ConditionalAutoencoder(CAConfig.preset("CA1-reg", **FAST)).fit(train, val)
+    assert model.net_.factor_net is None
+    beta = model.betas(test) * model.net_.n_members  # (T, N, S*K): each member's own betas
+    f = model.factors(test)  # (T, S*K)
+    for t in range(test.n_dates):
+        obs = test.mask[t]
+        for m in range(model.net_.n_members):
+            cols = slice(2 * m, 2 * m + 2)
+            expected = torch.linalg.lstsq(
+                beta[t, obs, cols].double(), test.y[t, obs, None].double()
+            ).solution.squeeze(1)
+            assert torch.allclose(f[t, cols].double(), expected, atol=1e-4, rtol=1e-3)
+    assert model.predict(test).shape == (10, 30)
+
+
+def test_learning_rate_l1_grid_keeps_the_best_validation_pair(split):
+    train, val, test = split
+    config = CAConfig.preset("CA1", **FAST, lr_grid=(1e-3, 1e-2), l1_grid=(0.0, 1e-2))
+    model = ConditionalAutoencoder(config).fit(train, val)
+    assert len(model.grid_scores_) == 4
+    best = max(range(4), key=lambda i: model.grid_scores_[i])
+    pairs = [(lr, l1) for lr in (1e-3, 1e-2) for l1 in (0.0, 1e-2)]
+    assert (model.selected_config_.lr, model.selected_config_.l1) == pairs[best]
+    assert model.config is config and model.score(val) == pytest.approx(model.grid_scores_[best])
+    alone = ConditionalAutoencoder(model.selected_config_).fit(train, val)
+    assert torch.allclose(alone.predict(test), model.predict(test), atol=1e-5)
+    with pytest.raises(ConfigError, match="needs a validation block"):
+        ConditionalAutoencoder(config).fit(train, None)
