@@ -143,9 +143,9 @@ class RunConfig:
 class IngestResult:
     """What `ingest_step` loaded: counts summed over the files it read."""
 
-    files: int  # source files read (one for a named source or a single file)
-    rows_new: int  # price rows the warehouse did not hold
-    rows_changed: int  # rows that replaced a different value for the same ticker and date
+    files: int  # batches loaded, one per file (`ingest.IngestReport`)
+    rows_new: int  # price rows for a ticker and date the warehouse did not hold
+    rows_changed: int  # stored rows corrected to a different value
     rows_rejected: int  # rows kept in `rejected_rows` with their reason, not loaded
     data_version: str  # the warehouse's data version after the load (`versions.data_version`)
 
@@ -170,7 +170,7 @@ class WindowResult:
     r2_total: dict[str, float]  # model -> total R2 on the window's test block
     # model -> (characteristics used, characteristics offered), for the models that choose
     # their characteristics (table `inputs`); the others are absent.
-    chars_used: dict[str, tuple[int, int]] = field(default_factory=dict)
+    chars_used: dict[str, tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ class PooledRow:
     model: str
     n_factors: int  # K, the number of latent factors
     r2_total: float  # 1 - sum(sse_total) / sum(ssy) over all test blocks
-    r2_pred: float  # the same with the predictive (lagged factor mean) fit
+    r2_pred: float  # the same with the predictive fit (lambda: mean of earlier factors)
     n_obs: int  # ticker-dates in all test blocks
 
 
@@ -412,8 +412,8 @@ def pooled_metrics(metrics: pl.DataFrame) -> pl.DataFrame:
 
 def pooled_rows(pooled: pl.DataFrame) -> tuple[PooledRow, ...]:
     """Return the pooled rows of a metrics frame (`pooled_metrics`) as `PooledRow`s."""
-    fields = [f.name for f in dataclasses.fields(PooledRow)]
-    return tuple(PooledRow(**row) for row in pooled.select(fields).iter_rows(named=True))
+    names = [f.name for f in dataclasses.fields(PooledRow)]
+    return tuple(PooledRow(**row) for row in pooled.select(names).iter_rows(named=True))
 
 
 def panel_summary(panel_path: str) -> PanelSummary:
