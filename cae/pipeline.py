@@ -1,7 +1,9 @@
 """The pipeline's steps as plain functions: ingest, panel, plan, train one window, publish.
 
 The Prefect flows in `flows/` call these and add retries, caching, logging and artifacts; the
-CLI's `cae train` calls them without Prefect. Steps pass paths and ids, never frames:
+CLI's `cae train` calls them without Prefect. Steps pass paths and ids, never frames, and
+return small frozen dataclasses (`IngestResult`, `WindowResult`, `Published`, ...) that pickle,
+so Prefect can pass them between tasks, flows and worker processes:
 
 - `ingest_step` loads a source into the warehouse;
 - `panel_step` refreshes the characteristics panel and freezes it as one Parquet file named after
@@ -26,7 +28,6 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -48,7 +49,12 @@ from cae.runs.versions import data_version, fit_code_version
 from cae.warehouse.ingest import ingest_dropdir, ingest_source
 
 __all__ = [
+    "IngestResult",
+    "PanelSummary",
+    "PooledRow",
+    "Published",
     "RunConfig",
+    "WindowResult",
     "fail_step",
     "ingest_step",
     "model_factories",
@@ -56,6 +62,7 @@ __all__ = [
     "panel_summary",
     "plan_step",
     "pooled_metrics",
+    "pooled_rows",
     "publish_step",
     "set_torch_threads",
     "start_step",
@@ -134,6 +141,60 @@ class RunConfig:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
 
 
+@dataclass(frozen=True)
+class IngestResult:
+    """What `ingest_step` loaded: counts summed over the files it read."""
+
+    files: int  # batches loaded, one per file (`ingest.IngestReport`)
+    rows_new: int  # price rows for a ticker and date the warehouse did not hold
+    rows_changed: int  # stored rows corrected to a different value
+    rows_rejected: int  # rows kept in `rejected_rows` with their reason, not loaded
+    data_version: str  # the warehouse's data version after the load (`versions.data_version`)
+
+
+@dataclass(frozen=True)
+class PanelSummary:
+    """The frozen panel's extent (`panel_summary`), for logs and artifacts."""
+
+    first_date: str  # ISO date of the first panel date
+    last_date: str  # ISO date of the last panel date
+    n_dates: int  # distinct dates
+    n_tickers: int  # distinct tickers over all dates
+    n_rows: int  # ticker-dates
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """One window's outcome (`train_window_step`); small enough for logs and artifacts."""
+
+    window_id: int
+    cached: bool  # True when every table came from the window cache and nothing was fitted
+    r2_total: dict[str, float]  # model -> total R2 on the window's test block
+    # model -> (characteristics used, characteristics offered), for the models that choose
+    # their characteristics (table `inputs`); the others are absent.
+    chars_used: dict[str, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class PooledRow:
+    """One model's out-of-sample R2 pooled over every test block (`pooled_metrics`, GKX)."""
+
+    model: str
+    n_factors: int  # K, the number of latent factors
+    r2_total: float  # 1 - sum(sse_total) / sum(ssy) over all test blocks
+    r2_pred: float  # the same with the predictive fit (lambda: mean of earlier factors)
+    n_obs: int  # ticker-dates in all test blocks
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published run (`publish_step`): its pooled R2 table and its plots."""
+
+    run_id: str
+    pooled: tuple[PooledRow, ...]  # one row per model, in the run's model order
+    plots: dict[str, str]  # plot name -> PNG path
+
+
 def model_factories(config: RunConfig) -> list[tuple[str, Callable[[], FactorModel]]]:
     """Return (name, factory) for every model of `config`, in its order (`cae.models.MODELS`)."""
     settings = ModelSettings(
@@ -160,11 +221,8 @@ def set_torch_threads(config: RunConfig) -> int:
     return threads
 
 
-def ingest_step(home: HomeLike, source: str) -> dict[str, Any]:
-    """Load `source` (named source, file, glob, or a folder as a drop folder) into the warehouse.
-
-    Returns counts (`rows_new`, `rows_changed`, `rows_rejected`, `files`) and the data version.
-    """
+def ingest_step(home: HomeLike, source: str) -> IngestResult:
+    """Load `source` (named source, file, glob, or a folder as a drop folder) into the warehouse."""
     with warehouse.connect(home) as con:
         if Path(source).is_dir():
             reports = ingest_dropdir(con, source)
@@ -172,13 +230,13 @@ def ingest_step(home: HomeLike, source: str) -> dict[str, Any]:
             reports = ingest_source(con, source)
         version = _data_version(con)
         catalog.snapshot_warehouse(home, con)
-    return {
-        "files": len(reports),
-        "rows_new": sum(r.rows_new for r in reports),
-        "rows_changed": sum(r.rows_changed for r in reports),
-        "rows_rejected": sum(r.rows_rejected for r in reports),
-        "data_version": version,
-    }
+    return IngestResult(
+        files=len(reports),
+        rows_new=sum(r.rows_new for r in reports),
+        rows_changed=sum(r.rows_changed for r in reports),
+        rows_rejected=sum(r.rows_rejected for r in reports),
+        data_version=version,
+    )
 
 
 def panel_step(home: HomeLike, freq: str = "daily", also: tuple[str, ...] = ()) -> str:
@@ -260,13 +318,8 @@ def train_window_step(
     config: RunConfig,
     panel_path: str,
     window_id: int,
-) -> dict[str, Any]:
-    """Fit every model on one window (or reuse its cache) and stage its tables for `run_id`.
-
-    Returns `window_id`, `cached` (True when nothing was fitted), the window's test R2 by model
-    (`r2_total`) and, for the models that choose their characteristics, how many they used and
-    out of how many (`chars_used`: model -> [used, all]); small enough for logs and artifacts.
-    """
+) -> WindowResult:
+    """Fit every model on one window (or reuse its cache) and stage its tables for `run_id`."""
     cache = window_cache_dir(home, config, panel_path, window_id)
     cached = all((cache / f"{t}.parquet").is_file() for t in WINDOW_TABLES)
     if not cached:
@@ -285,12 +338,12 @@ def train_window_step(
         .group_by("model", maintain_order=True)
         .agg(pl.col("is_used").sum().alias("used"), pl.len().alias("all"))
     )
-    return {
-        "window_id": window_id,
-        "cached": cached,
-        "r2_total": dict(zip(test["model"], test["r2_total"], strict=True)),
-        "chars_used": {row[0]: [int(row[1]), int(row[2])] for row in used.iter_rows()},
-    }
+    return WindowResult(
+        window_id=window_id,
+        cached=cached,
+        r2_total=dict(zip(test["model"], test["r2_total"], strict=True)),
+        chars_used={model: (int(n), int(n_all)) for model, n, n_all in used.iter_rows()},
+    )
 
 
 def publish_step(
@@ -299,12 +352,8 @@ def publish_step(
     config: RunConfig,
     panel_path: str,
     window_ids: list[int],
-) -> dict[str, Any]:
-    """Stage the pooled test rows, publish the run, draw its plots and refresh the catalog.
-
-    Returns `pooled` (one dict per model: n_factors, r2_total, r2_pred, n_obs) and `plots`
-    (plot name -> PNG path).
-    """
+) -> Published:
+    """Stage the pooled test rows, publish the run, draw its plots and refresh the catalog."""
     try:
         metrics = pl.concat(
             [
@@ -322,8 +371,11 @@ def publish_step(
     outputs.finish_run(home, run_id, "succeeded")
     written = plots.write_plots(home, run_id)
     catalog.ensure_catalog(home)
-    table = pooled.select("model", "n_factors", "r2_total", "r2_pred", "n_obs")
-    return {"pooled": table.to_dicts(), "plots": {k: str(v) for k, v in written.items()}}
+    return Published(
+        run_id=run_id,
+        pooled=pooled_rows(pooled),
+        plots={name: str(path) for name, path in written.items()},
+    )
 
 
 def fail_step(home: HomeLike, run_id: str, reason: str) -> None:
@@ -360,16 +412,22 @@ def pooled_metrics(metrics: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def panel_summary(panel_path: str) -> dict[str, Any]:
+def pooled_rows(pooled: pl.DataFrame) -> tuple[PooledRow, ...]:
+    """Return the pooled rows of a metrics frame (`pooled_metrics`) as `PooledRow`s."""
+    names = [f.name for f in dataclasses.fields(PooledRow)]
+    return tuple(PooledRow(**row) for row in pooled.select(names).iter_rows(named=True))
+
+
+def panel_summary(panel_path: str) -> PanelSummary:
     """Return the frozen panel's first and last date, dates, tickers and rows."""
     frame = pl.read_parquet(panel_path, columns=["date", "ticker"])
-    return {
-        "first_date": str(frame["date"].min()),
-        "last_date": str(frame["date"].max()),
-        "n_dates": frame["date"].n_unique(),
-        "n_tickers": frame["ticker"].n_unique(),
-        "n_rows": frame.height,
-    }
+    return PanelSummary(
+        first_date=str(frame["date"].min()),
+        last_date=str(frame["date"].max()),
+        n_dates=frame["date"].n_unique(),
+        n_tickers=frame["ticker"].n_unique(),
+        n_rows=frame.height,
+    )
 
 
 def _load_panel(panel_path: str, config: RunConfig) -> Panel:

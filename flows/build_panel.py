@@ -33,10 +33,10 @@ def build_panel(home: str, freq: str = "daily", also: tuple[str, ...] = ()) -> s
     get_run_logger().info(
         "panel %s: %s to %s, %d tickers, %d rows",
         path,
-        summary["first_date"],
-        summary["last_date"],
-        summary["n_tickers"],
-        summary["n_rows"],
+        summary.first_date,
+        summary.last_date,
+        summary.n_tickers,
+        summary.n_rows,
     )
     refreshed = list(dict.fromkeys((freq, *also)))
     create_markdown_artifact(panel_markdown(path, summary, refreshed), key=PANEL_KEY)

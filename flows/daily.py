@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
@@ -12,7 +10,7 @@ from cae.pipeline import RunConfig
 from cae.runs import outputs
 from flows.build_panel import build_panel
 from flows.ingest import ingest
-from flows.publish import SUMMARY_KEY, publish
+from flows.publish import SUMMARY_KEY, PublishedRun, publish
 from flows.runners import task_runner
 from flows.train import train
 
@@ -20,7 +18,7 @@ __all__ = ["daily"]
 
 
 @flow(name="daily")
-def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -> dict[str, Any]:
+def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -> PublishedRun:
     """Run the whole pipeline once: new prices in, the run's outputs and artifacts out.
 
     Ingest and the panel are incremental; windows whose inputs did not change come from cache.
@@ -36,5 +34,5 @@ def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -
         pipeline.fail_step(home, run_id, outputs.failure_reason(error))
         raise
     # The run's own page shows the summary too, not only its publish subflow.
-    create_markdown_artifact(published["summary"], key=SUMMARY_KEY, description=f"cae run {run_id}")
+    create_markdown_artifact(published.summary, key=SUMMARY_KEY, description=f"cae run {run_id}")
     return published

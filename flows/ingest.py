@@ -10,6 +10,7 @@ from prefect.tasks import exponential_backoff
 
 from cae import pipeline, warehouse
 from cae.errors import CaeError
+from cae.pipeline import IngestResult
 from cae.runs.summary import ingest_markdown
 
 __all__ = ["INGEST_KEY", "ingest", "ingest_task", "worth_retrying"]
@@ -37,22 +38,22 @@ def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
     retry_condition_fn=worth_retrying,
     cache_policy=None,
 )
-def ingest_task(home: str, source: str) -> dict[str, Any]:
+def ingest_task(home: str, source: str) -> IngestResult:
     """Ingest `source` into the warehouse of `home`."""
     return pipeline.ingest_step(home, source)
 
 
 @flow(name="ingest")
-def ingest(home: str, source: str = "sample") -> dict[str, Any]:
+def ingest(home: str, source: str = "sample") -> IngestResult:
     """Load `source` (a named source, a file or a drop folder) into the warehouse."""
     report = ingest_task(home, source)
     get_run_logger().info(
         "ingested %s: %d new rows, %d changed, %d rejected (data version %s)",
         source,
-        report["rows_new"],
-        report["rows_changed"],
-        report["rows_rejected"],
-        report["data_version"],
+        report.rows_new,
+        report.rows_changed,
+        report.rows_rejected,
+        report.data_version,
     )
     create_markdown_artifact(ingest_markdown(source, report), key=INGEST_KEY)
     return report

@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import asdict, dataclass
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from cae import pipeline
-from cae.pipeline import RunConfig
+from cae.pipeline import IngestResult, PanelSummary, Published, RunConfig, WindowResult
 from cae.runs.summary import summary_markdown
 from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS, worth_retrying
 
-__all__ = ["publish", "publish_task"]
+__all__ = ["PublishedRun", "publish", "publish_task"]
 
 SUMMARY_KEY = "cae-run-summary"
 METRICS_KEY = "cae-oos-metrics"
 
 
+@dataclass(frozen=True)
+class PublishedRun:
+    """What the publish and daily flows return: the published run and its summary."""
+
+    published: Published  # run id, pooled R2 rows and plots
+    summary: str  # the run's markdown summary, as in the Prefect artifact
+
+
 @task(cache_policy=None)
 def publish_task(
     home: str, run_id: str, config: RunConfig, panel_path: str, window_ids: list[int]
-) -> dict[str, Any]:
+) -> Published:
     """Pool, publish and plot the run (a failure marks it failed, so it is not retried)."""
     return pipeline.publish_step(home, run_id, config, panel_path, window_ids)
 
@@ -33,7 +41,7 @@ def publish_task(
     retry_condition_fn=worth_retrying,
     cache_policy=None,
 )
-def panel_summary_task(panel_path: str) -> dict[str, Any]:
+def panel_summary_task(panel_path: str) -> PanelSummary:
     """Read the frozen panel's date range and universe size."""
     return pipeline.panel_summary(panel_path)
 
@@ -44,18 +52,20 @@ def publish(
     run_id: str,
     panel_path: str,
     window_ids: list[int],
-    trained: Sequence[dict[str, Any]],
+    trained: Sequence[WindowResult],
     config: RunConfig | None = None,
-    ingest_report: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    ingest_report: IngestResult | None = None,
+) -> PublishedRun:
     """Publish the run; leave a markdown summary and a metrics table artifact."""
     config = config or RunConfig()
     published = publish_task(home, run_id, config, panel_path, window_ids)
     panel = panel_summary_task(panel_path)
-    markdown = summary_markdown(run_id, panel, trained, published, ingest_report)
+    markdown = summary_markdown(panel, trained, published, ingest_report)
     create_markdown_artifact(markdown, key=SUMMARY_KEY, description=f"cae run {run_id}")
     create_table_artifact(
-        published["pooled"], key=METRICS_KEY, description=f"pooled OOS R2, run {run_id}"
+        [asdict(row) for row in published.pooled],
+        key=METRICS_KEY,
+        description=f"pooled OOS R2, run {run_id}",
     )
-    get_run_logger().info("published run %s: %s", run_id, published["plots"])
-    return {"run_id": run_id, **published, "summary": markdown}
+    get_run_logger().info("published run %s: %s", run_id, published.plots)
+    return PublishedRun(published, markdown)

@@ -19,7 +19,7 @@ from prefect.context import FlowRunContext
 from prefect.futures import as_completed, wait
 
 from cae import pipeline
-from cae.pipeline import RunConfig
+from cae.pipeline import RunConfig, WindowResult
 from cae.runs import outputs
 from cae.runs.summary import windows_markdown
 
@@ -50,16 +50,16 @@ def plan_task(home: str, run_id: str, config: RunConfig, panel_path: str) -> lis
 @task(cache_key_fn=_window_cache_key, persist_result=True)
 def train_window_task(
     home: str, run_id: str, config: RunConfig, panel_path: str, window_id: int
-) -> dict[str, Any]:
+) -> WindowResult:
     """Fit every model on one window and stage its tables."""
     threads = pipeline.set_torch_threads(config)
     result = pipeline.train_window_step(home, run_id, config, panel_path, window_id)
     get_run_logger().info(
         "window %d %s (torch threads %d): test R2 %s",
         window_id,
-        "from cache" if result["cached"] else "trained",
+        "from cache" if result.cached else "trained",
         threads,
-        {m: round(r2, 4) for m, r2 in result["r2_total"].items()},
+        {m: round(r2, 4) for m, r2 in result.r2_total.items()},
     )
     return result
 
@@ -86,7 +86,7 @@ def _stop_windows(futures: list) -> None:
 @flow(name="train")
 def train(
     home: str, panel_path: str, config: RunConfig | None = None
-) -> tuple[str, list[int], list[dict[str, Any]]]:
+) -> tuple[str, list[int], list[WindowResult]]:
     """Register a run, train every window, return (run id, window ids, window results).
 
     If any window fails the run is marked failed (no rows published) and the error re-raised.

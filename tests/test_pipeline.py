@@ -18,7 +18,7 @@ def frozen(tmp_path_factory):
     home = tmp_path_factory.mktemp("pipeline_home")
     source = write_prices(market_prices(), home / "in" / "prices.csv")
     report = pipeline.ingest_step(home, str(source))
-    assert report["rows_rejected"] == 0
+    assert report.rows_rejected == 0
     return home, pipeline.panel_step(home, "daily")
 
 
@@ -49,8 +49,8 @@ def test_panel_is_frozen_once_per_data_version(frozen):
     home, panel_path = frozen
     assert pipeline.panel_step(home, "daily") == panel_path
     summary = pipeline.panel_summary(panel_path)
-    assert summary["n_tickers"] <= 30
-    assert summary["n_dates"] > 100
+    assert summary.n_tickers <= 30
+    assert summary.n_dates > 100
 
 
 def test_pooled_metrics_sum_errors_before_dividing():
@@ -79,14 +79,15 @@ def test_steps_publish_every_window_and_a_pooled_row_per_model(frozen):
     home, panel_path = frozen
     run_id, window_ids, trained, published = _run(home, SMALL, panel_path)
     assert window_ids == [0, 1, 2]
-    assert [t["window_id"] for t in trained] == window_ids
+    assert [t.window_id for t in trained] == window_ids
+    assert published.run_id == run_id
     runs = outputs.read_table(home, "runs", run_id)
     assert runs["status"].to_list() == ["succeeded"]
     assert json.loads(runs["config_json"][0])["windows"]["n_train"] == 60
     metrics = outputs.read_table(home, "metrics", run_id)
     pooled = metrics.filter(pl.col("window_id").is_null())
     assert sorted(pooled["model"]) == ["CA0", "cross_sectional", "pca"]
-    assert [r["model"] for r in published["pooled"]] == ["CA0", "pca", "cross_sectional"]
+    assert [r.model for r in published.pooled] == ["CA0", "pca", "cross_sectional"]
     per_window = metrics.filter(pl.col("window_id").is_not_null())
     assert per_window.height == 3 * 3 * 3  # windows x models x splits
     assert outputs.read_table(home, "windows", run_id).height == 3
@@ -97,9 +98,9 @@ def test_steps_publish_every_window_and_a_pooled_row_per_model(frozen):
     assert sorted(inputs["model"].unique()) == ["CA0", "cross_sectional"]  # pca doesn't choose
     n_chars = inputs["characteristic"].n_unique()
     for t in trained:
-        window = inputs.filter(pl.col("window_id") == t["window_id"])
-        assert t["chars_used"] == {
-            model: [rows["is_used"].sum(), n_chars]
+        window = inputs.filter(pl.col("window_id") == t.window_id)
+        assert t.chars_used == {
+            model: (rows["is_used"].sum(), n_chars)
             for (model,), rows in window.group_by("model", maintain_order=True)
         }
 
@@ -108,8 +109,8 @@ def test_a_rerun_fits_nothing_and_publishes_the_same_numbers(frozen):
     home, panel_path = frozen
     first = _run(home, SMALL, panel_path)
     second = _run(home, SMALL, panel_path)
-    assert all(t["cached"] for t in second[2])
-    assert second[3]["pooled"] == first[3]["pooled"]
+    assert all(t.cached for t in second[2])
+    assert second[3].pooled == first[3].pooled
     assert first[0] != second[0]
 
 
@@ -162,8 +163,8 @@ def test_a_window_does_not_see_data_after_its_test_block(frozen, tmp_path):
     run_id = pipeline.start_step(home, config, str(other_path))
     second = pipeline.train_window_step(home, run_id, config, str(other_path), 0)
     pipeline.fail_step(home, run_id, "test over")
-    assert not second["cached"]
-    assert second["r2_total"] == pytest.approx(first["r2_total"], rel=1e-6)
+    assert not second.cached
+    assert second.r2_total == pytest.approx(first.r2_total, rel=1e-6)
 
 
 def test_panel_step_refreshes_the_extra_frequencies(tmp_path):
@@ -173,7 +174,7 @@ def test_panel_step_refreshes_the_extra_frequencies(tmp_path):
     write_prices(market_prices(), tmp_path / "in" / "prices.csv")
     pipeline.ingest_step(tmp_path, str(tmp_path / "in" / "prices.csv"))
     path = pipeline.panel_step(tmp_path, "daily", ("weekly",))
-    assert pipeline.panel_summary(path)["n_dates"] > 100
+    assert pipeline.panel_summary(path).n_dates > 100
     with warehouse.connect(tmp_path) as con:
         weekly = read_panel(con, "weekly")["date"].n_unique()
     assert 20 <= weekly <= 40  # 150 sessions are 30 weeks

@@ -9,13 +9,19 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cae.cli.app import HomeOption, app, console, print_frame
 from cae.home import Home
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from cae.pipeline import PooledRow
 
 __all__ = ["evaluate", "replay", "report", "run", "serve", "train"]
 
@@ -83,7 +89,7 @@ def _home(home: Path | None) -> str:
     return str(Home.of(home).root.resolve())
 
 
-def _print_pooled(run_id: str, pooled: list[dict[str, Any]]) -> None:
+def _print_pooled(run_id: str, pooled: Sequence[PooledRow] | pl.DataFrame) -> None:
     import polars as pl
 
     table = pl.DataFrame(pooled).select(
@@ -150,7 +156,7 @@ def run(
     from flows.daily import daily
 
     result = daily(_home(home), config, runner)
-    _print_pooled(result["run_id"], result["pooled"])
+    _print_pooled(result.published.run_id, result.published.pooled)
 
 
 @app.command()
@@ -183,13 +189,13 @@ def train(
         window_ids = pipeline.plan_step(where, run_id, config, panel_path)
         for window_id in window_ids:
             done = pipeline.train_window_step(where, run_id, config, panel_path, window_id)
-            state = "from cache" if done["cached"] else "trained"
+            state = "from cache" if done.cached else "trained"
             console.print(f"window {window_id} {state}", highlight=False)
     except BaseException as error:
         pipeline.fail_step(where, run_id, outputs.failure_reason(error))
         raise
     published = pipeline.publish_step(where, run_id, config, panel_path, window_ids)
-    _print_pooled(run_id, published["pooled"])
+    _print_pooled(run_id, published.pooled)
 
 
 @app.command()
@@ -214,7 +220,7 @@ def evaluate(
     pooled = metrics.filter(pl.col("window_id").is_null() & (pl.col("split") == "test"))
     if pooled.is_empty():
         raise CaeError(f"run {run_id} has no pooled metrics in {Home.of(home).outputs}")
-    _print_pooled(run_id, pooled.to_dicts())
+    _print_pooled(run_id, pooled)
 
 
 @app.command()
@@ -272,17 +278,17 @@ def replay(
         if day_file is not None:
             release_day(where, day_file)
         result = daily(where, config)
-        fitted = outputs.read_table(where, "fitted", result["run_id"])["date"]
+        fitted = outputs.read_table(where, "fitted", result.published.run_id)["date"]
         rows.append(
             {
                 "day": "history" if day_file is None else day_file.stem,
-                "run_id": result["run_id"],
+                "run_id": result.published.run_id,
                 "fitted_dates": fitted.n_unique(),
                 "last_fitted_date": str(fitted.max()),
             }
         )
     print_frame(pl.DataFrame(rows), title="replay: one daily run per day")
-    _print_pooled(rows[-1]["run_id"], result["pooled"])
+    _print_pooled(rows[-1]["run_id"], result.published.pooled)
 
 
 @app.command()

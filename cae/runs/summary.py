@@ -1,23 +1,25 @@
 """Markdown summaries of a pipeline run and of its steps (ingest, panel, training).
 
-Pure text from the small dicts the pipeline steps return, so the Prefect UI's markdown artifacts
-(one on every flow run) and a test can render the same thing.
+Pure text from the small dataclasses the pipeline steps return, so the Prefect UI's markdown
+artifacts (one on every flow run) and a test can render the same thing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # cae.pipeline imports cae.runs
+    from cae.pipeline import IngestResult, PanelSummary, Published, WindowResult
 
 __all__ = ["ingest_markdown", "panel_markdown", "summary_markdown", "windows_markdown"]
 
 
 def summary_markdown(
-    run_id: str,
-    panel: Mapping[str, Any],
-    trained: Sequence[Mapping[str, Any]],
-    published: Mapping[str, Any],
-    ingest: Mapping[str, Any] | None = None,
+    panel: PanelSummary,
+    trained: Sequence[WindowResult],
+    published: Published,
+    ingest: IngestResult | None = None,
 ) -> str:
     """Return the run's summary as markdown.
 
@@ -25,13 +27,13 @@ def summary_markdown(
     the `publish_step` result and `ingest` the `ingest_step` result of this run, if it ingested.
     The R2 table holds the pooled test rows (GKX's out-of-sample R2, in percent).
     """
-    n_cached = sum(1 for t in trained if t["cached"])
-    rejected = "not ingested in this run" if ingest is None else f"{ingest['rows_rejected']:,}"
+    n_cached = sum(1 for t in trained if t.cached)
+    rejected = "not ingested in this run" if ingest is None else f"{ingest.rows_rejected:,}"
     lines = [
-        f"# cae run `{run_id}`",
+        f"# cae run `{published.run_id}`",
         "",
-        f"- data: {panel['first_date']} to {panel['last_date']} ({panel['n_dates']} dates)",
-        f"- universe: {panel['n_tickers']} tickers, {panel['n_rows']:,} ticker-dates",
+        f"- data: {panel.first_date} to {panel.last_date} ({panel.n_dates} dates)",
+        f"- universe: {panel.n_tickers} tickers, {panel.n_rows:,} ticker-dates",
         f"- rejected rows: {rejected}",
         f"- windows: {len(trained)} ({len(trained) - n_cached} trained, {n_cached} from cache)",
         *_chars_used_lines(trained),
@@ -41,33 +43,33 @@ def summary_markdown(
         "| model | K | R2 total | R2 predictive | observations |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for row in published["pooled"]:
+    for row in published.pooled:
         lines.append(
-            f"| {row['model']} | {row['n_factors']} | {_pct(row['r2_total'])} | "
-            f"{_pct(row['r2_pred'])} | {row['n_obs']:,} |"
+            f"| {row.model} | {row.n_factors} | {_pct(row.r2_total)} | "
+            f"{_pct(row.r2_pred)} | {row.n_obs:,} |"
         )
-    if published["plots"]:
+    if published.plots:
         lines += ["", "## Plots", ""]
-        lines += [f"- [{name}](file://{path})" for name, path in published["plots"].items()]
+        lines += [f"- [{name}](file://{path})" for name, path in published.plots.items()]
     return "\n".join(lines) + "\n"
 
 
-def ingest_markdown(source: str, report: Mapping[str, Any]) -> str:
+def ingest_markdown(source: str, report: IngestResult) -> str:
     """Return what one ingest did (`pipeline.ingest_step`'s report) as markdown."""
     return "\n".join(
         [
             f"# cae ingest `{source}`",
             "",
-            f"- files: {report['files']}",
-            f"- rows: {report['rows_new']:,} new, {report['rows_changed']:,} changed, "
-            f"{report['rows_rejected']:,} rejected (kept in `rejected_rows`)",
-            f"- data version: `{report['data_version']}`",
+            f"- files: {report.files}",
+            f"- rows: {report.rows_new:,} new, {report.rows_changed:,} changed, "
+            f"{report.rows_rejected:,} rejected (kept in `rejected_rows`)",
+            f"- data version: `{report.data_version}`",
             "",
         ]
     )
 
 
-def panel_markdown(path: str, panel: Mapping[str, Any], refreshed: Sequence[str]) -> str:
+def panel_markdown(path: str, panel: PanelSummary, refreshed: Sequence[str]) -> str:
     """Return the frozen panel's summary (`pipeline.panel_summary`) as markdown."""
     return "\n".join(
         [
@@ -75,16 +77,16 @@ def panel_markdown(path: str, panel: Mapping[str, Any], refreshed: Sequence[str]
             "",
             f"- refreshed: {', '.join(f'`characteristics_{f}`' for f in refreshed)}",
             f"- frozen for training: `{path}`",
-            f"- data: {panel['first_date']} to {panel['last_date']} ({panel['n_dates']} dates)",
-            f"- universe: {panel['n_tickers']} tickers, {panel['n_rows']:,} ticker-dates",
+            f"- data: {panel.first_date} to {panel.last_date} ({panel.n_dates} dates)",
+            f"- universe: {panel.n_tickers} tickers, {panel.n_rows:,} ticker-dates",
             "",
         ]
     )
 
 
-def windows_markdown(run_id: str, trained: Sequence[Mapping[str, Any]]) -> str:
+def windows_markdown(run_id: str, trained: Sequence[WindowResult]) -> str:
     """Return each window's test R2 by model (`train_window_step` results) as markdown."""
-    models = list(dict.fromkeys(m for t in trained for m in t["r2_total"]))
+    models = list(dict.fromkeys(m for t in trained for m in t.r2_total))
     lines = [
         f"# cae training, run `{run_id}`",
         "",
@@ -94,19 +96,19 @@ def windows_markdown(run_id: str, trained: Sequence[Mapping[str, Any]]) -> str:
         "| ---: | --- | " + " | ".join("---:" for _ in models) + " |",
     ]
     for t in trained:
-        state = "from cache" if t["cached"] else "trained"
-        cells = " | ".join(_pct(t["r2_total"].get(m)) for m in models)
-        lines.append(f"| {t['window_id']} | {state} | {cells} |")
+        state = "from cache" if t.cached else "trained"
+        cells = " | ".join(_pct(t.r2_total.get(m)) for m in models)
+        lines.append(f"| {t.window_id} | {state} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
-def _chars_used_lines(trained: Sequence[Mapping[str, Any]]) -> list[str]:
+def _chars_used_lines(trained: Sequence[WindowResult]) -> list[str]:
     # Models that choose their characteristics per window (cae.models._chars): the range over
     # windows of how many they used, so a warm-up that cost most of them shows at a glance.
     used: dict[str, list[int]] = {}
     total: dict[str, int] = {}
     for t in trained:
-        for model, (n_used, n_all) in t.get("chars_used", {}).items():
+        for model, (n_used, n_all) in t.chars_used.items():
             used.setdefault(model, []).append(n_used)
             total[model] = n_all
     if not used:

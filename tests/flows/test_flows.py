@@ -70,19 +70,19 @@ def _fitted_dates(home, run_id):
 
 
 def test_daily_publishes_a_succeeded_run_with_pooled_rows(landed):
-    home, run_id = landed["home"], landed["first"]["run_id"]
+    home, run_id = landed["home"], landed["first"].published.run_id
     assert outputs.read_table(home, "runs", run_id)["status"].to_list() == ["succeeded"]
-    assert [r["model"] for r in landed["first"]["pooled"]] == ["CA0", "pca", "cross_sectional"]
+    assert [r.model for r in landed["first"].published.pooled] == ["CA0", "pca", "cross_sectional"]
     metrics = outputs.read_table(home, "metrics", run_id)
     assert metrics.filter(pl.col("window_id").is_null()).height == 3
-    assert set(landed["first"]["plots"]) == {"cumulative_factors", "r2_by_window"}
+    assert set(landed["first"].published.plots) == {"cumulative_factors", "r2_by_window"}
 
 
 def test_daily_leaves_a_markdown_summary_and_a_metrics_table(landed):
     from flows.publish import METRICS_KEY, SUMMARY_KEY
 
     summary = _artifact(SUMMARY_KEY)
-    assert any(landed["first"]["run_id"] in a.data for a in summary)
+    assert any(landed["first"].published.run_id in a.data for a in summary)
     assert "Out-of-sample R2" in summary[0].data
     table = _artifact(METRICS_KEY)
     assert table and "pca" in str(table[0].data)
@@ -116,7 +116,7 @@ def test_every_completed_flow_run_leaves_a_markdown_artifact(landed):
     assert {r.id for r in ours} == {a.flow_run_id for a in markdown}
     daily_runs = {r.id for r in ours if names[r.flow_id] == "daily"}
     assert any(
-        a.flow_run_id in daily_runs and landed["first"]["run_id"] in a.data for a in markdown
+        a.flow_run_id in daily_runs and landed["first"].published.run_id in a.data for a in markdown
     )
 
 
@@ -127,7 +127,9 @@ def test_training_leaves_a_finished_progress_artifact(landed):
     kind = ArtifactFilter(type=ArtifactFilterType(any_=["progress"]))
     with get_client(sync_client=True) as client:
         progress = client.read_artifacts(artifact_filter=kind)
-    assert any(a.data == 100.0 and landed["first"]["run_id"] in a.description for a in progress)
+    assert any(
+        a.data == 100.0 and landed["first"].published.run_id in a.description for a in progress
+    )
 
 
 def test_rerun_takes_windows_from_cache_without_duplicating_rows(landed):
@@ -135,21 +137,23 @@ def test_rerun_takes_windows_from_cache_without_duplicating_rows(landed):
 
     home = landed["home"]
     again = daily(str(home), landed["config"])
-    assert again["run_id"] != landed["first"]["run_id"]
-    assert again["pooled"] == landed["first"]["pooled"]
-    fitted = outputs.read_table(home, "fitted", again["run_id"])
+    assert again.published.run_id != landed["first"].published.run_id
+    assert again.published.pooled == landed["first"].published.pooled
+    fitted = outputs.read_table(home, "fitted", again.published.run_id)
     keys = ["window_id", "model", "date", "ticker"]
     assert fitted.height > 0 and fitted.select(keys).is_duplicated().sum() == 0
-    assert fitted.height == outputs.read_table(home, "fitted", landed["first"]["run_id"]).height
+    assert (
+        fitted.height == outputs.read_table(home, "fitted", landed["first"].published.run_id).height
+    )
 
 
 def test_a_new_day_dropped_extends_the_outputs_by_its_dates(landed):
     from flows.daily import daily
 
-    home, first = landed["home"], landed["first"]["run_id"]
+    home, first = landed["home"], landed["first"].published.run_id
     write_prices(landed["later"], landed["landing"] / "b.csv")
     extended = daily(str(home), landed["config"])
-    assert _fitted_dates(home, extended["run_id"]) == _fitted_dates(home, first) + NEW_DAYS
+    assert _fitted_dates(home, extended.published.run_id) == _fitted_dates(home, first) + NEW_DAYS
 
 
 def test_a_failure_mid_training_publishes_nothing_and_leaves_the_warehouse(landed, monkeypatch):

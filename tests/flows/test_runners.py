@@ -78,9 +78,9 @@ def test_train_on_a_local_dask_cluster_matches_threads(live_prefect_server, tmp_
             )
     threads, dask = results["threads"], results["dask"]
     assert dask[0] == threads[0] == [0, 1, 2]
-    assert [t["cached"] for t in dask[1]] == [False, False, False]  # dask fitted, not a cache hit
+    assert [t.cached for t in dask[1]] == [False, False, False]  # dask fitted, not a cache hit
     for mine, theirs in zip(dask[1], threads[1], strict=True):
-        assert mine["r2_total"] == pytest.approx(theirs["r2_total"], abs=1e-6)
+        assert mine.r2_total == pytest.approx(theirs.r2_total, abs=1e-6)
     assert dask[2].height == threads[2].height > 0
     assert dask[2]["ret_hat_total"].to_list() == pytest.approx(
         threads[2]["ret_hat_total"].to_list(), abs=1e-6
