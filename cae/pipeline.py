@@ -318,17 +318,24 @@ def train_window_step(
     config: RunConfig,
     panel_path: str,
     window_id: int,
+    on_model: Callable[[str], None] | None = None,
 ) -> WindowResult:
-    """Fit every model on one window (or reuse its cache) and stage its tables for `run_id`."""
+    """Fit every model on one window (or reuse its cache) and stage its tables for `run_id`.
+
+    `on_model` is called with each model's name as it finishes (all at once from the cache).
+    """
     cache = window_cache_dir(home, config, panel_path, window_id)
     cached = all((cache / f"{t}.parquet").is_file() for t in WINDOW_TABLES)
     if not cached:
         panel = _load_panel(panel_path, config)
         windows = plan_windows(config.windows, panel.dates)
         result = evaluate_window(
-            panel, windows[window_id], model_factories(config), config.keep_betas
+            panel, windows[window_id], model_factories(config), config.keep_betas, on_model
         )
         _write_cache(home, cache, {t: getattr(result, t) for t in WINDOW_TABLES})
+    elif on_model is not None:
+        for name in config.models:
+            on_model(name)
     for table in WINDOW_TABLES:
         frame = pl.read_parquet(cache / f"{table}.parquet")
         outputs.write_table(home, run_id, table, frame, part=f"w{window_id}")

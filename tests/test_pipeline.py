@@ -114,6 +114,22 @@ def test_a_rerun_fits_nothing_and_publishes_the_same_numbers(frozen):
     assert first[0] != second[0]
 
 
+def test_each_model_reports_when_it_is_done_whether_fitted_or_cached(frozen):
+    home, panel_path = frozen
+    config = dataclasses.replace(SMALL, models=("pca", "ipca"))
+    reported = {}
+    for _ in range(2):  # the second run takes the window from the cache
+        run_id = pipeline.start_step(home, config, panel_path)
+        pipeline.plan_step(home, run_id, config, panel_path)
+        names: list[str] = []
+        done = pipeline.train_window_step(
+            home, run_id, config, panel_path, 0, on_model=names.append
+        )
+        reported[done.cached] = names
+        pipeline.fail_step(home, run_id, "only one window is needed")
+    assert reported == {False: ["pca", "ipca"], True: ["pca", "ipca"]}
+
+
 def test_a_failed_run_publishes_nothing(frozen):
     home, panel_path = frozen
     run_id = pipeline.start_step(home, SMALL, panel_path)

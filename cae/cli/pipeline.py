@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cae.cli.app import HomeOption, app, console, print_frame
+from cae.cli.app import HomeOption, app, console, print_frame, progress_bar
 from cae.home import Home
 
 if TYPE_CHECKING:
@@ -187,10 +187,18 @@ def train(
     run_id = pipeline.start_step(where, config, panel_path)
     try:
         window_ids = pipeline.plan_step(where, run_id, config, panel_path)
-        for window_id in window_ids:
-            done = pipeline.train_window_step(where, run_id, config, panel_path, window_id)
-            state = "from cache" if done.cached else "trained"
-            console.print(f"window {window_id} {state}", highlight=False)
+        with progress_bar() as progress:
+            task = progress.add_task("training", total=len(window_ids) * len(config.models))
+            for window_id in window_ids:
+
+                def advance(name: str, window_id: int = window_id) -> None:
+                    progress.update(task, advance=1, description=f"window {window_id}: {name}")
+
+                done = pipeline.train_window_step(
+                    where, run_id, config, panel_path, window_id, on_model=advance
+                )
+                state = "from cache" if done.cached else "trained"
+                console.print(f"window {window_id} {state}", highlight=False)
     except BaseException as error:
         pipeline.fail_step(where, run_id, outputs.failure_reason(error))
         raise

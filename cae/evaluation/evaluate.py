@@ -121,10 +121,13 @@ def evaluate_window(
     window: Window,
     models: Sequence[tuple[str, ModelFactory]],
     keep_betas: bool = True,
+    on_model: Callable[[str], None] | None = None,
 ) -> Evaluation:
     """Fit and score every model on one window; independent of every other window.
 
     The returned `windows` frame has this window's row; `metrics` has no pooled rows.
+    `on_model`, if given, is called with each model's name once it is fitted and scored
+    (a progress display).
     """
     train, val, test = window.split(panel)
     betas, factors, fitted, metrics, inputs = [], [], [], [], []
@@ -143,6 +146,8 @@ def evaluate_window(
         factors.append(frames["factors"])
         if keep_betas:
             betas.append(frames["betas"])
+        if on_model is not None:
+            on_model(name)
     return Evaluation(
         windows=windows_frame([window]),
         betas=pl.concat(betas, how="vertical") if betas else pl.DataFrame(schema=BETAS_SCHEMA),

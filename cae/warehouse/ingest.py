@@ -46,10 +46,10 @@ YFINANCE_PREFIX = "yfinance:"
 NAMED_SOURCES = ("sample", "sp500-long")
 _INDEX = "_index"
 _PRICE_COLUMNS = list(Prices.to_schema().columns)
-# Columns a row may leave empty. A CSV cannot tell "no value" from "not known" and a wide file
-# carries closes only, so an empty cell keeps the stored value: ingesting never erases one, a
-# different value corrects it. The close is required in every row and the key names the day.
-_MERGED_COLUMNS = ("open", "high", "low", "volume", "adj_factor", "shares_out")
+# The stored columns a re-stated close or open is checked against (close_in_range,
+# open_in_range). Every empty cell keeps its stored value (sql/prices_pending.sql): ingesting
+# never erases a value, a different one corrects it; the close is required in every row.
+_RANGE_COLUMNS = ("open", "high", "low")
 # A day no source gave an adjusted close for: its close is taken as already adjusted.
 _DEFAULT_ADJ_FACTOR = 1.0
 _STORED_SUFFIX = "_stored"
@@ -103,33 +103,35 @@ def _failure_reasons(frame: pl.DataFrame) -> pl.DataFrame:
     return reasons.unique(maintain_order=True)
 
 
-def _stored_rows(con: duckdb.DuckDBPyConnection, parsed: pl.DataFrame) -> pl.DataFrame:
-    """Return the warehouse's rows for the (ticker, date) keys of `parsed`."""
-    con.register("incoming_keys", parsed.select("ticker", "date"))
-    try:
-        return query_frame(con, "prices#stored")
-    finally:
-        con.unregister("incoming_keys")
+def _as_stored(con: duckdb.DuckDBPyConnection | None, parsed: pl.DataFrame) -> pl.DataFrame:
+    """Return the rows as they would be stored, for validation: each (ticker, date) merged.
 
-
-def _merge_stored(parsed: pl.DataFrame, stored: pl.DataFrame | None) -> pl.DataFrame:
-    """Fill each row's empty `_MERGED_COLUMNS` from the stored row of its (ticker, date).
-
-    The result is the day as it would be stored, so that validation checks a re-stated close
-    against the stored high and low, and an unchanged day compares equal to the stored one.
+    Only a row without open, high or low needs the stored day: its close is checked against the
+    stored range. Other empty cells are filled by `sql/prices_pending.sql` when the batch is
+    merged, so a full file (most rows of most batches) is not joined twice. An empty adjustment
+    factor validates as the 1.0 a new day gets.
     """
-    if stored is not None:
-        parsed = (
-            parsed.join(
-                stored,
-                on=["ticker", "date"],
-                how="left",
-                suffix=_STORED_SUFFIX,
-                maintain_order="left",
+    partial = parsed.filter(pl.any_horizontal(pl.col(_RANGE_COLUMNS).is_null()))
+    if con is not None and partial.height:
+        con.register("incoming_keys", partial.select("ticker", "date"))
+        try:
+            stored = query_frame(con, "prices#stored")
+        finally:
+            con.unregister("incoming_keys")
+        if stored.height:
+            parsed = (
+                parsed.join(
+                    stored.select("ticker", "date", *_RANGE_COLUMNS),
+                    on=["ticker", "date"],
+                    how="left",
+                    suffix=_STORED_SUFFIX,
+                    maintain_order="left",
+                )
+                .with_columns(
+                    pl.coalesce(c, f"{c}{_STORED_SUFFIX}").alias(c) for c in _RANGE_COLUMNS
+                )
+                .select(parsed.columns)
             )
-            .with_columns(pl.coalesce(c, f"{c}{_STORED_SUFFIX}").alias(c) for c in _MERGED_COLUMNS)
-            .select(parsed.columns)
-        )
     return parsed.with_columns(pl.col("adj_factor").fill_null(_DEFAULT_ADJ_FACTOR))
 
 
@@ -151,14 +153,14 @@ def split_valid(
     keep_ticker_case
         Keep tickers' letter case instead of upper-casing them.
     con
-        The warehouse the rows go to. Each row is first merged onto the stored row of its
-        (ticker, date), empty columns keeping the stored values, and the merged day is validated
-        and returned. Without it every row stands alone.
+        The warehouse the rows go to. A row re-stating a stored day is validated merged onto
+        it (its empty cells take the stored values). Without it every row stands alone.
 
     Returns
     -------
     tuple of pl.DataFrame
-        The valid (merged) rows with the `Prices` columns, and the rejects as `row_number`,
+        The valid rows with the `Prices` columns as given (an empty cell stays null: the merge
+        keeps the stored value, `sql/prices_pending.sql`), and the rejects as `row_number`,
         `raw` (the input row as JSON, text cells cut to `MAX_RAW_CELL_CHARS`) and `reason`
         (every rule the row broke, `"rule: message"`, joined by "; "). Every input row lands in
         exactly one of the two.
@@ -167,8 +169,7 @@ def split_valid(
         raw, date_format=date_format, keep_ticker_case=keep_ticker_case
     ).with_row_index(_INDEX)
     parsed = typed.filter(pl.col(PROBLEM).is_null())
-    parsed = _merge_stored(parsed, _stored_rows(con, parsed) if con is not None else None)
-    failures = _failure_reasons(parsed.drop(_INDEX))
+    failures = _failure_reasons(_as_stored(con, parsed).drop(_INDEX))
     failures = failures.with_columns(parsed[_INDEX].gather(failures[_INDEX]).cast(pl.Int64))
     reasons = pl.concat(
         [
