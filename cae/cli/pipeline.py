@@ -44,7 +44,17 @@ RunnerOption = Annotated[
         help="Task runner: threads, processes, dask (a local cluster) or dask=tcp://HOST:PORT.",
     ),
 ]
-FreqOption = Annotated[str, typer.Option("--freq", help="Panel frequency: daily or weekly.")]
+FreqOption = Annotated[
+    str, typer.Option("--freq", help="Panel frequency: daily, weekly or monthly.")
+]
+PanelOption = Annotated[
+    str,
+    typer.Option(
+        "--panel",
+        help="Which panel at --freq: auto (yours from `cae ingest-panel` if loaded, else the "
+        "one built from prices, which is then not rebuilt), own or prices.",
+    ),
+]
 WindowsOption = Annotated[
     str,
     typer.Option(
@@ -93,6 +103,16 @@ def _print_pooled(run_id: str, pooled: list[dict[str, Any]]) -> None:
     print_frame(table, title=f"out-of-sample R2, pooled over test windows (run {run_id})")
 
 
+def _print_panel_used(home: Path | None, run_id: str) -> None:
+    from cae import pipeline
+    from cae.panel.frequency import run_panel_key
+    from cae.runs import outputs
+
+    config = outputs.read_table(home, "runs", run_id)["config_json"][0]
+    line = pipeline.describe_panel(home, run_panel_key(config))
+    console.print(line, highlight=False, soft_wrap=True)
+
+
 def _prefect_env() -> None:
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
@@ -120,6 +140,7 @@ def run(
     home: HomeOption = None,
     source: SourceOption = "sample",
     freq: FreqOption = "daily",
+    panel: PanelOption = "auto",
     model: ModelsOption = None,
     epochs: EpochsOption = 30,
     seeds: SeedsOption = 2,
@@ -132,6 +153,7 @@ def run(
     config = _config(
         source=source,
         freq=freq,
+        panel=panel,
         models=model,
         ca_max_epochs=epochs,
         ca_seeds=seeds,
@@ -147,6 +169,7 @@ def run(
     from flows.daily import daily
 
     result = daily(_home(home), config, runner)
+    _print_panel_used(home, result["run_id"])
     _print_pooled(result["run_id"], result["pooled"])
 
 
@@ -154,18 +177,23 @@ def run(
 def train(
     home: HomeOption = None,
     freq: FreqOption = "daily",
+    panel: PanelOption = "auto",
     model: ModelsOption = None,
     epochs: EpochsOption = 30,
     seeds: SeedsOption = 2,
     factors: FactorsOption = 3,
     windows: WindowsOption = "120,20,20",
 ) -> None:
-    """Train every window on the current panel without Prefect; print the pooled R2 table."""
+    """Train every window on the current panel without Prefect; print the pooled R2 table.
+
+    The panel at --freq is yours when `cae ingest-panel` loaded one there (see --panel).
+    """
     from cae import pipeline
     from cae.runs import outputs
 
     config = _config(
         freq=freq,
+        panel=panel,
         models=model,
         ca_max_epochs=epochs,
         ca_seeds=seeds,
@@ -174,7 +202,9 @@ def train(
     )
     where = _home(home)
     pipeline.set_torch_threads(dataclasses.replace(config, workers=1))
-    panel_path = pipeline.panel_step(where, config.freq, config.panels)
+    panel_path = pipeline.panel_step(where, config.freq, config.panels, config.panel)
+    line = pipeline.describe_panel(where, pipeline.panel_key_of(panel_path))
+    console.print(line, highlight=False, soft_wrap=True)
     run_id = pipeline.start_step(where, config, panel_path)
     try:
         window_ids = pipeline.plan_step(where, run_id, config, panel_path)

@@ -22,7 +22,7 @@ from cae.errors import ValidationError
 from cae.panel import features, store
 from cae.panel import proxy_sources as panel_sources
 from cae.panel.features import REGISTRY
-from cae.panel.frequency import check_freq, to_frequency
+from cae.panel.frequency import OWN_PREFIX, check_freq, to_frequency
 from cae.panel.ingest import ingest_panel, keep_previous, restore_panel
 from cae.panel.store import characteristic_names, validate_panel
 from cae.panel.universe import UniverseConfig, flag_universe, universe_counts
@@ -267,15 +267,20 @@ def read_panel(
 ) -> pl.DataFrame:
     """Read the universe rows of the panel at `freq`, sorted by date and ticker.
 
-    Columns: `date`, `ticker`, `ret` (period ending at date), `ret_fwd` (next period, null at
-    the end), then one Float64 per characteristic: ranked into [-1, 1] with missing -> 0 when
-    `normalise`, raw with nulls otherwise.
+    `freq` is a panel key: a frequency, or own_<freq> for the user's panel (`ingest_panel`),
+    whose raw characteristics are ranked per date exactly like computed ones. Columns: `date`,
+    `ticker`, `ret` (period ending at date), `ret_fwd` (next period, null at the end), then one
+    Float64 per characteristic: ranked into [-1, 1] with missing -> 0 when `normalise`, raw with
+    nulls otherwise.
     """
     names = characteristic_names(con, freq)
     if not names and not store.table_exists(con, freq):
-        raise ValidationError(
-            f"no characteristics_{freq} panel in the warehouse: run `cae build-panel --freq {freq}`"
+        how = (
+            f"load one with `cae ingest-panel FILE --freq {freq.removeprefix(OWN_PREFIX)}`"
+            if freq.startswith(OWN_PREFIX)
+            else f"ingest prices and run `cae build-panel --freq {freq}`"
         )
+        raise ValidationError(f"no characteristics_{freq} panel in the warehouse: {how}")
     rows = store.query(con, "characteristics#read", freq, {"start": start, "end": end})
     panel = rows.select(
         "date",
