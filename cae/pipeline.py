@@ -43,6 +43,7 @@ from cae.models.registry import BASELINES, MODELS, ModelSettings, build_model
 from cae.panel import read_panel, refresh_panels
 from cae.panel import store as panel_store
 from cae.panel.frequency import PANEL_CHOICES, check_freq, own_panel_key
+from cae.panel.ingest import adopt_user_panel
 from cae.panel.tensors import Panel, panel_from_long
 from cae.runs import catalog, outputs, plots
 from cae.runs.versions import data_version, fit_code_version
@@ -227,6 +228,8 @@ def panel_step(
 
 def _panel_key(con: duckdb.DuckDBPyConnection, freq: str, panel: str) -> str:
     """Return the stored panel a run at `freq` trains on (`RunConfig.panel`)."""
+    with warehouse.transaction(con):
+        adopt_user_panel(con, freq)  # a home from before own tables: the user's panel moves
     own = own_panel_key(freq)
     if panel == "prices":
         return freq

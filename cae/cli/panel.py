@@ -84,11 +84,10 @@ def build_panel_command(
         console.print(
             f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates ({kind})"
         )
-        if report.kept_source is not None:
+        if report.moved_to is not None:
             console.print(
-                f"your panel from {report.kept_source} is kept as characteristics_{one}_previous; "
-                f"own panels now live in characteristics_own_{one}: load it there with "
-                f"`cae ingest-panel FILE --freq {one}`",
+                f"your panel stored as characteristics_{one} moved to {report.moved_to}: "
+                "a panel built from prices no longer replaces yours",
                 soft_wrap=True,
             )
     _refresh_snapshot(home, con)

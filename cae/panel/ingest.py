@@ -42,7 +42,9 @@ from cae.warehouse.sources import files
 __all__ = [
     "MIN_PANEL_DATES",
     "RESERVED_COLUMNS",
+    "USER_SOURCE_PREFIX",
     "PanelSize",
+    "adopt_user_panel",
     "ingest_panel",
     "keep_previous",
     "restore_panel",
@@ -57,6 +59,8 @@ RESERVED_COLUMNS = {
     FILE_LINE: "cae numbers the file's lines with it",
 }
 REQUIRED_COLUMNS = ("date", "ticker", "ret")
+# `panel_meta.source` of a user's panel: file:<the path it was loaded from>.
+USER_SOURCE_PREFIX = "file:"
 EXPECTED = (
     "expected a CSV (UTF-8, comma-separated, header row) or Parquet file with columns "
     "date (YYYY-MM-DD or YYYYMMDD), ticker, ret, optional ret_fwd, and one numeric column per "
@@ -344,6 +348,27 @@ def keep_previous(con: duckdb.DuckDBPyConnection, freq: str) -> PanelSize:
     return size
 
 
+def adopt_user_panel(con: duckdb.DuckDBPyConnection, freq: str) -> str | None:
+    """Move a user's panel stored as `characteristics_<freq>` to its own table; return where.
+
+    Homes from before own tables kept a user's panel where a build from prices replaces it.
+    It moves to `characteristics_own_<freq>` when that is free, else it is kept as
+    `characteristics_<freq>_previous`. Returns the table it went to, None when `freq` held no
+    user's panel. Call it inside a transaction.
+    """
+    meta = store.read_meta(con, freq)
+    if meta is None or not meta["source"].startswith(USER_SOURCE_PREFIX):
+        return None
+    if not store.table_exists(con, freq):
+        return None
+    own = own_panel_key(freq)
+    if store.table_exists(con, own):
+        keep_previous(con, freq)
+        return f"characteristics_{freq}_previous"
+    store.execute(con, "characteristics#adopt_user_panel", freq, {"freq": freq})
+    return f"characteristics_{own}"
+
+
 def ingest_panel(
     con: duckdb.DuckDBPyConnection,
     file: str | os.PathLike[str],
@@ -370,7 +395,7 @@ def ingest_panel(
         if store.table_exists(con, key):
             replaced = keep_previous(con, key)
         con.from_arrow(stored.to_arrow()).create(f"characteristics_{key}")
-        store.write_meta(con, key, f"file:{user.path}", names, None)
+        store.write_meta(con, key, f"{USER_SOURCE_PREFIX}{user.path}", names, None)
         panel_sources.clear_sources(con, key, None)  # a user's panel has no source counts
     return PanelSize(stored.height, stored["date"].n_unique()), replaced
 

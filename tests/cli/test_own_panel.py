@@ -192,3 +192,38 @@ def test_run_trains_on_the_ingested_panel(tmp_path, capsys, monkeypatch):
     assert "training on your panel characteristics_own_monthly" in capsys.readouterr().out
     _assert_trained_on(home, panel)
     assert _own_table_rows(home) == N_TICKERS * N_MONTHS
+
+
+def _as_before_own_tables(home) -> None:
+    """Store the user's monthly panel where cae kept it before own tables."""
+    with warehouse.connect(home) as con:
+        con.execute("alter table characteristics_own_monthly rename to characteristics_monthly")
+        con.execute("update panel_meta set freq = 'monthly' where freq = 'own_monthly'")
+
+
+def test_a_panel_loaded_before_own_tables_is_trained_on_and_kept(tmp_path, capsys):
+    home, path = tmp_path / "home", tmp_path / "panel.csv"
+    panel = _own_panel()
+    panel.write_csv(path)
+    _cae(home, "ingest-panel", str(path), "--freq", "monthly")
+    _as_before_own_tables(home)
+    _cae(home, "train", "--freq", "monthly", "--windows", "60,24,12", *FAST)
+    assert "training on your panel characteristics_own_monthly" in capsys.readouterr().out
+    _assert_trained_on(home, panel)
+    assert _own_table_rows(home) == N_TICKERS * N_MONTHS
+
+
+def test_build_panel_moves_a_panel_loaded_before_own_tables(tmp_path, capsys):
+    home, path = tmp_path / "home", tmp_path / "panel.csv"
+    _own_panel().write_csv(path)
+    _cae(home, "ingest-panel", str(path), "--freq", "monthly")
+    _as_before_own_tables(home)
+    _cae(home, "synth", "--tickers", "5", "--days", "70")
+    capsys.readouterr()
+    _cae(home, "build-panel", "--freq", "monthly")
+    out = capsys.readouterr().out
+    assert "moved to characteristics_own_monthly" in out
+    assert _own_table_rows(home) == N_TICKERS * N_MONTHS
+    with warehouse.connect(home, read_only=True) as con:
+        meta = con.sql("select freq, source from panel_meta order by freq").fetchall()
+    assert meta == [("monthly", "computed"), ("own_monthly", f"file:{path}")]
