@@ -90,7 +90,7 @@ def _home(home: Path | None) -> str:
     return str(Home.of(home).root.resolve())
 
 
-def _print_pooled(run_id: str, pooled: list[dict[str, Any]]) -> None:
+def _print_pooled(run_id: str, pooled: list[dict[str, Any]], panel: str) -> None:
     import polars as pl
 
     table = pl.DataFrame(pooled).select(
@@ -100,17 +100,16 @@ def _print_pooled(run_id: str, pooled: list[dict[str, Any]]) -> None:
         (100 * pl.col("r2_pred")).round(2).alias("r2_pred_%"),
         "n_obs",
     )
-    print_frame(table, title=f"out-of-sample R2, pooled over test windows (run {run_id})")
+    title = f"out-of-sample R2, pooled over test windows (run {run_id}, characteristics_{panel})"
+    print_frame(table, title=title)
 
 
-def _print_panel_used(home: Path | None, run_id: str) -> None:
-    from cae import pipeline
+def _run_panel(home: Path | None, run_id: str) -> str:
+    """Return the key of the panel a run trained on (own_monthly, daily, ...)."""
     from cae.panel.frequency import run_panel_key
     from cae.runs import outputs
 
-    config = outputs.read_table(home, "runs", run_id)["config_json"][0]
-    line = pipeline.describe_panel(home, run_panel_key(config))
-    console.print(line, highlight=False, soft_wrap=True)
+    return run_panel_key(outputs.read_table(home, "runs", run_id)["config_json"][0])
 
 
 def _prefect_env() -> None:
@@ -161,7 +160,7 @@ def run(
         workers=workers,
         windows=windows,
     )
-    from cae import warehouse
+    from cae import pipeline, warehouse
 
     warehouse.check_intact(home)
     _prefect_env()
@@ -169,8 +168,9 @@ def run(
     from flows.daily import daily
 
     result = daily(_home(home), config, runner)
-    _print_panel_used(home, result["run_id"])
-    _print_pooled(result["run_id"], result["pooled"])
+    used = _run_panel(home, result["run_id"])
+    console.print(pipeline.describe_panel(home, used), highlight=False, soft_wrap=True)
+    _print_pooled(result["run_id"], result["pooled"], used)
 
 
 @app.command()
@@ -203,8 +203,8 @@ def train(
     where = _home(home)
     pipeline.set_torch_threads(dataclasses.replace(config, workers=1))
     panel_path = pipeline.panel_step(where, config.freq, config.panels, config.panel)
-    line = pipeline.describe_panel(where, pipeline.panel_key_of(panel_path))
-    console.print(line, highlight=False, soft_wrap=True)
+    used = pipeline.panel_key_of(panel_path)
+    console.print(pipeline.describe_panel(where, used), highlight=False, soft_wrap=True)
     run_id = pipeline.start_step(where, config, panel_path)
     try:
         window_ids = pipeline.plan_step(where, run_id, config, panel_path)
@@ -216,7 +216,7 @@ def train(
         pipeline.fail_step(where, run_id, outputs.failure_reason(error))
         raise
     published = pipeline.publish_step(where, run_id, config, panel_path, window_ids)
-    _print_pooled(run_id, published["pooled"])
+    _print_pooled(run_id, published["pooled"], used)
 
 
 @app.command()
@@ -241,7 +241,7 @@ def evaluate(
     pooled = metrics.filter(pl.col("window_id").is_null() & (pl.col("split") == "test"))
     if pooled.is_empty():
         raise CaeError(f"run {run_id} has no pooled metrics in {Home.of(home).outputs}")
-    _print_pooled(run_id, pooled.to_dicts())
+    _print_pooled(run_id, pooled.to_dicts(), _run_panel(home, run_id))
 
 
 @app.command()
@@ -309,7 +309,7 @@ def replay(
             }
         )
     print_frame(pl.DataFrame(rows), title="replay: one daily run per day")
-    _print_pooled(rows[-1]["run_id"], result["pooled"])
+    _print_pooled(rows[-1]["run_id"], result["pooled"], _run_panel(where, rows[-1]["run_id"]))
 
 
 @app.command()
