@@ -51,8 +51,9 @@ PanelOption = Annotated[
     str,
     typer.Option(
         "--panel",
-        help="Which panel at --freq: auto (yours from `cae ingest-panel` if loaded, else the "
-        "one built from prices, which is then not rebuilt), own or prices.",
+        help="Which panel at --freq: auto (yours, if `cae ingest-panel` loaded one at --freq: "
+        "the price-built panel at --freq is then not rebuilt; else the one built from prices), "
+        "own or prices.",
     ),
 ]
 WindowsOption = Annotated[
@@ -90,7 +91,7 @@ def _home(home: Path | None) -> str:
     return str(Home.of(home).root.resolve())
 
 
-def _print_pooled(run_id: str, pooled: list[dict[str, Any]], panel: str) -> None:
+def _print_pooled(run_id: str, pooled: list[dict[str, Any]]) -> None:
     import polars as pl
 
     table = pl.DataFrame(pooled).select(
@@ -100,8 +101,7 @@ def _print_pooled(run_id: str, pooled: list[dict[str, Any]], panel: str) -> None
         (100 * pl.col("r2_pred")).round(2).alias("r2_pred_%"),
         "n_obs",
     )
-    title = f"out-of-sample R2, pooled over test windows (run {run_id}, characteristics_{panel})"
-    print_frame(table, title=title)
+    print_frame(table, title=f"out-of-sample R2, pooled over test windows (run {run_id})")
 
 
 def _run_panel(home: Path | None, run_id: str) -> str:
@@ -170,7 +170,7 @@ def run(
     result = daily(_home(home), config, runner)
     used = _run_panel(home, result["run_id"])
     console.print(pipeline.describe_panel(home, used), highlight=False, soft_wrap=True)
-    _print_pooled(result["run_id"], result["pooled"], used)
+    _print_pooled(result["run_id"], result["pooled"])
 
 
 @app.command()
@@ -216,7 +216,7 @@ def train(
         pipeline.fail_step(where, run_id, outputs.failure_reason(error))
         raise
     published = pipeline.publish_step(where, run_id, config, panel_path, window_ids)
-    _print_pooled(run_id, published["pooled"], used)
+    _print_pooled(run_id, published["pooled"])
 
 
 @app.command()
@@ -241,7 +241,8 @@ def evaluate(
     pooled = metrics.filter(pl.col("window_id").is_null() & (pl.col("split") == "test"))
     if pooled.is_empty():
         raise CaeError(f"run {run_id} has no pooled metrics in {Home.of(home).outputs}")
-    _print_pooled(run_id, pooled.to_dicts(), _run_panel(home, run_id))
+    _print_pooled(run_id, pooled.to_dicts())
+    console.print(f"run {run_id} trained on characteristics_{_run_panel(home, run_id)}")
 
 
 @app.command()
@@ -309,7 +310,7 @@ def replay(
             }
         )
     print_frame(pl.DataFrame(rows), title="replay: one daily run per day")
-    _print_pooled(rows[-1]["run_id"], result["pooled"], _run_panel(where, rows[-1]["run_id"]))
+    _print_pooled(rows[-1]["run_id"], result["pooled"])
 
 
 @app.command()

@@ -116,7 +116,7 @@ def test_status_says_which_panel_the_last_run_used(tmp_path, capsys):
     assert "own_monthly" in out.split("last run")[0]  # the panels table
     assert "panel.csv" in out
     _cae(home, "evaluate")
-    assert "characteristics_own_monthly" in capsys.readouterr().out  # the table's title
+    assert "trained on characteristics_own_monthly" in capsys.readouterr().out
 
 
 def test_own_and_price_panels_live_side_by_side(tmp_path, capsys):
