@@ -43,7 +43,7 @@ from cae.models.registry import BASELINES, MODELS, ModelSettings, build_model
 from cae.panel import read_panel, refresh_panels
 from cae.panel import store as panel_store
 from cae.panel.frequency import PANEL_CHOICES, check_freq, own_panel_key
-from cae.panel.ingest import adopt_user_panel
+from cae.panel.ingest import USER_SOURCE_PREFIX, adopt_user_panel
 from cae.panel.tensors import Panel, panel_from_long
 from cae.runs import catalog, outputs, plots
 from cae.runs.versions import data_version, fit_code_version
@@ -257,11 +257,11 @@ def describe_panel(home: HomeLike, key: str) -> str:
     """Return a line telling the user which panel (`panel_key_of`) a run trains on."""
     with warehouse.connect(home) as con:
         meta = panel_store.read_meta(con, key)
-    if meta is None or not meta["source"].startswith("file:"):
+    if meta is None or not meta["source"].startswith(USER_SOURCE_PREFIX):
         return f"training on characteristics_{key}, built from prices"
     return (
         f"training on your panel characteristics_{key}, loaded from "
-        f"{meta['source'].removeprefix('file:')} at {meta['built_at']:%Y-%m-%d %H:%M}"
+        f"{meta['source'].removeprefix(USER_SOURCE_PREFIX)} at {meta['built_at']:%Y-%m-%d %H:%M}"
     )
 
 

@@ -229,3 +229,15 @@ def test_build_panel_moves_a_panel_loaded_before_own_tables(tmp_path, capsys):
     with warehouse.connect(home, read_only=True) as con:
         meta = con.sql("select freq, source from panel_meta order by freq").fetchall()
     assert meta == [("monthly", "computed"), ("own_monthly", f"file:{path}")]
+
+
+def test_a_map_of_a_missing_column_is_one_line_and_loads_nothing(tmp_path, capsys):
+    home, path = tmp_path / "home", tmp_path / "gkx.csv"
+    _write_gkx_csv(_own_panel(), path)
+    argv = ["ingest-panel", str(path), "--map", "PERMNO=ticker", "--home", str(home)]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: line 1: --map PERMNO=...: no column 'PERMNO'")
+    assert "(rule map_column)" in err and "Traceback" not in err
+    with warehouse.connect(home, read_only=True) as con:
+        assert con.sql("select count(*) from panel_meta").fetchall() == [(0,)]
