@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -42,7 +43,9 @@ from cae.home import Home, HomeLike
 from cae.models.base import FactorModel
 from cae.models.registry import BASELINES, MODELS, ModelSettings, build_model
 from cae.panel import read_panel, refresh_panels
-from cae.panel.frequency import check_freq
+from cae.panel import store as panel_store
+from cae.panel.frequency import PANEL_CHOICES, check_freq, own_panel_key
+from cae.panel.ingest import USER_SOURCE_PREFIX, adopt_user_panel
 from cae.panel.tensors import Panel, panel_from_long
 from cae.runs import catalog, outputs, plots
 from cae.runs.versions import data_version, fit_code_version
@@ -55,9 +58,11 @@ __all__ = [
     "Published",
     "RunConfig",
     "WindowResult",
+    "describe_panel",
     "fail_step",
     "ingest_step",
     "model_factories",
+    "panel_key_of",
     "panel_step",
     "panel_summary",
     "plan_step",
@@ -88,6 +93,9 @@ class RunConfig:
 
     source: str = "sample"  # what `ingest_step` loads: a named source, a file or glob
     freq: str = "daily"  # panel frequency the models train on: daily, weekly or monthly
+    # Which panel at `freq`: "auto" (the user's own panel when `cae ingest-panel` loaded one,
+    # else the one built from prices), "own" or "prices". `start_step` records the one used.
+    panel: str = "auto"
     panels: tuple[str, ...] = ("daily", "weekly")  # panels every run keeps fresh, besides `freq`
     target: str = "forward"  # "forward" (predict r[t+1], GKX) or "contemporaneous"
     # GKX's CA0-CA2, the same networks with factors regressed on their betas
@@ -123,7 +131,8 @@ class RunConfig:
     def model_key(self) -> str:
         """Return a hash of the settings that change a window's results (not workers/threads)."""
         settings = dataclasses.asdict(self)
-        for execution_only in ("source", "panels", "workers", "threads"):
+        # The panel's rows are in each window's cache key; `panel` only says which was chosen.
+        for execution_only in ("source", "panels", "panel", "workers", "threads"):
             settings.pop(execution_only)
         return _sha256(json.dumps(settings, sort_keys=True, default=str).encode())[:16]
 
@@ -131,6 +140,10 @@ class RunConfig:
         """Raise `ConfigError` naming the first invalid setting."""
         for freq in (self.freq, *self.panels):
             check_freq(freq)
+        if self.panel not in PANEL_CHOICES:
+            raise ConfigError(
+                f"panel must be one of {', '.join(PANEL_CHOICES)}, not {self.panel!r}"
+            )
         if self.target not in ("forward", "contemporaneous"):
             raise ConfigError(f"target must be 'forward' or 'contemporaneous', not {self.target!r}")
         unknown = [m for m in self.models if m not in MODELS]
@@ -239,20 +252,32 @@ def ingest_step(home: HomeLike, source: str) -> IngestResult:
     )
 
 
-def panel_step(home: HomeLike, freq: str = "daily", also: tuple[str, ...] = ()) -> str:
+def panel_step(
+    home: HomeLike, freq: str = "daily", also: tuple[str, ...] = (), panel: str = "auto"
+) -> str:
     """Refresh the panels at `freq` and `also`; freeze the `freq` one; return its path.
 
-    The frozen file `<home>/panels/<freq>-<data version>.parquet` holds the normalised universe
-    rows (`cae.panel.read_panel`); it is written once per data version (atomically), so re-running
-    on unchanged data reuses it. Older frozen files are removed unless a running run reads them.
+    `panel` chooses the panel at `freq` (`RunConfig.panel`): the user's own panel is frozen as
+    it was loaded and the price panel at `freq` is then not refreshed. The frozen file
+    `<home>/panels/<key>-<version>.parquet` (key `freq` or `own_<freq>`) holds the normalised
+    universe rows (`cae.panel.read_panel`); it is written once per version (atomically), so
+    re-running on unchanged data reuses it. The version is the warehouse's data version, plus a
+    stamp of the load for a user's panel. Older frozen files are removed unless a running run
+    reads them.
     """
     for name in (freq, *also):
         check_freq(name)
     with warehouse.connect(home) as con:
-        refresh_panels(con, tuple(dict.fromkeys((freq, *also))))
-        target = Home.of(home).frozen_panel(freq, _data_version(con))
+        key = _panel_key(con, freq, panel)
+        # Training on the user's panel, the price panel at `freq` is not needed: not rebuilt.
+        built = (freq, *also) if key == freq else [name for name in also if name != freq]
+        refresh_panels(con, tuple(dict.fromkeys(built)))
+        version = _data_version(con)
+        if key != freq:
+            version += "-" + _load_stamp(panel_store.read_meta(con, key))
+        target = Home.of(home).frozen_panel(key, version)
         if not target.is_file():
-            frame = read_panel(con, freq)
+            frame = read_panel(con, key)
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = outputs.scratch_path(home)
             frame.write_parquet(tmp)
@@ -260,6 +285,45 @@ def panel_step(home: HomeLike, freq: str = "daily", also: tuple[str, ...] = ()) 
         catalog.snapshot_warehouse(home, con)
     _prune_panels(home, keep=target)
     return str(target)
+
+
+def _panel_key(con: duckdb.DuckDBPyConnection, freq: str, panel: str) -> str:
+    """Return the stored panel a run at `freq` trains on (`RunConfig.panel`)."""
+    with warehouse.transaction(con):
+        adopt_user_panel(con, freq)  # a home from before own tables: the user's panel moves
+    own = own_panel_key(freq)
+    if panel == "prices":
+        return freq
+    if panel_store.table_exists(con, own):
+        return own
+    if panel == "own":
+        raise ConfigError(
+            f"--panel own: no panel of yours at {freq}; load one with "
+            f"`cae ingest-panel FILE --freq {freq}`"
+        )
+    return freq
+
+
+def _load_stamp(meta: dict[str, Any]) -> str:
+    # Loading a panel adds no ingest batch: the load's source and time tell one load from another.
+    return _sha256(f"{meta['source']}|{meta['built_at']}|{meta['n_rows']}".encode())[:8]
+
+
+def panel_key_of(panel_path: str) -> str:
+    """Return the key of the panel a frozen file holds: the frequency, or own_<freq>."""
+    return Path(panel_path).stem.split("-", 1)[0]
+
+
+def describe_panel(home: HomeLike, key: str) -> str:
+    """Return a line telling the user which panel (`panel_key_of`) a run trains on."""
+    with warehouse.connect(home) as con:
+        meta = panel_store.read_meta(con, key)
+    if meta is None or not meta["source"].startswith(USER_SOURCE_PREFIX):
+        return f"training on characteristics_{key}, built from prices"
+    return (
+        f"training on your panel characteristics_{key}, loaded from "
+        f"{meta['source'].removeprefix(USER_SOURCE_PREFIX)} at {meta['built_at']:%Y-%m-%d %H:%M}"
+    )
 
 
 def _prune_panels(home: HomeLike, keep: Path) -> None:
@@ -276,8 +340,10 @@ def _prune_panels(home: HomeLike, keep: Path) -> None:
 def start_step(home: HomeLike, config: RunConfig, panel_path: str) -> str:
     """Register a run of `config` on the frozen panel and return its run id."""
     config.check()
-    version = Path(panel_path).stem.removeprefix(f"{config.freq}-")
-    return outputs.start_run(home, config, data_version=version)
+    key = panel_key_of(panel_path)
+    version = Path(panel_path).stem.removeprefix(f"{key}-")
+    used = "prices" if key == config.freq else "own"
+    return outputs.start_run(home, dataclasses.replace(config, panel=used), data_version=version)
 
 
 def plan_step(home: HomeLike, run_id: str, config: RunConfig, panel_path: str) -> list[int]:

@@ -20,15 +20,20 @@ PANEL_KEY = "cae-panel"
     retry_condition_fn=worth_retrying,
     cache_policy=None,
 )
-def panel_task(home: str, freq: str, also: tuple[str, ...] = ()) -> str:
+def panel_task(home: str, freq: str, also: tuple[str, ...] = (), panel: str = "auto") -> str:
     """Refresh the panels at `freq` and `also`; return the frozen `freq` file's path."""
-    return pipeline.panel_step(home, freq, also)
+    return pipeline.panel_step(home, freq, also, panel)
 
 
 @flow(name="build_panel")
-def build_panel(home: str, freq: str = "daily", also: tuple[str, ...] = ()) -> str:
-    """Apply corporate actions, extend the panels, freeze the `freq` one; return its file."""
-    path = panel_task(home, freq, also)
+def build_panel(
+    home: str, freq: str = "daily", also: tuple[str, ...] = (), panel: str = "auto"
+) -> str:
+    """Apply corporate actions, extend the panels, freeze the `freq` one; return its file.
+
+    `panel` (`RunConfig.panel`) may choose the user's own panel at `freq`.
+    """
+    path = panel_task(home, freq, also, panel)
     summary = pipeline.panel_summary(path)
     get_run_logger().info(
         "panel %s: %s to %s, %d tickers, %d rows",

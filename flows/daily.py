@@ -25,7 +25,7 @@ def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -
     """
     config = config or RunConfig()
     ingest_report = ingest(home, config.source)
-    panel_path = build_panel(home, config.freq, config.panels)
+    panel_path = build_panel(home, config.freq, config.panels, config.panel)
     trainer = train.with_options(task_runner=task_runner(runner, config.workers))
     run_id, window_ids, trained = trainer(home, panel_path, config)
     try:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cae.cli.app import HomeOption, app, console, print_frame
+from cae.cli.app import HomeOption, app, console, parse_mapping, print_frame
 
 __all__ = ["actions", "build_panel_command", "ingest_panel_command", "synth"]
 
@@ -84,10 +84,10 @@ def build_panel_command(
         console.print(
             f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates ({kind})"
         )
-        if report.kept_source is not None:
+        if report.moved_to is not None:
             console.print(
-                f"your panel from {report.kept_source} is kept as characteristics_{one}_previous: "
-                f"`cae ingest-panel --restore --freq {one}` brings it back",
+                f"your panel stored as characteristics_{one} moved to {report.moved_to}: "
+                "a panel built from prices no longer replaces yours",
                 soft_wrap=True,
             )
     _refresh_snapshot(home, con)
@@ -100,7 +100,17 @@ def ingest_panel_command(
         typer.Argument(help="CSV or Parquet: date, ticker, ret, [ret_fwd], characteristics."),
     ] = None,
     home: HomeOption = None,
-    freq: Annotated[str, typer.Option("--freq", help="Frequency label of the panel.")] = "monthly",
+    freq: Annotated[
+        str, typer.Option("--freq", help="Frequency of the panel: daily, weekly or monthly.")
+    ] = "monthly",
+    column_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="Rename a column of the file, FILE_COLUMN=COLUMN (repeatable), e.g. "
+            "--map permno=ticker --map DATE=date --map RET=ret for GKX's datashare.",
+        ),
+    ] = None,
     restore: Annotated[
         bool,
         typer.Option(
@@ -108,37 +118,46 @@ def ingest_panel_command(
         ),
     ] = False,
 ) -> None:
-    """Load your own characteristics panel; the pipeline then treats it like a computed one.
+    """Load your own characteristics panel as characteristics_own_<freq>.
 
-    A panel it replaces is kept until the next replacement; `--restore` swaps it back.
+    `cae train --freq F` and `cae run --freq F` then train on it (raw characteristics are ranked
+    per date like computed ones); the panel built from prices at F is kept apart and not rebuilt.
+    A panel of yours it replaces is kept until the next replacement; `--restore` swaps it back.
+    Dates are YYYY-MM-DD or YYYYMMDD.
     """
     from cae import warehouse
     from cae.errors import ConfigError
     from cae.panel import characteristic_names, ingest_panel, restore_panel
+    from cae.panel.frequency import own_panel_key
 
     if restore == (file is not None):
         raise ConfigError("ingest-panel: give a FILE or --restore (with --freq), not both")
+    columns = parse_mapping(column_map)
+    if restore and columns:
+        raise ConfigError("ingest-panel: --map goes with a FILE, not with --restore")
     con = warehouse.connect(home)
+    table = f"characteristics_{own_panel_key(freq)}"
     if restore:
         meta, restored, swapped_out = restore_panel(con, freq)
         _refresh_snapshot(home, con)
         console.print(
-            f"characteristics_{freq}: restored {restored} from {meta['source']} (loaded "
+            f"{table}: restored {restored} from {meta['source']} (loaded "
             f"{meta['built_at']:%Y-%m-%d %H:%M}); the panel it replaced ({swapped_out}) is "
-            f"now kept as characteristics_{freq}_previous",
+            f"now kept as {table}_previous",
             soft_wrap=True,
         )
         return
-    loaded, replaced = ingest_panel(con, file, freq)
+    loaded, replaced = ingest_panel(con, file, freq, columns)
     _refresh_snapshot(home, con)
-    names = characteristic_names(con, freq)
+    names = characteristic_names(con, own_panel_key(freq))
     console.print(
-        f"characteristics_{freq}: {loaded}, {len(names)} characteristics from {file}",
+        f"{table}: {loaded}, {len(names)} characteristics from {file}; `cae train --freq "
+        f"{freq}` and `cae run --freq {freq}` train on it",
         soft_wrap=True,
     )
     if replaced is not None:
         console.print(
-            f"replaced {replaced}, kept as characteristics_{freq}_previous until the next "
+            f"replaced {replaced}, kept as {table}_previous until the next "
             f"replacement: `cae ingest-panel --restore --freq {freq}` brings it back",
             soft_wrap=True,
         )

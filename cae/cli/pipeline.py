@@ -53,7 +53,18 @@ RunnerOption = Annotated[
         help="Task runner: threads, processes, dask (a local cluster) or dask=tcp://HOST:PORT.",
     ),
 ]
-FreqOption = Annotated[str, typer.Option("--freq", help="Panel frequency: daily or weekly.")]
+FreqOption = Annotated[
+    str, typer.Option("--freq", help="Panel frequency: daily, weekly or monthly.")
+]
+PanelOption = Annotated[
+    str,
+    typer.Option(
+        "--panel",
+        help="Which panel at --freq: auto (yours, if `cae ingest-panel` loaded one at --freq: "
+        "the price-built panel at --freq is then not rebuilt; else the one built from prices), "
+        "own or prices.",
+    ),
+]
 WindowsOption = Annotated[
     str,
     typer.Option(
@@ -102,6 +113,14 @@ def _print_pooled(run_id: str, pooled: Sequence[PooledRow] | pl.DataFrame) -> No
     print_frame(table, title=f"out-of-sample R2, pooled over test windows (run {run_id})")
 
 
+def _run_panel(home: Path | None, run_id: str) -> str:
+    """Return the key of the panel a run trained on (own_monthly, daily, ...)."""
+    from cae.panel.frequency import run_panel_key
+    from cae.runs import outputs
+
+    return run_panel_key(outputs.read_table(home, "runs", run_id)["config_json"][0])
+
+
 def _prefect_env() -> None:
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
@@ -129,6 +148,7 @@ def run(
     home: HomeOption = None,
     source: SourceOption = "sample",
     freq: FreqOption = "daily",
+    panel: PanelOption = "auto",
     model: ModelsOption = None,
     epochs: EpochsOption = 30,
     seeds: SeedsOption = 2,
@@ -141,6 +161,7 @@ def run(
     config = _config(
         source=source,
         freq=freq,
+        panel=panel,
         models=model,
         ca_max_epochs=epochs,
         ca_seeds=seeds,
@@ -148,7 +169,7 @@ def run(
         workers=workers,
         windows=windows,
     )
-    from cae import warehouse
+    from cae import pipeline, warehouse
 
     warehouse.check_intact(home)
     _prefect_env()
@@ -156,6 +177,8 @@ def run(
     from flows.daily import daily
 
     result = daily(_home(home), config, runner)
+    used = _run_panel(home, result.published.run_id)
+    console.print(pipeline.describe_panel(home, used), highlight=False, soft_wrap=True)
     _print_pooled(result.published.run_id, result.published.pooled)
 
 
@@ -163,18 +186,23 @@ def run(
 def train(
     home: HomeOption = None,
     freq: FreqOption = "daily",
+    panel: PanelOption = "auto",
     model: ModelsOption = None,
     epochs: EpochsOption = 30,
     seeds: SeedsOption = 2,
     factors: FactorsOption = 3,
     windows: WindowsOption = "120,20,20",
 ) -> None:
-    """Train every window on the current panel without Prefect; print the pooled R2 table."""
+    """Train every window on the current panel without Prefect; print the pooled R2 table.
+
+    The panel at --freq is yours when `cae ingest-panel` loaded one there (see --panel).
+    """
     from cae import pipeline
     from cae.runs import outputs
 
     config = _config(
         freq=freq,
+        panel=panel,
         models=model,
         ca_max_epochs=epochs,
         ca_seeds=seeds,
@@ -183,7 +211,9 @@ def train(
     )
     where = _home(home)
     pipeline.set_torch_threads(dataclasses.replace(config, workers=1))
-    panel_path = pipeline.panel_step(where, config.freq, config.panels)
+    panel_path = pipeline.panel_step(where, config.freq, config.panels, config.panel)
+    used = pipeline.panel_key_of(panel_path)
+    console.print(pipeline.describe_panel(where, used), highlight=False, soft_wrap=True)
     run_id = pipeline.start_step(where, config, panel_path)
     try:
         window_ids = pipeline.plan_step(where, run_id, config, panel_path)
@@ -229,6 +259,7 @@ def evaluate(
     if pooled.is_empty():
         raise CaeError(f"run {run_id} has no pooled metrics in {Home.of(home).outputs}")
     _print_pooled(run_id, pooled)
+    console.print(f"run {run_id} trained on characteristics_{_run_panel(home, run_id)}")
 
 
 @app.command()

@@ -132,10 +132,12 @@ def ingest(
 
 def _print_status(home: Path | None) -> None:
     from cae.warehouse import ingest as ingest_lib
+    from cae.warehouse import query_frame
 
     con = open_warehouse(home, read_only=True)
     try:
         status = ingest_lib.warehouse_status(con)
+        panels = query_frame(con, "status_panels")
     finally:
         con.close()
     path = Home.of(home).warehouse
@@ -146,6 +148,26 @@ def _print_status(home: Path | None) -> None:
         print_frame(status["rejects"], title="rejected rows by rule")
     else:
         console.print("no rejected rows")
+    if panels.height:
+        print_frame(panels, title="panels")
+    _print_last_run(home)
+
+
+def _print_last_run(home: Path | None) -> None:
+    """Say which panel the latest run trained on: a user's panel and a built one may coexist."""
+    from cae.panel.frequency import run_panel_key
+    from cae.runs import outputs
+
+    runs = outputs.read_table(home, "runs")
+    if runs.is_empty():
+        return
+    run = runs.sort("created_at").row(-1, named=True)
+    key = run_panel_key(run["config_json"])
+    console.print(
+        f"last run {run['run_id']} ({run['status']}) trained on characteristics_{key}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()

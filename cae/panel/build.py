@@ -22,8 +22,8 @@ from cae.errors import ValidationError
 from cae.panel import features, store
 from cae.panel import proxy_sources as panel_sources
 from cae.panel.features import REGISTRY
-from cae.panel.frequency import check_freq, to_frequency
-from cae.panel.ingest import ingest_panel, keep_previous, restore_panel
+from cae.panel.frequency import OWN_PREFIX, check_freq, to_frequency
+from cae.panel.ingest import adopt_user_panel, ingest_panel, restore_panel
 from cae.panel.store import characteristic_names, validate_panel
 from cae.panel.universe import UniverseConfig, flag_universe, universe_counts
 from cae.warehouse import query_frame, run_sql, transaction
@@ -64,33 +64,34 @@ class BuildReport:
     n_dates: int
     is_full: bool
     n_sessions_read: int = 0  # daily rows read from the warehouse (lookback included)
-    # The source of a user's panel the build replaced and kept as characteristics_<freq>_previous.
-    kept_source: str | None = None
+    # Where a user's panel stored at characteristics_<freq> (before own tables) was moved.
+    moved_to: str | None = None
 
 
 def _recompute_from(
     con, freq: str, names: Sequence[str], universe: UniverseConfig, full: bool
 ) -> tuple[dt.date | None, str | None]:
-    """Return the first period date to recompute (None for a full build) and a kept source.
+    """Return the first period date to recompute (None for a full build) and a moved panel.
 
     A full build is forced when the stored panel was made differently: other characteristics,
     other universe filters, a user's file, or before shares outstanding fed turn and mvel1.
-    A user's panel is never dropped: it is kept as the previous panel (`cae ingest-panel
-    --restore` brings it back) and its source returned.
+    A user's panel stored here before own tables is never dropped: it moves to
+    `characteristics_own_<freq>` (`adopt_user_panel`); the table it went to is returned, else
+    None.
     """
     if not store.table_exists(con, freq):
         return None, None
+    moved_to = adopt_user_panel(con, freq)
+    if moved_to is not None:
+        return None, moved_to
     meta = store.read_meta(con, freq)
-    stale = meta is None or meta["source"] != COMPUTED_SOURCE
-    changed = stale or (
-        json.loads(meta["char_names"]) != list(names)
+    changed = meta is None or (
+        meta["source"] != COMPUTED_SOURCE
+        or json.loads(meta["char_names"]) != list(names)
         or meta["universe_config"] != store.universe_json(universe)
         # Built before migration 0003: turn, std_turn and mvel1 ignored shares outstanding.
         or meta["std_turn_source"] is None
     )
-    if meta is not None and meta["source"] != COMPUTED_SOURCE:
-        keep_previous(con, freq)
-        return None, meta["source"]
     if full or changed:
         store.execute(con, "characteristics#drop", freq)
         return None, None
@@ -195,10 +196,10 @@ def build_panel(
     names = features.names()
     first_price = query_frame(con, "prices#date_range")["first_date"][0]
     with _duckdb_memory(con, BUILD_DUCKDB_MEMORY), transaction(con):
-        from_date, kept_source = _recompute_from(con, freq, names, universe, full)
+        from_date, moved_to = _recompute_from(con, freq, names, universe, full)
         is_full = from_date is None
         if first_price is None:
-            return BuildReport(freq, from_date, 0, 0, is_full, kept_source=kept_source)
+            return BuildReport(freq, from_date, 0, 0, is_full, moved_to=moved_to)
         start = first_price if is_full else from_date
         narrow, counts, sources, n_read = _stage_zero_to_staging(con, freq, start, names, universe)
         stage_one = features.add_cross_sectional(narrow, names).select(
@@ -226,7 +227,7 @@ def build_panel(
         labels = panel_sources.summarise_sources(con, freq)
         store.write_meta(con, freq, COMPUTED_SOURCE, names, universe, sources=labels)
     n_dates = narrow["date"].n_unique()
-    return BuildReport(freq, start, narrow.height, n_dates, is_full, n_read, kept_source)
+    return BuildReport(freq, start, narrow.height, n_dates, is_full, n_read, moved_to)
 
 
 def refresh_panels(
@@ -267,15 +268,20 @@ def read_panel(
 ) -> pl.DataFrame:
     """Read the universe rows of the panel at `freq`, sorted by date and ticker.
 
-    Columns: `date`, `ticker`, `ret` (period ending at date), `ret_fwd` (next period, null at
-    the end), then one Float64 per characteristic: ranked into [-1, 1] with missing -> 0 when
-    `normalise`, raw with nulls otherwise.
+    `freq` is a panel key: a frequency, or own_<freq> for the user's panel (`ingest_panel`),
+    whose raw characteristics are ranked per date exactly like computed ones. Columns: `date`,
+    `ticker`, `ret` (period ending at date), `ret_fwd` (next period, null at the end), then one
+    Float64 per characteristic: ranked into [-1, 1] with missing -> 0 when `normalise`, raw with
+    nulls otherwise.
     """
     names = characteristic_names(con, freq)
     if not names and not store.table_exists(con, freq):
-        raise ValidationError(
-            f"no characteristics_{freq} panel in the warehouse: run `cae build-panel --freq {freq}`"
+        how = (
+            f"load one with `cae ingest-panel FILE --freq {freq.removeprefix(OWN_PREFIX)}`"
+            if freq.startswith(OWN_PREFIX)
+            else f"ingest prices and run `cae build-panel --freq {freq}`"
         )
+        raise ValidationError(f"no characteristics_{freq} panel in the warehouse: {how}")
     rows = store.query(con, "characteristics#read", freq, {"start": start, "end": end})
     panel = rows.select(
         "date",

@@ -7,15 +7,34 @@ as of its last session in the period and the compounded return over its sessions
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import polars as pl
 
 from cae.errors import ConfigError
 
-__all__ = ["FREQUENCIES", "check_freq", "period_ends", "to_frequency"]
+__all__ = [
+    "FREQUENCIES",
+    "OWN_PREFIX",
+    "PANEL_CHOICES",
+    "check_freq",
+    "check_panel_key",
+    "own_panel_key",
+    "period_ends",
+    "run_panel_key",
+    "to_frequency",
+]
 
 FREQUENCIES = ("daily", "weekly", "monthly")
+# A user's panel (`cae ingest-panel`) is stored under the key own_<freq>, i.e. in the table
+# characteristics_own_<freq>, so a panel built from prices at the same frequency
+# (characteristics_<freq>) can never overwrite it, nor it the built one.
+OWN_PREFIX = "own_"
+PANEL_KEYS = (*FREQUENCIES, *(OWN_PREFIX + freq for freq in FREQUENCIES))
+# Which panel a run trains on: "auto" is the user's panel at the run's frequency when one was
+# loaded, else the one built from prices.
+PANEL_CHOICES = ("auto", "own", "prices")
 _TRUNCATE = {"weekly": "1w", "monthly": "1mo"}
 
 
@@ -24,6 +43,28 @@ def check_freq(freq: str) -> str:
     if freq not in FREQUENCIES:
         raise ConfigError(f"unknown frequency {freq!r}: use one of {', '.join(FREQUENCIES)}")
     return freq
+
+
+def check_panel_key(key: str) -> str:
+    """Return `key` if it names a stored panel (`daily` or `own_monthly`), else raise."""
+    if key not in PANEL_KEYS:
+        raise ConfigError(f"unknown panel {key!r}: use one of {', '.join(PANEL_KEYS)}")
+    return key
+
+
+def own_panel_key(freq: str) -> str:
+    """Return the key of the user's panel at `freq`: its table is characteristics_<key>."""
+    return OWN_PREFIX + check_freq(freq)
+
+
+def run_panel_key(config_json: str) -> str:
+    """Return the key of the panel a run trained on, from its `runs.config_json`.
+
+    `RunConfig.panel` is stored resolved ("own" or "prices"); runs from before it had none.
+    """
+    config = json.loads(config_json)
+    freq = config.get("freq", "daily")
+    return own_panel_key(freq) if config.get("panel") == "own" else freq
 
 
 def period_ends(dates: pl.Series, freq: str) -> pl.DataFrame:

@@ -1,11 +1,14 @@
-"""Bring your own panel: load a user's characteristics file as `characteristics_<freq>`.
+"""Bring your own panel: load a user's characteristics file as `characteristics_own_<freq>`.
+
+A user's panel has a table of its own (key own_<freq>, `cae.panel.frequency.OWN_PREFIX`), so the
+panel cae builds from prices at the same frequency never replaces it (nor it the built one).
 
 Each rule a file can break is reported as one line naming the file, where (a CSV's line, the
 header being line 1, counted in the file's own order; a Parquet file's 1-based row), the value
 as written and the rule. A refused file changes nothing. A good file replaces the panel at its
-frequency in one transaction; the replaced panel is kept as `characteristics_<freq>_previous`
-(its `panel_meta` row and source counts in the `_previous` tables) until the next replacement, and
-`restore_panel` swaps the two back.
+frequency in one transaction; the replaced panel is kept as
+`characteristics_own_<freq>_previous` (its `panel_meta` row in `panel_meta_previous`) until the
+next replacement, and `restore_panel` swaps the two back.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import csv
 import datetime as dt
 import gzip
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,7 @@ import polars as pl
 from cae.errors import DataError, FileFormatError, PanelError
 from cae.panel import proxy_sources as panel_sources
 from cae.panel import store
-from cae.panel.frequency import check_freq
+from cae.panel.frequency import own_panel_key
 from cae.warehouse import transaction
 from cae.warehouse.schemas import (
     FUTURE_DATE_SLACK_DAYS,
@@ -39,7 +42,9 @@ from cae.warehouse.sources import files
 __all__ = [
     "MIN_PANEL_DATES",
     "RESERVED_COLUMNS",
+    "USER_SOURCE_PREFIX",
     "PanelSize",
+    "adopt_user_panel",
     "ingest_panel",
     "keep_previous",
     "restore_panel",
@@ -54,6 +59,8 @@ RESERVED_COLUMNS = {
     FILE_LINE: "cae numbers the file's lines with it",
 }
 REQUIRED_COLUMNS = ("date", "ticker", "ret")
+# `panel_meta.source` of a user's panel: file:<the path it was loaded from>.
+USER_SOURCE_PREFIX = "file:"
 EXPECTED = (
     "expected a CSV (UTF-8, comma-separated, header row) or Parquet file with columns "
     "date (YYYY-MM-DD or YYYYMMDD), ticker, ret, optional ret_fwd, and one numeric column per "
@@ -189,14 +196,26 @@ def _read_table(path: Path, is_parquet: bool) -> pl.DataFrame:
     return table
 
 
-def _read_user_file(path: Path) -> _UserFile:
+def _renamed(path: Path, header: list[str], columns: Mapping[str, str]) -> list[str]:
+    """Return the header with `--map SOURCE=COLUMN` applied; raise naming a SOURCE not in it."""
+    missing = [source for source in columns if source not in header]
+    if missing:
+        raise FileFormatError(
+            f"{path}: line 1: --map {missing[0]}=...: no column {missing[0]!r} in the header, "
+            f"found {_shown(header)} (rule map_column)"
+        )
+    return [columns.get(name, name) for name in header]
+
+
+def _read_user_file(path: Path, columns: Mapping[str, str]) -> _UserFile:
     try:
         is_parquet = _is_parquet(path)
         cells = _read_table(path, is_parquet)
         header = None if is_parquet else _csv_header(path)
     except OSError as error:
         raise FileFormatError(f"{path}: cannot read the file ({error.strerror})") from None
-    _check_header(path, cells.columns if header is None else header)
+    names = _renamed(path, cells.columns if header is None else header, columns)
+    _check_header(path, names)
     for name, dtype in cells.schema.items():
         if dtype.is_nested() or dtype == pl.Binary:
             raise FileFormatError(
@@ -204,11 +223,12 @@ def _read_user_file(path: Path) -> _UserFile:
                 "date or ticker (rule column_type)"
             )
     if header is None:
+        cells.columns = names
         return _UserFile(path, cells.with_row_index(FILE_LINE, offset=1), "row")
     if cells[cells.columns[-1]].has_nulls():  # a short line, or only an empty last cell
         _check_field_counts(path)
     if len(header) == cells.width:
-        cells.columns = header  # polars keeps the doubled quotes of a quoted name ("a""b")
+        cells.columns = names  # polars keeps the doubled quotes of a quoted name ("a""b")
     blank = pl.all_horizontal(pl.all().exclude(FILE_LINE).is_null())  # a trailing one, often
     return _UserFile(path, cells.with_row_index(FILE_LINE, offset=2).filter(~blank), "line")
 
@@ -328,55 +348,80 @@ def keep_previous(con: duckdb.DuckDBPyConnection, freq: str) -> PanelSize:
     return size
 
 
+def adopt_user_panel(con: duckdb.DuckDBPyConnection, freq: str) -> str | None:
+    """Move a user's panel stored as `characteristics_<freq>` to its own table; return where.
+
+    Homes from before own tables kept a user's panel where a build from prices replaces it.
+    It moves to `characteristics_own_<freq>` when that is free, else it is kept as
+    `characteristics_<freq>_previous`. Returns the table it went to, None when `freq` held no
+    user's panel. Call it inside a transaction.
+    """
+    meta = store.read_meta(con, freq)
+    if meta is None or not meta["source"].startswith(USER_SOURCE_PREFIX):
+        return None
+    if not store.table_exists(con, freq):
+        return None
+    own = own_panel_key(freq)
+    if store.table_exists(con, own):
+        keep_previous(con, freq)
+        return f"characteristics_{freq}_previous"
+    store.execute(con, "characteristics#adopt_user_panel", freq, {"freq": freq})
+    return f"characteristics_{own}"
+
+
 def ingest_panel(
-    con: duckdb.DuckDBPyConnection, file: str | os.PathLike[str], freq: str = "monthly"
+    con: duckdb.DuckDBPyConnection,
+    file: str | os.PathLike[str],
+    freq: str = "monthly",
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[PanelSize, PanelSize | None]:
-    """Load a user's own characteristics panel (CSV or Parquet) as `characteristics_<freq>`.
+    """Load a user's own characteristics panel (CSV or Parquet) as `characteristics_own_<freq>`.
 
     Required columns: date, ticker, ret; optional ret_fwd (else the ticker's ret at the file's
     next date); every other column is a characteristic and must be numeric (an empty or NaN
-    cell is a missing value). Validated like a computed panel; it replaces any panel at `freq`,
-    which is kept as `characteristics_<freq>_previous`. Returns the sizes of the loaded panel
-    and of the one it replaced (None if there was none).
+    cell is a missing value). `columns` renames the file's columns first (GKX's permno=ticker,
+    DATE=date). Validated like a computed panel; it replaces the user's panel at `freq`, which
+    is kept as `characteristics_own_<freq>_previous`. Returns the sizes of the loaded panel and
+    of the one it replaced (None if there was none).
     """
-    check_freq(freq)
-    user = _read_user_file(Path(file))
+    key = own_panel_key(freq)
+    user = _read_user_file(Path(file), columns or {})
     panel, names = _user_panel(user)
-    columns = (*PANEL_KEY_COLUMNS, pl.lit(True).alias("is_in_universe"), *names)
-    checked = _with_ret_fwd(panel).select(FILE_LINE, *columns).sort("date", "ticker")
+    columns_out = (*PANEL_KEY_COLUMNS, pl.lit(True).alias("is_in_universe"), *names)
+    checked = _with_ret_fwd(panel).select(FILE_LINE, *columns_out).sort("date", "ticker")
     stored = store.validate_panel(checked, source=str(user.path)).drop(FILE_LINE)
     replaced = None
     with transaction(con):
-        if store.table_exists(con, freq):
-            replaced = keep_previous(con, freq)
-        con.from_arrow(stored.to_arrow()).create(f"characteristics_{freq}")
-        store.write_meta(con, freq, f"file:{user.path}", names, None)
-        panel_sources.clear_sources(con, freq, None)  # a user's panel has no source counts
+        if store.table_exists(con, key):
+            replaced = keep_previous(con, key)
+        con.from_arrow(stored.to_arrow()).create(f"characteristics_{key}")
+        store.write_meta(con, key, f"{USER_SOURCE_PREFIX}{user.path}", names, None)
+        panel_sources.clear_sources(con, key, None)  # a user's panel has no source counts
     return PanelSize(stored.height, stored["date"].n_unique()), replaced
 
 
 def restore_panel(con: duckdb.DuckDBPyConnection, freq: str) -> tuple[dict, PanelSize, PanelSize]:
-    """Swap `characteristics_<freq>` with the panel the last ingest replaced, in one transaction.
+    """Swap the user's panel at `freq` with the one its last ingest replaced, in one transaction.
 
     The current panel becomes the previous one, so a second restore undoes the first. Returns
     the restored panel's `panel_meta` row, its size and the size of the panel it swapped out.
     """
-    check_freq(freq)
-    previous = store.query(con, "panel_meta#previous_read", freq, {"freq": freq})
-    if not previous.height or not store.table_exists(con, freq, previous=True):
+    key = own_panel_key(freq)
+    previous = store.query(con, "panel_meta#previous_read", key, {"freq": key})
+    if not previous.height or not store.table_exists(con, key, previous=True):
         raise PanelError(
             f"no replaced panel at {freq} to restore: `cae ingest-panel` keeps the panel it "
             "replaces until the next replacement"
         )
     with transaction(con):
-        swapped_out = _size(con, freq)
-        store.execute(con, "characteristics#swap_previous", freq)
-        store.execute(con, "panel_meta#keep_previous", freq, {"freq": freq})
+        swapped_out = _size(con, key)
+        store.execute(con, "characteristics#swap_previous", key)
+        store.execute(con, "panel_meta#keep_previous", key, {"freq": key})
         con.register("restoring_meta", previous)
         try:
-            store.execute(con, "panel_meta#restore", freq)
+            store.execute(con, "panel_meta#restore", key)
         finally:
             con.unregister("restoring_meta")
-        panel_sources.swap_previous_sources(con, freq)
-        restored = _size(con, freq)
+        panel_sources.swap_previous_sources(con, key)
+        restored = _size(con, key)
     return previous.row(0, named=True), restored, swapped_out

@@ -1,7 +1,9 @@
 """Where panels are stored: the `characteristics_<freq>` tables, `panel_meta`, validation.
 
-The table name is the only identifier cae fills into SQL text, and only from the FREQUENCIES
-whitelist (`{freq}` in the `sql/panel/` files); values always travel as DuckDB parameters.
+The table name is the only identifier cae fills into SQL text, and only from the PANEL_KEYS
+whitelist (`{freq}` in the `sql/panel/` files: a frequency for a panel built from prices,
+own_<freq> for a user's); values always travel as DuckDB parameters. `panel_meta.freq` holds
+the same key.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import polars as pl
 
 from cae.errors import ValidationError
 from cae.panel import features
-from cae.panel.frequency import check_freq
+from cae.panel.frequency import check_panel_key
 from cae.panel.universe import UniverseConfig
 from cae.warehouse import read_sql
 from cae.warehouse.schemas import CharacteristicsPanel, NormalisedPanel
@@ -40,8 +42,8 @@ FILE_LINE = "file_line"
 
 
 def _freq_sql(name: str, freq: str) -> str:
-    # The table name is the only identifier filled in, and only from the FREQUENCIES whitelist.
-    return read_sql(f"panel/{name}").replace("{freq}", check_freq(freq))
+    # The table name is the only identifier filled in, and only from the PANEL_KEYS whitelist.
+    return read_sql(f"panel/{name}").replace("{freq}", check_panel_key(freq))
 
 
 def _used(text: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:

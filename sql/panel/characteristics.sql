@@ -61,3 +61,11 @@ alter table characteristics_{freq} rename to characteristics_{freq}_previous;
 alter table characteristics_{freq} rename to characteristics_{freq}_restoring;
 alter table characteristics_{freq}_previous rename to characteristics_{freq};
 alter table characteristics_{freq}_restoring rename to characteristics_{freq}_previous;
+
+-- name: adopt_user_panel
+-- Before issue 12 a user's panel was stored as characteristics_{freq}, where a build from
+-- prices would replace it: it moves to the user's own table characteristics_own_{freq}, with
+-- its panel_meta row (keyed own_{freq}). Runs inside one transaction, only when no
+-- characteristics_own_{freq} exists.
+alter table characteristics_{freq} rename to characteristics_own_{freq};
+update panel_meta set freq = 'own_' || freq where freq = $freq;

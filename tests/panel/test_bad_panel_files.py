@@ -55,7 +55,7 @@ def _query(home, sql):
         con.close()
 
 
-def _table(home, name="characteristics_monthly"):
+def _table(home, name="characteristics_own_monthly"):
     return _query(home, f"select * from {name} order by date, ticker")
 
 
@@ -95,14 +95,14 @@ def _refused(home, path, capsys, *patterns):
         assert re.search(pattern, line), line
     assert_frame_equal(_table(home), GOOD_TABLE)
     assert_frame_equal(_meta(home), meta)
-    assert _tables(home) == ["characteristics_monthly"]
+    assert _tables(home) == ["characteristics_own_monthly"]
     return line
 
 
 def test_a_good_panel_is_stored_exactly(home):
     assert_frame_equal(_table(home), GOOD_TABLE)
     meta = _meta(home).row(0, named=True)
-    assert (meta["freq"], meta["char_names"], meta["n_rows"]) == ("monthly", '["c0", "c1"]', 4)
+    assert (meta["freq"], meta["char_names"], meta["n_rows"]) == ("own_monthly", '["c0", "c1"]', 4)
 
 
 # --- degenerate panels (item 1) ----------------------------------------------------------------
@@ -327,22 +327,24 @@ def test_a_replaced_panel_is_kept_and_restored(home, tmp_path, capsys):
     other.write_text(OTHER)
     assert _ingest(other, home) == 0
     out = capsys.readouterr().out
-    assert "characteristics_monthly: 3 rows over 3 dates, 1 characteristics from" in out
-    assert "replaced 4 rows over 2 dates, kept as characteristics_monthly_previous" in out
+    assert "characteristics_own_monthly: 3 rows over 3 dates, 1 characteristics from" in out
+    assert "replaced 4 rows over 2 dates, kept as characteristics_own_monthly_previous" in out
     assert "cae ingest-panel --restore --freq monthly" in out
     other_table, other_meta = _table(home), _meta(home)
     assert other_table["ticker"].to_list() == ["X"] * 3
-    assert_frame_equal(_table(home, "characteristics_monthly_previous"), GOOD_TABLE)
+    assert_frame_equal(_table(home, "characteristics_own_monthly_previous"), GOOD_TABLE)
     assert_frame_equal(_meta(home, "panel_meta_previous").select(good_meta.columns), good_meta)
 
     assert main(["ingest-panel", "--restore", "--home", str(home), "--freq", "monthly"]) == 0
     out = capsys.readouterr().out
     assert "restored 4 rows over 2 dates" in out
     assert "good.csv" in out
-    assert "replaced (3 rows over 3 dates) is now kept as characteristics_monthly_previous" in out
+    assert (
+        "replaced (3 rows over 3 dates) is now kept as characteristics_own_monthly_previous" in out
+    )
     assert_frame_equal(_table(home), GOOD_TABLE)
     assert_frame_equal(_meta(home), good_meta)
-    assert_frame_equal(_table(home, "characteristics_monthly_previous"), other_table)
+    assert_frame_equal(_table(home, "characteristics_own_monthly_previous"), other_table)
     assert_frame_equal(_meta(home, "panel_meta_previous").select(other_meta.columns), other_meta)
     # A second restore undoes the first: nothing is ever lost by restoring.
     assert main(["ingest-panel", "--restore", "--home", str(home), "--freq", "monthly"]) == 0
@@ -356,8 +358,8 @@ def test_the_previous_panel_lives_until_the_next_replacement(home, tmp_path):
     first_other = _table(home)
     other.write_text(OTHER.replace("1.7", "1.8"))
     assert _ingest(other, home) == 0
-    assert_frame_equal(_table(home, "characteristics_monthly_previous"), first_other)
-    assert _tables(home) == ["characteristics_monthly", "characteristics_monthly_previous"]
+    assert_frame_equal(_table(home, "characteristics_own_monthly_previous"), first_other)
+    assert _tables(home) == ["characteristics_own_monthly", "characteristics_own_monthly_previous"]
 
 
 def test_a_refused_file_keeps_the_previous_panel_too(home, tmp_path, capsys):
@@ -367,7 +369,7 @@ def test_a_refused_file_keeps_the_previous_panel_too(home, tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("date,ticker,ret,size\n")
     assert _ingest(bad, home) == 1
-    assert_frame_equal(_table(home, "characteristics_monthly_previous"), GOOD_TABLE)
+    assert_frame_equal(_table(home, "characteristics_own_monthly_previous"), GOOD_TABLE)
 
 
 def test_restore_with_nothing_to_restore_is_one_line(home, capsys):
@@ -399,14 +401,14 @@ def test_a_failure_while_replacing_changes_nothing(home, tmp_path, monkeypatch):
         ingest_panel(con, other, "monthly")
     con.close()
     assert_frame_equal(_table(home), GOOD_TABLE)
-    assert _tables(home) == ["characteristics_monthly"]
+    assert _tables(home) == ["characteristics_own_monthly"]
     assert _meta(home, "panel_meta_previous").height == 0
 
 
 def test_a_restore_brings_back_the_source_counts(home, tmp_path):
     counts = pl.DataFrame(
         {
-            "freq": ["monthly", "monthly", "weekly"],
+            "freq": ["own_monthly", "own_monthly", "weekly"],
             "date": [dt.date(2020, 1, 31), dt.date(2020, 2, 29), dt.date(2020, 1, 31)],
             "name": ["turn"] * 3,
             "n_shares": [2, 1, 5],
@@ -425,16 +427,15 @@ def test_a_restore_brings_back_the_source_counts(home, tmp_path):
     assert_frame_equal(_query(home, query), counts)
 
 
-def test_build_panel_keeps_a_users_panel_it_replaces(home, capsys):
+def test_build_panel_leaves_a_users_panel_alone(home, capsys):
+    """A user's panel and the one built from prices at the same frequency never collide."""
     assert main(["synth", "--tickers", "3", "--days", "70", "--home", str(home)]) == 0
     assert main(["build-panel", "--freq", "monthly", "--home", str(home)]) == 0
     out = capsys.readouterr().out
-    assert "(full build)" in out
-    assert "your panel from file:" in out and "good.csv" in out
-    assert "kept as characteristics_monthly_previous" in out
-    assert_frame_equal(_table(home, "characteristics_monthly_previous"), GOOD_TABLE)
-    assert main(["ingest-panel", "--restore", "--home", str(home), "--freq", "monthly"]) == 0
+    assert "characteristics_monthly:" in out and "(full build)" in out
+    assert "your panel" not in out
     assert_frame_equal(_table(home), GOOD_TABLE)
+    assert _tables(home) == ["characteristics_monthly", "characteristics_own_monthly"]
     # A computed panel that build-panel rebuilds is not kept: it can be computed again.
     assert main(["build-panel", "--freq", "weekly", "--full", "--home", str(home)]) == 0
     assert main(["build-panel", "--freq", "weekly", "--full", "--home", str(home)]) == 0

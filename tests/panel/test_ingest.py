@@ -27,8 +27,8 @@ def test_user_panel_is_read_like_a_computed_one(cae_home, tmp_path):
     _user_panel().write_csv(path)
     con = warehouse.connect()
     assert ingest_panel(con, path, "monthly") == (PanelSize(6, 2), None)
-    assert characteristic_names(con, "monthly") == ["bm", "agr"]
-    panel = read_panel(con, "monthly")
+    assert characteristic_names(con, "own_monthly") == ["bm", "agr"]
+    panel = read_panel(con, "own_monthly")
     assert panel.columns == ["date", "ticker", "ret", "ret_fwd", "bm", "agr"]
     first = panel.filter(pl.col("date") == dt.date(1957, 1, 31))
     assert first["ret_fwd"].to_list() == [0.04, 0.00, -0.01]  # next date's ret in the file
@@ -69,7 +69,8 @@ def test_cli_ingest_panel_reports_rows_and_characteristics(cae_home, tmp_path, c
     _user_panel().write_parquet(path)
     assert main(["ingest-panel", str(path), "--freq", "weekly"]) == 0
     assert (
-        "characteristics_weekly: 6 rows over 2 dates, 2 characteristics" in capsys.readouterr().out
+        "characteristics_own_weekly: 6 rows over 2 dates, 2 characteristics"
+        in capsys.readouterr().out
     )
 
 

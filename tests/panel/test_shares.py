@@ -299,15 +299,19 @@ def test_incremental_build_keeps_whole_panel_counts(con, prices, tmp_path):
     assert_frame_equal(inc.sql(counts).pl(), con.sql(counts).pl())
 
 
-def test_a_user_panel_clears_the_computed_sources(con, prices, tmp_path):
+def test_a_user_panel_has_no_sources_and_keeps_the_computed_ones(con, prices, tmp_path):
     other = _build(tmp_path / "user", prices, freqs=("monthly",))
-    assert other.execute("select count(*) from characteristic_sources").fetchall()[0][0] > 0
+    count = "select count(*) from characteristic_sources"
+    n_computed = other.execute(count).fetchall()[0][0]
+    assert n_computed > 0
     path = tmp_path / "panel.csv"
     path.write_text("date,ticker,ret,size\n2021-01-29,AAA,0.01,1.5\n2021-02-26,AAA,0.02,1.6\n")
     ingest_panel(other, path, "monthly")
-    assert other.execute("select count(*) from characteristic_sources").fetchall()[0][0] == 0
+    assert other.execute(count).fetchall()[0][0] == n_computed
+    assert other.execute(count + " where freq = 'own_monthly'").fetchall()[0][0] == 0
     meta = other.execute(
-        "select turn_source, std_turn_source, mvel1_source, char_names from panel_meta"
+        "select turn_source, std_turn_source, mvel1_source, char_names from panel_meta "
+        "where freq = 'own_monthly'"
     ).fetchall()[0]
     assert meta[:3] == (None, None, None)
     assert json.loads(meta[3]) == ["size"]
