@@ -52,6 +52,7 @@ from cae.runs.versions import data_version, fit_code_version
 from cae.warehouse.ingest import ingest_dropdir, ingest_source
 
 __all__ = [
+    "NO_SOURCE",
     "IngestResult",
     "PanelSummary",
     "PooledRow",
@@ -60,6 +61,7 @@ __all__ = [
     "WindowResult",
     "describe_panel",
     "fail_step",
+    "has_own_panel",
     "ingest_step",
     "model_factories",
     "panel_key_of",
@@ -78,6 +80,9 @@ __all__ = [
 # Output tables a window produces, in the order they are staged.
 WINDOW_TABLES = ("betas", "factors", "fitted", "inputs", "metrics")
 POOLED_PART = "pooled"
+
+# `RunConfig.source` that ingests nothing (`cae run` on a home holding only the user's panel).
+NO_SOURCE = "none"
 
 
 @dataclass(frozen=True)
@@ -235,9 +240,14 @@ def set_torch_threads(config: RunConfig) -> int:
 
 
 def ingest_step(home: HomeLike, source: str) -> IngestResult:
-    """Load `source` (named source, file, glob, or a folder as a drop folder) into the warehouse."""
+    """Load `source` (named source, file, glob, or a folder as a drop folder) into the warehouse.
+
+    `NO_SOURCE` loads nothing: a run on the user's own panel needs no prices.
+    """
     with warehouse.connect(home) as con:
-        if Path(source).is_dir():
+        if source == NO_SOURCE:
+            reports = []
+        elif Path(source).is_dir():
             reports = ingest_dropdir(con, source)
         else:
             reports = ingest_source(con, source)
@@ -285,6 +295,14 @@ def panel_step(
         catalog.snapshot_warehouse(home, con)
     _prune_panels(home, keep=target)
     return str(target)
+
+
+def has_own_panel(home: HomeLike, freq: str) -> bool:
+    """Return whether the home holds a panel the user loaded at `freq` (read-only)."""
+    if not Home.of(home).warehouse.is_file():
+        return False
+    with warehouse.connect(home, read_only=True) as con:
+        return panel_store.table_exists(con, own_panel_key(freq))
 
 
 def _panel_key(con: duckdb.DuckDBPyConnection, freq: str, panel: str) -> str:

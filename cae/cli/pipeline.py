@@ -72,7 +72,13 @@ WindowsOption = Annotated[
     ),
 ]
 SourceOption = Annotated[
-    str, typer.Option("--source", help="What to ingest: sample, a file, a glob or a drop folder.")
+    str | None,
+    typer.Option(
+        "--source",
+        help="What to ingest: sample, none, a file, a glob or a drop folder (default: sample, "
+        "or none when training on your own panel).",
+        show_default=False,
+    ),
 ]
 
 
@@ -146,7 +152,7 @@ def _start_temporary_server() -> None:
 @app.command()
 def run(
     home: HomeOption = None,
-    source: SourceOption = "sample",
+    source: SourceOption = None,
     freq: FreqOption = "daily",
     panel: PanelOption = "auto",
     model: ModelsOption = None,
@@ -158,6 +164,12 @@ def run(
     windows: WindowsOption = "120,20,20",
 ) -> None:
     """Run the daily flow once: ingest, panel, CA and baselines per window, outputs, R2 table."""
+    from cae import pipeline, warehouse
+
+    if source is None:
+        # Training on the user's own panel needs no prices: do not load the sample beside it.
+        own = panel != "prices" and pipeline.has_own_panel(home, freq)
+        source = pipeline.NO_SOURCE if own else "sample"
     config = _config(
         source=source,
         freq=freq,
@@ -169,8 +181,6 @@ def run(
         workers=workers,
         windows=windows,
     )
-    from cae import pipeline, warehouse
-
     warehouse.check_intact(home)
     _prefect_env()
     _start_temporary_server()

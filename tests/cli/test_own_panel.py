@@ -187,13 +187,13 @@ def test_run_trains_on_the_ingested_panel(tmp_path, capsys, monkeypatch):
     panel = _own_panel()
     panel.write_csv(path)
     _cae(home, "ingest-panel", str(path), "--freq", "monthly")
-    drop = tmp_path / "drop"  # an empty drop folder: no prices to ingest
-    drop.mkdir()
-    _cae(home, "run", "--source", str(drop), "--freq", "monthly",
-         "--windows", "60,24,12", "--workers", "1", *FAST)  # fmt: skip
+    _cae(home, "run", "--freq", "monthly", "--windows", "60,24,12", "--workers", "1", *FAST)
     assert "training on your panel characteristics_own_monthly" in capsys.readouterr().out
     _assert_trained_on(home, panel)
     assert _own_table_rows(home) == N_TICKERS * N_MONTHS
+    # No --source: a run on the user's panel loads no sample prices beside it.
+    with warehouse.connect(home, read_only=True) as con:
+        assert con.execute("select count(*) from prices").fetchone() == (0,)
 
 
 def _as_before_own_tables(home) -> None:
