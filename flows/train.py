@@ -53,8 +53,18 @@ def train_window_task(
 ) -> WindowResult:
     """Fit every model on one window and stage its tables."""
     threads = pipeline.set_torch_threads(config)
-    result = pipeline.train_window_step(home, run_id, config, panel_path, window_id)
-    get_run_logger().info(
+    logger = get_run_logger()
+    done: list[str] = []
+
+    def report_model(name: str) -> None:
+        # One line per model: a window of several autoencoders takes minutes on a large panel.
+        done.append(name)
+        logger.info("window %d: %s done (%d of %d)", window_id, name, len(done), len(config.models))
+
+    result = pipeline.train_window_step(
+        home, run_id, config, panel_path, window_id, on_model=report_model
+    )
+    logger.info(
         "window %d %s (torch threads %d): test R2 %s",
         window_id,
         "from cache" if result.cached else "trained",
