@@ -136,9 +136,11 @@ def test_a_stop_signal_during_cae_train_fails_the_run_with_its_reason(home, tmp_
 
 
 @pytest.mark.timeout(120)
-def test_sigterm_during_cae_run_crashes_its_flow_runs_and_stops_the_temporary_server(
-    built_home, home, tmp_path
-):
+def _sigterm_a_cae_run(built_home, tmp_path):
+    """Start `cae run` on a copy of the built home, SIGTERM it while it trains; return all."""
+    home = tmp_path / "home"
+    if not home.exists():
+        shutil.copytree(built_home, home)
     source = built_home.parent / "prices.csv"
     process = _start_cae(tmp_path, "run", "--home", str(home), "--source", str(source), *SLOW_TRAIN)
     _wait_for(lambda: _running_run(home) is not None, process, "running run")
@@ -146,8 +148,24 @@ def test_sigterm_during_cae_run_crashes_its_flow_runs_and_stops_the_temporary_se
     servers = _children(process.pid)
     assert servers, "cae run started no temporary Prefect server"
     os.kill(process.pid, signal.SIGTERM)  # as `kill PID` or a service manager does
-    assert process.wait(timeout=WAIT_S) == 143
-    log = _log(tmp_path)
+    return home, run_id, servers, process.wait(timeout=WAIT_S), _log(tmp_path)
+
+
+def _swallowed_by_a_finalizer(code: int, log: str) -> bool:
+    # Inside a flow Prefect's handler raises TerminationSignal; when the signal lands while the
+    # garbage collector runs a finalizer, Python prints "Exception ignored" and drops it, and
+    # the run goes on to finish (seen once in a loaded CI run). A known race of signal handlers
+    # that raise, not of cae: try once more.
+    return code == 0 and "Exception ignored" in log and "TerminationSignal" in log
+
+
+def test_sigterm_during_cae_run_crashes_its_flow_runs_and_stops_the_temporary_server(
+    built_home, tmp_path
+):
+    home, run_id, servers, code, log = _sigterm_a_cae_run(built_home, tmp_path / "first")
+    if _swallowed_by_a_finalizer(code, log):
+        home, run_id, servers, code, log = _sigterm_a_cae_run(built_home, tmp_path / "again")
+    assert code == 143
     assert "Traceback" not in log
     assert len(_error_lines(log)) == 1
     assert "Flow run" in log and "Finished in state Crashed(" in log
