@@ -112,11 +112,6 @@ def _shown(names: list[str]) -> str:
     return ", ".join(names[:_SHOWN_NAMES]) + (f" and {extra} more" if extra > 0 else "")
 
 
-def _is_parquet(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(4) == b"PAR1" or path.name.lower().endswith(files.PARQUET_SUFFIXES)
-
-
 @contextmanager
 def _csv_rows(path: Path) -> Iterator[Any]:
     """Read a (maybe gzipped) CSV's fields as written: polars renames and pads what it reads."""
@@ -209,7 +204,7 @@ def _renamed(path: Path, header: list[str], columns: Mapping[str, str]) -> list[
 
 def _read_user_file(path: Path, columns: Mapping[str, str]) -> _UserFile:
     try:
-        is_parquet = _is_parquet(path)
+        is_parquet = files.is_parquet(path)
         cells = _read_table(path, is_parquet)
         header = None if is_parquet else _csv_header(path)
     except OSError as error:

@@ -21,7 +21,7 @@ from cae.errors import ValidationError
 from cae.panel import features
 from cae.panel.frequency import check_panel_key
 from cae.panel.universe import UniverseConfig
-from cae.warehouse import read_sql
+from cae.warehouse import params_used, read_sql
 from cae.warehouse.schemas import CharacteristicsPanel, NormalisedPanel
 
 __all__ = [
@@ -46,21 +46,16 @@ def _freq_sql(name: str, freq: str) -> str:
     return read_sql(f"panel/{name}").replace("{freq}", check_panel_key(freq))
 
 
-def _used(text: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    used = {k: v for k, v in (params or {}).items() if f"${k}" in text}
-    return used or None
-
-
 def execute(con: duckdb.DuckDBPyConnection, name: str, freq: str, params=None) -> None:
     """Run the statement `name` of `sql/panel/` (`characteristics#drop`) on the panel at `freq`."""
     text = _freq_sql(name, freq)
-    con.execute(text, _used(text, params)).fetchall()
+    con.execute(text, params_used(text, params)).fetchall()
 
 
 def query(con: duckdb.DuckDBPyConnection, name: str, freq: str, params=None) -> pl.DataFrame:
     """Return the result of the query `name` of `sql/panel/` at `freq` as a Polars frame."""
     text = _freq_sql(name, freq)
-    return pl.from_arrow(con.sql(text, params=_used(text, params)).to_arrow_table())
+    return pl.from_arrow(con.sql(text, params=params_used(text, params)).to_arrow_table())
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, freq: str, *, previous: bool = False) -> bool:

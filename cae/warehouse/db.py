@@ -32,6 +32,7 @@ __all__ = [
     "home_error",
     "home_errors",
     "is_interrupted_query",
+    "params_used",
     "query_frame",
     "read_sql",
     "run_sql",
@@ -94,6 +95,12 @@ def _named_blocks(text: str, file: str) -> dict[str, str]:
     return dict(zip(names, bodies, strict=True))
 
 
+def params_used(text: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Return the parameters `text` mentions (`$name`), or None: DuckDB refuses unused ones."""
+    used = {k: v for k, v in (params or {}).items() if f"${k}" in text}
+    return used or None
+
+
 def run_sql(
     con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
 ) -> duckdb.DuckDBPyConnection:
@@ -103,7 +110,7 @@ def run_sql(
     Returns the connection so the caller can fetch (`.pl()`, `.fetchall()`, ...).
     """
     text = read_sql(name)
-    used = {k: v for k, v in (params or {}).items() if f"${k}" in text}
+    used = params_used(text, params)
     return con.execute(text, used) if used else con.execute(text)
 
 
@@ -116,8 +123,7 @@ def query_frame(
     blocks the connection, and taking Arrow from it copies the rows once more.
     """
     text = read_sql(name)
-    used = {k: v for k, v in (params or {}).items() if f"${k}" in text}
-    return pl.from_arrow(con.sql(text, params=used or None).to_arrow_table())
+    return pl.from_arrow(con.sql(text, params=params_used(text, params)).to_arrow_table())
 
 
 def _migration_names() -> list[str]:

@@ -32,6 +32,7 @@ __all__ = [
     "FileOptions",
     "expand_paths",
     "file_sha256",
+    "is_parquet",
     "is_price_file",
     "read_price_file",
     "read_price_rows",
@@ -127,6 +128,12 @@ def is_price_file(path: Path) -> bool:
 
 def _is_parquet(path: Path, head: bytes) -> bool:
     return path.name.lower().endswith(PARQUET_SUFFIXES) or head.startswith(b"PAR1")
+
+
+def is_parquet(path: Path) -> bool:
+    """Tell a Parquet file by its name or its magic bytes (anything else is read as CSV)."""
+    with open(path, "rb") as handle:
+        return _is_parquet(path, handle.read(len(b"PAR1")))
 
 
 def read_table(path: str | os.PathLike[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
