@@ -2,8 +2,8 @@
 
 Runs tests/support/concurrency_roles.py as two processes (one writer like the daily flow, one reader
 querying outputs joined with warehouse tables) for SECONDS each, for three setups: the writer
-alone, a reader on the warehouse snapshot (cae's default), and a reader attaching the live
-warehouse read-only. Prints one row per setup.
+alone, a reader on the warehouse's published version (cae's default), and a reader attaching
+the live warehouse read-only. Prints one row per setup.
 
 Usage: python benchmarks/catalog_concurrency.py [SECONDS]
 """
@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from cae import warehouse
-from cae.runs import catalog
+from cae.warehouse import published
 
 ROLES = Path(__file__).resolve().parent.parent / "tests" / "support" / "concurrency_roles.py"
 
@@ -25,8 +25,8 @@ ROLES = Path(__file__).resolve().parent.parent / "tests" / "support" / "concurre
 def _run(seconds: float, reader_mode: str | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
-        warehouse.connect(home).close()
-        catalog.snapshot_warehouse(home)
+        with warehouse.connect(home) as con:
+            published.publish(con, home)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), str(ROLES.parent)])}
         roles = {"writer": ""} | ({"reader": reader_mode} if reader_mode else {})
         procs = {
@@ -52,7 +52,7 @@ def main(seconds: float) -> None:
     )
     print(f"catalog concurrency, {seconds:.0f} s per setup, {os.cpu_count()} cores")
     print(header)
-    for mode in (None, "snapshot", "live"):
+    for mode in (None, "published", "live"):
         result = _run(seconds, mode)
         w = result["writer"]
         r = result.get("reader", {"queries": 0, "durations": [], "errors": []})

@@ -150,7 +150,8 @@ def phase_numba_start(home: Path) -> dict:
     return {"rows": 0, **_since(start, cpu)}
 
 
-def _pandas_characteristics(df):
+def pandas_characteristics(df):
+    """Compute the daily characteristics as a research notebook does: groupby-rolling."""
     import pandas as pd
 
     df = df.sort_values(["ticker", "date"]).reset_index(drop=True)
@@ -220,7 +221,7 @@ def phase_pandas(home: Path) -> dict:
 
     df = pd.read_parquet(home / "daily_base.parquet")
     start, cpu = time.perf_counter(), _cpu_seconds()
-    out = _pandas_characteristics(df)
+    out = pandas_characteristics(df)
     timing = _since(start, cpu)
     ours = pl.read_parquet(home / "ours.parquet").to_pandas()
     worst = 0.0

@@ -58,8 +58,13 @@ class Home:
         return self.outputs / "catalog.duckdb"
 
     @property
+    def published(self) -> Path:
+        """The warehouse's tables as readers see them: Parquet files and their manifest."""
+        return self.outputs / "warehouse"
+
+    @property
     def snapshot(self) -> Path:
-        """The copy of the warehouse that readers attach, so they never wait for a writer."""
+        """Where homes before published tables kept a copy of the warehouse (now removed)."""
         return self.outputs / "warehouse_snapshot.duckdb"
 
     @property

@@ -49,6 +49,7 @@ from cae.panel.ingest import USER_SOURCE_PREFIX, adopt_user_panel
 from cae.panel.tensors import Panel, panel_from_long
 from cae.runs import catalog, outputs, plots
 from cae.runs.versions import data_version, fit_code_version
+from cae.warehouse import published
 from cae.warehouse.ingest import ingest_dropdir, ingest_source
 
 __all__ = [
@@ -252,7 +253,7 @@ def ingest_step(home: HomeLike, source: str) -> IngestResult:
         else:
             reports = ingest_source(con, source)
         version = _data_version(con)
-        catalog.snapshot_warehouse(home, con)
+        published.publish(con, home)
     return IngestResult(
         files=len(reports),
         rows_new=sum(r.rows_new for r in reports),
@@ -292,7 +293,7 @@ def panel_step(
             tmp = outputs.scratch_path(home)
             frame.write_parquet(tmp)
             os.replace(tmp, target)
-        catalog.snapshot_warehouse(home, con)
+        published.publish(con, home)
     _prune_panels(home, keep=target)
     return str(target)
 

@@ -19,10 +19,19 @@ select value as views_sha256,
 from catalog_meta
 where key = 'views_sha256';
 
+-- name: attach_catalog
+-- Open the catalog file $catalog_path read-only as the reader's current database, so its output
+-- views (runs, metrics, ...) resolve by plain name and nothing can be written to it.
+attach $catalog_path as outputs (read_only);
+
+-- name: use_catalog
+-- Make the attached catalog the current database (after attach_catalog).
+use outputs;
+
 -- name: attach_warehouse
--- Attach the warehouse tables (prices, ingest_batches, ...) read-only from $warehouse_path: the
--- warehouse snapshot (default) or the live warehouse file. A snapshot is as of the writer's
--- last snapshot_warehouse call.
+-- Attach the live warehouse file $warehouse_path read-only (`cae sql --live`): it fails while a
+-- writer holds the file. By default readers attach the published version instead
+-- (cae/warehouse/published.py).
 attach $warehouse_path as warehouse (read_only);
 
 -- name: search_path

@@ -451,11 +451,11 @@ def test_a_really_full_disk_during_an_ingest_says_so_and_keeps_the_warehouse(
     first = write_prices(market_prices().head(100), tmp_path / "first.csv")
     assert cli.main(["ingest", str(first), "--home", str(home)]) == 0
     before = _warehouse_state(home)
-    n = 300_000  # about 10 MB of CSV: more than the disk holds once loaded
+    n = 300_000  # about 10 MB of CSV, prices that do not compress: more than the disk holds
     big = pl.DataFrame({"i": range(n)}).select(
         ("T" + (pl.col("i") % 500).cast(pl.Utf8)).alias("ticker"),
         (pl.date(1990, 1, 1) + pl.duration(days=pl.col("i") // 500)).alias("date"),
-        (1.0 + pl.col("i") % 97).alias("close"),
+        (1.0 + (pl.col("i").hash(seed=1) % 10_000_000).cast(pl.Float64) / 100).alias("close"),
     )
     source = write_prices(big, tmp_path / "big.csv")
     capsys.readouterr()
@@ -488,3 +488,37 @@ def test_cae_run_on_a_truncated_warehouse_is_one_line(built_home, home, tmp_path
     assert "Traceback" not in log
     assert _error_lines(log) == [line for line in log.splitlines() if "damaged" in line]
     assert len(_error_lines(log)) == 1
+
+
+@pytest.mark.parametrize("when", ["before", "after"], ids=["files_written", "manifest_swapped"])
+def test_kill_9_while_publishing_the_warehouse_leaves_one_whole_version(home, tmp_path, when):
+    from cae import warehouse
+    from cae.runs import catalog
+    from cae.warehouse import published
+
+    before = published.read_manifest(home)
+    later = market_prices().with_columns(pl.col("ticker") + "X")  # all new rows
+    source = write_prices(later, tmp_path / "more.csv")
+    # Killed with the new version's files written, before or after its manifest is swapped in.
+    pause = {
+        "module": "cae.warehouse.published",
+        "name": "_swap_manifest",
+        "when": when,
+        "condition": "True",
+    }
+    process = _start_paused_cae(tmp_path, pause, "ingest", str(source), "--home", str(home))
+    _kill9(process)
+    shown = published.read_manifest(home)
+    assert shown.version == before.version + (when == "after")
+    expected = before.rows("prices") + (later.height if when == "after" else 0)
+    assert catalog.query(home, "select count(*) from prices").item() == expected
+    # The next command publishes what the killed one committed and removes its leftovers.
+    assert cli.main(["ingest", str(source), "--home", str(home)]) == 0
+    now = published.read_manifest(home)
+    with warehouse.connect(home, read_only=True) as con:
+        stored = con.sql("select count(*) from prices").fetchall()[0][0]
+    assert now.rows("prices") == stored == before.rows("prices") + later.height
+    folder = Home.of(home).published
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*.parquet")}
+    listed = {p for table in now.tables for p in now.files(table)}
+    assert listed <= on_disk <= listed | {r["path"] for r in now.retired}

@@ -20,6 +20,7 @@ def test_everything_a_home_holds_lives_under_its_root(tmp_path):
         home.partition("metrics", "r1"),
         home.catalog,
         home.snapshot,
+        home.published,
         home.staged_run("r1"),
         home.scratch,
         home.report("r1"),

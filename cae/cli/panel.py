@@ -13,11 +13,11 @@ from cae.cli.app import HomeOption, app, console, parse_mapping, print_frame
 __all__ = ["actions", "build_panel_command", "ingest_panel_command", "synth"]
 
 
-def _refresh_snapshot(home: Path | None, con) -> None:
-    from cae.runs import catalog
+def _publish(home: Path | None, con) -> None:
+    from cae.warehouse import published
 
-    # `cae sql` reads a snapshot of the warehouse: refresh it so what changed shows there.
-    catalog.snapshot_warehouse(home, con)
+    # `cae sql` reads the warehouse's published version: publish what this command changed.
+    published.publish(con, home)
 
 
 @app.command()
@@ -36,7 +36,7 @@ def actions(
 
     con = warehouse.connect(home)
     found = detect_actions(con, file)
-    _refresh_snapshot(home, con)
+    _publish(home, con)
     print_frame(list_aliases(con), "Stitched tickers")
     print_frame(found, f"Corporate actions ({found.filter('is_applied').height} applied)")
 
@@ -90,7 +90,7 @@ def build_panel_command(
                 "a panel built from prices no longer replaces yours",
                 soft_wrap=True,
             )
-    _refresh_snapshot(home, con)
+    _publish(home, con)
 
 
 @app.command("ingest-panel")
@@ -139,7 +139,7 @@ def ingest_panel_command(
     table = f"characteristics_{own_panel_key(freq)}"
     if restore:
         meta, restored, swapped_out = restore_panel(con, freq)
-        _refresh_snapshot(home, con)
+        _publish(home, con)
         console.print(
             f"{table}: restored {restored} from {meta['source']} (loaded "
             f"{meta['built_at']:%Y-%m-%d %H:%M}); the panel it replaced ({swapped_out}) is "
@@ -148,7 +148,7 @@ def ingest_panel_command(
         )
         return
     loaded, replaced = ingest_panel(con, file, freq, columns)
-    _refresh_snapshot(home, con)
+    _publish(home, con)
     names = characteristic_names(con, own_panel_key(freq))
     console.print(
         f"{table}: {loaded}, {len(names)} characteristics from {file}; `cae train --freq "
@@ -177,7 +177,7 @@ def synth(
     prices, meta = generate_market(SynthConfig(n_tickers=tickers, n_days=days, seed=seed))
     con = warehouse.connect(home)
     written = write_market(con, prices, meta)
-    _refresh_snapshot(home, con)
+    _publish(home, con)
     console.print(
         f"synthetic market: {written:,} price rows for {tickers} tickers over {days} days"
     )

@@ -57,8 +57,9 @@ def _count_files(sources: list[str], dropdir: Path | None) -> int | None:
 
 
 def _ingest(home: Path | None, sources: list[str], dropdir: Path | None, options) -> list:
-    from cae.runs import catalog
+    from cae.errors import CaeError
     from cae.warehouse import ingest as ingest_lib
+    from cae.warehouse import published
 
     total = _count_files(sources, dropdir)  # also fails early on a missing path
     con = open_warehouse(home)
@@ -71,11 +72,19 @@ def _ingest(home: Path | None, sources: list[str], dropdir: Path | None, options
                 progress.update(task, description=f"ingesting {name}", completed=len(started))
                 started.append(name)
 
-            if dropdir is not None:
-                reports = ingest_lib.ingest_dropdir(con, dropdir, options=options, on_file=on_file)
-            else:
-                reports = ingest_lib.ingest_source(con, sources, options=options, on_file=on_file)
-        catalog.snapshot_warehouse(home, con)
+            try:
+                if dropdir is not None:
+                    reports = ingest_lib.ingest_dropdir(
+                        con, dropdir, options=options, on_file=on_file
+                    )
+                else:
+                    reports = ingest_lib.ingest_source(
+                        con, sources, options=options, on_file=on_file
+                    )
+            except CaeError:
+                published.publish(con, home)  # the files loaded before the one that failed
+                raise
+        published.publish(con, home)
         return reports
     finally:
         con.close()
@@ -131,17 +140,31 @@ def ingest(
 
 
 def _print_status(home: Path | None) -> None:
+    from cae.runs import catalog
     from cae.warehouse import ingest as ingest_lib
-    from cae.warehouse import query_frame
+    from cae.warehouse import published, query_frame
 
-    con = open_warehouse(home, read_only=True)
-    try:
+    path = Home.of(home).warehouse
+    if not path.exists():
+        with open_warehouse(home) as con:  # a new home gets its (empty) warehouse
+            published.publish(con, home)
+    # What readers see: the published version (a home from before publishing gets it now).
+    con = catalog.connect(home)
+    manifest = published.read_manifest(home)
+    if manifest is None:  # never published, and a writer holds it or the home is read-only
+        con.close()
+        con = open_warehouse(home, read_only=True)
+    with con:
         status = ingest_lib.warehouse_status(con)
         panels = query_frame(con, "status_panels")
-    finally:
-        con.close()
-    path = Home.of(home).warehouse
     console.print(f"warehouse {path}", highlight=False, markup=False)
+    if manifest is not None:
+        console.print(
+            f"showing published version {manifest.version} ({manifest.published_at})"
+            f"{_unpublished(home, manifest)}",
+            highlight=False,
+            markup=False,
+        )
     print_frame(status["prices"], title="prices")
     print_frame(status["batches"], title="last batches")
     if status["rejects"].height:
@@ -151,6 +174,38 @@ def _print_status(home: Path | None) -> None:
     if panels.height:
         print_frame(panels, title="panels")
     _print_last_run(home)
+
+
+def _unpublished(home: Path | None, manifest) -> str:
+    """Say whether the warehouse committed more than `manifest` shows (checks it is intact)."""
+    from cae import warehouse
+    from cae.warehouse import published
+
+    try:
+        con = warehouse.connect(home, read_only=True)
+    except ConfigError:
+        return "; a command is writing the warehouse now and publishes when it is done"
+    with con:
+        pending = published.unpublished(con, manifest)
+    if not pending:
+        return "; nothing committed since"
+    return (
+        f"; {pending} committed by a command that stopped before publishing them: the next "
+        "cae command that writes (ingest, build-panel, run) publishes them"
+    )
+
+
+def _print_version(home: Path | None) -> None:
+    from cae.warehouse import published
+
+    manifest = published.read_manifest(home)
+    if manifest is not None:
+        console.print(
+            f"warehouse tables as published in version {manifest.version} "
+            f"({manifest.published_at})",
+            style="dim",
+            highlight=False,
+        )
 
 
 def _print_last_run(home: Path | None) -> None:
@@ -187,15 +242,17 @@ def sql(
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write the result to this file.")] = None,
     live: Annotated[
-        bool, typer.Option(help="Read the live warehouse instead of its snapshot (may be locked).")
+        bool,
+        typer.Option(
+            help="Read the live warehouse instead of its published version (may be locked)."
+        ),
     ] = False,
     home: HomeOption = None,
 ) -> None:
     """Query the outputs and the warehouse together (read-only) and print or save the result.
 
-    Reads go through the catalog (`cae.runs.catalog`): output views plus a snapshot of the
-    warehouse,
-    so a query never blocks, or is blocked by, a running ingest or flow.
+    Reads go through the catalog (`cae.runs.catalog`): output views plus the warehouse's last
+    published version, so a query never blocks, or is blocked by, a running ingest or flow.
     """
     from cae.runs import catalog
 
@@ -203,7 +260,7 @@ def sql(
         raise ConfigError(f"--format {format_!r}: expected csv, json or parquet")
     if format_ == "parquet" and output is None:
         raise ConfigError("--format parquet needs --output FILE")
-    frame = catalog.query(home, query, warehouse="live" if live else "snapshot")
+    frame = catalog.query(home, query, warehouse="live" if live else "published")
     if frame.width == 0:
         console.print("ok")
         return
@@ -228,3 +285,5 @@ def sql(
                 f"... {frame.height - SQL_MAX_ROWS_SHOWN} more rows; "
                 "use --format csv --output FILE for all"
             )
+        if not live:
+            _print_version(home)

@@ -26,7 +26,7 @@ from cae.panel.frequency import OWN_PREFIX, check_freq, to_frequency
 from cae.panel.ingest import adopt_user_panel, ingest_panel, restore_panel
 from cae.panel.store import characteristic_names, validate_panel
 from cae.panel.universe import UniverseConfig, flag_universe, universe_counts
-from cae.warehouse import query_frame, run_sql, transaction
+from cae.warehouse import published, query_frame, run_sql, transaction
 from cae.warehouse.actions import detect_actions
 from cae.warehouse.schemas import PANEL_KEY_COLUMNS
 
@@ -216,6 +216,7 @@ def build_panel(
         finally:
             con.unregister("stage_one")
         store.execute(con, "characteristics#staging_drop", freq)
+        published.mark(con, f"characteristics_{freq}", None if is_full else start)
         store.execute(
             con,
             "characteristics#universe_counts_delete_from",

@@ -30,7 +30,7 @@ from cae.errors import DataError, FileFormatError, PanelError
 from cae.panel import proxy_sources as panel_sources
 from cae.panel import store
 from cae.panel.frequency import own_panel_key
-from cae.warehouse import transaction
+from cae.warehouse import published, transaction
 from cae.warehouse.schemas import (
     FUTURE_DATE_SLACK_DAYS,
     MIN_DATE,
@@ -338,9 +338,16 @@ def keep_previous(con: duckdb.DuckDBPyConnection, freq: str) -> PanelSize:
     """
     size = _size(con, freq)
     store.execute(con, "characteristics#keep_previous", freq)
+    _mark_both(con, freq)
     store.execute(con, "panel_meta#keep_previous", freq, {"freq": freq})
     panel_sources.keep_previous_sources(con, freq)
     return size
+
+
+def _mark_both(con: duckdb.DuckDBPyConnection, freq: str) -> None:
+    """Have the panel at `freq` and its previous one republished whole (their rows moved)."""
+    published.mark(con, f"characteristics_{freq}")
+    published.mark(con, f"characteristics_{freq}_previous")
 
 
 def adopt_user_panel(con: duckdb.DuckDBPyConnection, freq: str) -> str | None:
@@ -361,6 +368,7 @@ def adopt_user_panel(con: duckdb.DuckDBPyConnection, freq: str) -> str | None:
         keep_previous(con, freq)
         return f"characteristics_{freq}_previous"
     store.execute(con, "characteristics#adopt_user_panel", freq, {"freq": freq})
+    published.mark(con, f"characteristics_{own}")
     return f"characteristics_{own}"
 
 
@@ -390,6 +398,7 @@ def ingest_panel(
         if store.table_exists(con, key):
             replaced = keep_previous(con, key)
         con.from_arrow(stored.to_arrow()).create(f"characteristics_{key}")
+        published.mark(con, f"characteristics_{key}")
         store.write_meta(con, key, f"{USER_SOURCE_PREFIX}{user.path}", names, None)
         panel_sources.clear_sources(con, key, None)  # a user's panel has no source counts
     return PanelSize(stored.height, stored["date"].n_unique()), replaced
@@ -411,6 +420,7 @@ def restore_panel(con: duckdb.DuckDBPyConnection, freq: str) -> tuple[dict, Pane
     with transaction(con):
         swapped_out = _size(con, key)
         store.execute(con, "characteristics#swap_previous", key)
+        _mark_both(con, key)
         store.execute(con, "panel_meta#keep_previous", key, {"freq": key})
         con.register("restoring_meta", previous)
         try:

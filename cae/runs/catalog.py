@@ -1,22 +1,18 @@
 """One SQL surface over the output Parquet tables and the warehouse, safe to use during a run.
 
 `<home>/outputs/catalog.duckdb` holds only views (`sql/catalog_views.sql`) over the Parquet
-partitions written by `cae.runs.outputs`. A query opens it read-only and attaches warehouse tables
-read-only under the alias `warehouse`, with the search path set so `prices` and `metrics` join
-in one statement.
+partitions written by `cae.runs.outputs`. A query opens it read-only and attaches the warehouse's
+tables as database `warehouse` (search path set so `prices` and `metrics` join in one statement).
 
-Locks (measured with DuckDB 2.0, see docs/benchmarks.md): a process holding a read-write
-connection to a DuckDB file makes every other process's open of that file fail, read-only
-included, and a read-only reader makes a writer's open fail. So by default a query never touches
-the live `warehouse.duckdb`: it attaches `warehouse_snapshot.duckdb`, a copy that the writer
-refreshes with `snapshot_warehouse(home, con)` after it commits. Snapshot and catalog are
-replaced by rename, which needs no lock, so readers never block writers and writers never make a
-running query fail. `warehouse="live"` reads the live file instead, for when no writer runs.
+The warehouse tables come from its published version (`cae.warehouse.published`): Parquet files
+listed by one manifest that writers swap in after they commit. A query reads the manifest once,
+so it sees one committed version whole, takes no lock, never waits for a writer and never makes
+one wait. `warehouse="live"` attaches the live `warehouse.duckdb` read-only instead (it fails
+while a writer holds the file, and a writer's open fails while it is attached).
 
-Consistency: each table's partitions appear whole, but one query lists each table's files
-separately, so while a run is being published a query may see its metrics before its `succeeded`
-row. Filter on `runs.status = 'succeeded'` and re-run the query after the publish for a settled
-view.
+Run outputs: each table's partitions appear whole, but one query lists each table's files
+separately, so while a run is being published a query may see its metrics before its
+`succeeded` row. Filter on `runs.status = 'succeeded'` for a settled view.
 """
 
 from __future__ import annotations
@@ -30,9 +26,10 @@ import duckdb
 import polars as pl
 
 from cae import warehouse as wh
-from cae.errors import CaeError, ConfigError
+from cae.errors import CaeError, ConfigError, HomeError
 from cae.home import Home, HomeLike
 from cae.runs.outputs import scratch_path
+from cae.warehouse import published
 
 __all__ = [
     "build_catalog",
@@ -40,26 +37,19 @@ __all__ = [
     "connect",
     "ensure_catalog",
     "query",
-    "snapshot_path",
-    "snapshot_warehouse",
 ]
 
-WarehouseMode = Literal["snapshot", "live", "none"]
-_WAREHOUSE_MODES = ("snapshot", "live", "none")
-_SNAPSHOT_HINT = (
-    " (warehouse tables are read from outputs/warehouse_snapshot.duckdb, which writers refresh "
-    "with cae.runs.catalog.snapshot_warehouse after they commit)"
+WarehouseMode = Literal["published", "live", "none"]
+_WAREHOUSE_MODES = ("published", "live", "none")
+_PUBLISHED_HINT = (
+    " (warehouse tables are read from their published version, outputs/warehouse/manifest.json, "
+    "which each command that writes the warehouse updates)"
 )
 
 
 def catalog_path(home: HomeLike = None) -> Path:
     """Return `<home>/outputs/catalog.duckdb`."""
     return Home.of(home).catalog
-
-
-def snapshot_path(home: HomeLike = None) -> Path:
-    """Return `<home>/outputs/warehouse_snapshot.duckdb`, the copy readers attach."""
-    return Home.of(home).snapshot
 
 
 def build_catalog(home: HomeLike = None) -> Path:
@@ -93,69 +83,35 @@ def ensure_catalog(home: HomeLike = None) -> Path:
     return build_catalog(home)
 
 
-def snapshot_warehouse(
-    home: HomeLike = None, con: duckdb.DuckDBPyConnection | None = None
-) -> Path | None:
-    """Copy the warehouse to `warehouse_snapshot.duckdb` for readers; return it, or None if busy.
-
-    A writer passes its own read-write connection (call it between transactions, after a
-    commit): the copy then needs no second lock. Without `con` the warehouse is opened read-only
-    for the copy; if a writer holds it, nothing happens and None is returned, because waiting
-    for the lock is exactly what readers must not do.
-    """
-    path = Home.of(home).warehouse
-    tmp = _tmp_db(home)
-    target = snapshot_path(home)
-    try:
-        if con is not None:
-            with wh.home_errors():
-                _copy_warehouse(con, tmp)
-        elif not path.is_file():
-            return None
-        else:
-            try:
-                with duckdb.connect() as reader:
-                    wh.run_sql(reader, "catalog#attach_warehouse", {"warehouse_path": str(path)})
-                    _copy_warehouse(reader, tmp)
-            except (duckdb.IOException, duckdb.ResourceInUseException):
-                return None
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
-
-
 def connect(
-    home: HomeLike = None, *, warehouse: WarehouseMode = "snapshot"
+    home: HomeLike = None, *, warehouse: WarehouseMode = "published"
 ) -> duckdb.DuckDBPyConnection:
     """Open the catalog read-only, with warehouse tables attached as `warehouse` when available.
 
-    `warehouse`: `snapshot` (default), `live` (the warehouse file itself: fails if a writer
-    holds it, and makes a writer's open fail while connected) or `none`. In `snapshot` mode a
-    home that has a warehouse but no snapshot yet gets one first (skipped at once if a writer
-    holds the warehouse); after that, keeping the snapshot fresh is the writers' job. The caller
-    closes the connection; keep it short so a rebuilt catalog is picked up.
+    `warehouse`: `published` (default: the last published version, see the module docstring),
+    `live` (the warehouse file itself: fails if a writer holds it, and makes a writer's open
+    fail while connected) or `none`. A home whose warehouse was never published (made by an
+    older cae) is published first when no writer holds it. The caller closes the connection.
     """
     if warehouse not in _WAREHOUSE_MODES:
         raise ConfigError(f"warehouse must be one of {_WAREHOUSE_MODES}, got {warehouse!r}")
     folder = Home.of(home).outputs
     folder.mkdir(parents=True, exist_ok=True)
     path = ensure_catalog(home)
-    con = duckdb.connect(str(path), read_only=True, config={"file_search_path": str(folder)})
-    source = {"snapshot": snapshot_path(home), "live": Home.of(home).warehouse}.get(warehouse)
-    if warehouse == "snapshot" and not source.is_file() and snapshot_warehouse(home) is None:
-        return con
-    if source is None:
-        return con
+    # In memory, so the warehouse's published views can be created beside the read-only catalog.
+    con = duckdb.connect(config={"file_search_path": str(folder)})
     try:
-        wh.run_sql(con, "catalog#attach_warehouse", {"warehouse_path": str(source)})
-        wh.run_sql(con, "catalog#search_path")
-    except duckdb.Error as error:
+        wh.run_sql(con, "catalog#attach_catalog", {"catalog_path": str(path)})
+        wh.run_sql(con, "catalog#use_catalog")
+        if warehouse == "published":
+            _publish_if_never(home)
+            if published.attach(con, home) is not None:
+                wh.run_sql(con, "catalog#search_path")
+        elif warehouse == "live":
+            _attach_live(con, Home.of(home).warehouse)
+    except BaseException:
         con.close()
-        raise CaeError(
-            f"cannot attach {source} read-only: {error}. A writer holds it; query with "
-            "warehouse='snapshot' instead"
-        ) from error
+        raise
     return con
 
 
@@ -164,29 +120,52 @@ def query(
     sql: str,
     *,
     params: dict[str, Any] | None = None,
-    warehouse: WarehouseMode = "snapshot",
+    warehouse: WarehouseMode = "published",
 ) -> pl.DataFrame:
     """Run one analyst query over the output views and warehouse tables; return a Polars frame.
 
     The statement is the user's own SQL, executed with `params` as DuckDB named parameters.
+    A query whose files were removed under it (it read a manifest over an hour old) runs
+    again on the current version.
     """
-    with connect(home, warehouse=warehouse) as con:
-        try:
-            result = con.sql(sql, params=params or None)
-            return pl.DataFrame() if result is None else result.pl()
-        except duckdb.CatalogException as error:
-            hint = "" if warehouse == "live" else _SNAPSHOT_HINT
-            raise CaeError(f"query failed: {_one_line(error)}{hint}") from error
-        except duckdb.Error as error:
-            raise CaeError(f"query failed: {_one_line(error)}") from error
+    for attempt in (1, 2):
+        with connect(home, warehouse=warehouse) as con:
+            try:
+                result = con.sql(sql, params=params or None)
+                return pl.DataFrame() if result is None else result.pl()
+            except duckdb.IOException as error:
+                if attempt == 1 and "No such file" in str(error):
+                    continue
+                raise CaeError(f"query failed: {_one_line(error)}") from error
+            except duckdb.CatalogException as error:
+                hint = "" if warehouse == "live" else _PUBLISHED_HINT
+                raise CaeError(f"query failed: {_one_line(error)}{hint}") from error
+            except duckdb.Error as error:
+                raise CaeError(f"query failed: {_one_line(error)}") from error
+    raise AssertionError("unreachable")
 
 
-def _copy_warehouse(con: duckdb.DuckDBPyConnection, target: Path) -> None:
-    wh.run_sql(con, "warehouse_snapshot#attach", {"snapshot_path": str(target)})
+def _publish_if_never(home: HomeLike) -> None:
+    """Publish a warehouse that never was (a home from before publishing), if no writer holds it."""
+    if published.read_manifest(home) is not None or not Home.of(home).warehouse.is_file():
+        return
     try:
-        wh.run_sql(con, "warehouse_snapshot#copy")
-    finally:
-        wh.run_sql(con, "warehouse_snapshot#detach")
+        con = wh.connect(home)
+    except (ConfigError, HomeError):  # a writer holds it (and publishes when done), or read-only
+        return
+    with con:
+        published.publish(con, home)
+
+
+def _attach_live(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    try:
+        wh.run_sql(con, "catalog#attach_warehouse", {"warehouse_path": str(path)})
+        wh.run_sql(con, "catalog#search_path")
+    except duckdb.Error as error:
+        raise CaeError(
+            f"cannot attach {path} read-only: {_one_line(error)}. A writer holds it; query its "
+            "published version instead (without --live)"
+        ) from error
 
 
 def _one_line(error: Exception) -> str:

@@ -69,8 +69,15 @@ def test_sql_error_is_one_line(sample_home, capsys):
 
 
 def test_sql_cannot_write(sample_home, capsys):
+    count = ["sql", "select count(*) as n from prices", "--format", "csv", "--home"]
+    assert cli.main([*count, str(sample_home)]) == 0
+    before = capsys.readouterr().out
     assert cli.main(["sql", "delete from prices", "--home", str(sample_home)]) == 1
+    assert "Can only delete from base table" in capsys.readouterr().err
+    assert cli.main(["sql", "create table x as select 1", "--home", str(sample_home)]) == 1
     assert "read-only" in capsys.readouterr().err
+    assert cli.main([*count, str(sample_home)]) == 0
+    assert capsys.readouterr().out == before
 
 
 def test_parquet_format_needs_output(sample_home, capsys):
@@ -153,7 +160,7 @@ def test_a_locked_warehouse_is_a_one_line_error(tmp_path, capsys):
     try:
         assert holder.stdout.readline().strip() == "ready"
         assert cli.main(["status", "--home", str(home)]) == 1
-        # Queries read the catalog's snapshot, so a busy warehouse does not stop them.
+        # Queries read the published version, so a busy warehouse does not stop them.
         assert cli.main(["sql", "select 42", "--home", str(home)]) == 0
     finally:
         holder.kill()

@@ -12,6 +12,7 @@ from cae import warehouse
 from cae.errors import CaeError, ConfigError
 from cae.home import Home
 from cae.runs import catalog, outputs
+from cae.warehouse import published
 from tests.support import fake_outputs as fake
 
 ROLES = Path(__file__).parents[1] / "support" / "concurrency_roles.py"
@@ -73,7 +74,7 @@ def test_views_match_the_tables_read_directly(tmp_path):
     assert pooled.rows() == [("r2", "ca1", 0.1), ("r2", "pca", 0.2)]
 
 
-def test_one_query_joins_outputs_and_the_warehouse_snapshot(tmp_path):
+def test_one_query_joins_outputs_and_the_published_warehouse(tmp_path):
     _publish(tmp_path)
     with warehouse.connect(tmp_path) as con:
         for ticker in fake.TICKERS[:2]:
@@ -81,7 +82,7 @@ def test_one_query_joins_outputs_and_the_warehouse_snapshot(tmp_path):
                 "insert into tickers (ticker, sector, source) values (?, 'Tech', 'test')",
                 [ticker],
             )
-        assert catalog.snapshot_warehouse(tmp_path, con) == catalog.snapshot_path(tmp_path)
+        assert published.publish(con, tmp_path).rows("tickers") == 2
     got = catalog.query(
         tmp_path,
         "select t.sector, count(*) as n from fitted as f join tickers as t using (ticker) "
@@ -94,31 +95,48 @@ def test_one_query_joins_outputs_and_the_warehouse_snapshot(tmp_path):
 def test_without_a_warehouse_its_tables_are_absent_but_outputs_work(tmp_path):
     _publish(tmp_path)
     assert catalog.query(tmp_path, "select count(*) as n from runs")["n"].to_list() == [1]
-    with pytest.raises(CaeError, match=r"query failed: .*prices.*writers refresh"):
+    with pytest.raises(CaeError, match=r"query failed: .*prices.*published version"):
         catalog.query(tmp_path, "select * from prices")
 
 
-def test_a_first_query_takes_a_snapshot_of_an_idle_warehouse_then_leaves_it_alone(tmp_path):
+def test_a_first_query_publishes_a_never_published_idle_warehouse_then_leaves_it(tmp_path):
+    # A home from before publishing: its warehouse exists, no manifest.
     with warehouse.connect(tmp_path) as con:
         con.execute("insert into tickers (ticker, source) values ('AAA', 'test')")
     assert catalog.query(tmp_path, "select ticker from tickers").item() == "AAA"
     with warehouse.connect(tmp_path) as con:
         con.execute("insert into tickers (ticker, source) values ('BBB', 'test')")
-    # Stale until a writer refreshes it: queries never open the live file on their own.
-    assert catalog.query(tmp_path, "select count(*) from tickers").item() == 1
-    with warehouse.connect(tmp_path) as con:
-        catalog.snapshot_warehouse(tmp_path, con)
+        # Not shown until its writer publishes: queries never open the live file on their own.
+        assert catalog.query(tmp_path, "select count(*) from tickers").item() == 1
+        published.publish(con, tmp_path)
     assert catalog.query(tmp_path, "select count(*) from tickers").item() == 2
 
 
-def test_snapshot_is_skipped_not_waited_for_when_a_writer_holds_the_warehouse(tmp_path):
-    with warehouse.connect(tmp_path):
-        assert catalog.snapshot_warehouse(tmp_path) is None
+def test_a_never_published_warehouse_held_by_a_writer_is_not_waited_for(tmp_path):
+    warehouse.connect(tmp_path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_WAREHOUSE, str(Home.of(tmp_path).warehouse)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
         assert catalog.query(tmp_path, "select count(*) from runs").item() == 0
-    assert not catalog.snapshot_path(tmp_path).exists()
-    assert catalog.snapshot_warehouse(tmp_path) == catalog.snapshot_path(tmp_path)
+        assert published.read_manifest(tmp_path) is None
+    finally:
+        holder.kill()
+        holder.wait()
     assert catalog.query(tmp_path, "select count(*) as n from prices")["n"].to_list() == [0]
-    assert list(Home.of(tmp_path).scratch.iterdir()) == []
+    assert published.read_manifest(tmp_path).version == 1
+
+
+# A writer in another process (in one process DuckDB shares the open file instead of locking).
+_HOLD_WAREHOUSE = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+time.sleep(60)
+"""
 
 
 def test_live_mode_fails_clearly_while_a_writer_holds_the_warehouse(tmp_path):
@@ -157,9 +175,9 @@ def test_catalog_keeps_working_after_the_home_moves(tmp_path):
 def test_queries_during_a_writing_run_neither_fail_nor_block_it(tmp_path):
     home = tmp_path / "home"
     seconds = 4.0
-    # As after a first ingest: a warehouse exists and readers have a snapshot of it.
-    warehouse.connect(home).close()
-    catalog.snapshot_warehouse(home)
+    # As after a first ingest: a warehouse exists and is published.
+    with warehouse.connect(home) as con:
+        published.publish(con, home)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), str(ROLES.parent)])}
     procs = {
         role: subprocess.Popen(

@@ -1,9 +1,9 @@
 """Writer and reader processes for the catalog concurrency test (run as a script, not collected).
 
-Usage: python concurrency_roles.py writer|reader HOME SECONDS RESULT_JSON [snapshot|live]
+Usage: python concurrency_roles.py writer|reader HOME SECONDS RESULT_JSON [published|live]
 
 The writer behaves like the daily flow: each iteration opens the warehouse read-write, commits an
-ingest batch, refreshes the snapshot, then publishes a run (1 metrics row, BETAS_PER_RUN betas).
+ingest batch, publishes the warehouse, then publishes a run (1 metrics row, BETAS_PER_RUN betas).
 The reader queries outputs joined with warehouse tables as fast as it can. Each records its
 errors and timings in RESULT_JSON.
 """
@@ -16,6 +16,7 @@ import polars as pl
 
 from cae import warehouse
 from cae.runs import catalog, outputs
+from cae.warehouse import published
 
 BETAS_PER_RUN = 12
 READER_SQL = """
@@ -44,7 +45,7 @@ def writer(home: str, seconds: float, mode: str = "") -> dict:
                     "values ('test', ?, now(), 'succeeded')",
                     [f"batch-{i}.csv"],
                 )
-                catalog.snapshot_warehouse(home, con)
+                published.publish(con, home)
                 run_id = outputs.start_run(home, {"i": i}, con=con)
             outputs.write_table(home, run_id, "metrics", _metrics(i))
             outputs.write_table(home, run_id, "betas", _betas(i))
@@ -56,7 +57,7 @@ def writer(home: str, seconds: float, mode: str = "") -> dict:
     return {"iterations": i, "errors": errors, "durations": durations}
 
 
-def reader(home: str, seconds: float, mode: str = "snapshot") -> dict:
+def reader(home: str, seconds: float, mode: str = "published") -> dict:
     errors, durations, rows = [], [], []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
