@@ -1,11 +1,13 @@
 """Pricing errors of characteristic-managed portfolios (GKX 2021, Table 2 and Figure 3).
 
-Test assets: the equal-weighted market and one managed portfolio per characteristic,
-`x[t] = (Z'Z)^-1 Z' r[t]` with `Z = [1, X[t]]` over the tickers observed at t
-(`cae.models.portfolios`, the autoencoders' factor inputs); the regression's intercept portfolio
-is left out, the equal-weighted market stands in for it. A model's fitted return on an asset is
-the same portfolio of its fitted stock returns: the map is linear, so it equals the portfolio's
-beta times the factors, GKX's portfolio-level fit.
+Test assets: the characteristic-managed portfolios of KPS (2019, eq. 6), `x[t] = Z[t]' r[t] / N[t]`
+with `Z = [1, X[t]]` over the N[t] tickers observed at t: the first is the equal-weighted market
+("market"), then one per characteristic, weighting each ticker by its rank in [-1, 1] (a
+long-short portfolio, gross weight at most 1). Not the regression portfolios `(Z'Z)^-1 Z' r` the
+autoencoders take as inputs (`cae.models.portfolios`): two nearly collinear characteristics
+(beta and betasq on the sample) give those offsetting weights and daily returns of +-8%. A
+model's fitted return on an asset is the same portfolio of its fitted stock returns: the map is
+linear, so it equals the portfolio's beta times the factors, GKX's portfolio-level fit.
 
 Per asset over its test dates (KPS 2019, section 4.2; GKX 2021, Figure 3): the pricing error is
 `u[t] = x[t] - x_hat_total[t]` (realised factors); alpha is its mean and `t_alpha = alpha /
@@ -21,7 +23,6 @@ import numpy as np
 import polars as pl
 import torch
 
-from cae.models.portfolios import managed_portfolios
 from cae.panel.tensors import Panel
 
 __all__ = ["MARKET", "PRICING_SCHEMA", "pool_pricing_errors", "portfolio_returns", "pricing_rows"]
@@ -48,16 +49,14 @@ PRICING_SCHEMA = {
 def portfolio_returns(panel: Panel, y: torch.Tensor) -> torch.Tensor:
     """Return the test assets' returns (T, 1 + P) built from stock returns `y` (T, N).
 
-    Column 0 is the equal-weighted market, then one managed portfolio per characteristic in
+    Column 0 is the equal-weighted market, then one portfolio per characteristic in
     `panel.char_names` order. Weights come from `panel.X` and `panel.mask` only, so passing
     fitted returns gives the assets' fitted returns. A date with no observed ticker gets zeros.
     """
-    mask = panel.mask
-    y = torch.where(mask, y.double(), 0.0)  # (T, N)
-    n_obs = mask.sum(dim=1).clamp(min=1)  # (T,)
-    market = y.sum(dim=1) / n_obs  # (T,)
-    managed = managed_portfolios(panel.X.double(), y, mask)[:, 1:]  # (T, P): no intercept
-    return torch.cat([market.unsqueeze(1), managed], dim=1)
+    mask = panel.mask.unsqueeze(-1)  # (T, N, 1)
+    Z = torch.cat([torch.ones_like(mask, dtype=torch.float64), panel.X.double()], dim=-1) * mask
+    n_obs = panel.mask.sum(dim=1, keepdim=True).clamp(min=1)  # (T, 1)
+    return torch.einsum("tnp,tn->tp", Z, y.double()) / n_obs  # (T, 1 + P)
 
 
 def pricing_rows(

@@ -4,11 +4,10 @@ import polars as pl
 import pytest
 import torch
 
-from cae.evaluation.pricing import MARKET, pool_pricing_errors, pricing_rows
+from cae.evaluation.pricing import MARKET, pool_pricing_errors, portfolio_returns, pricing_rows
 
 # Two tickers with characteristic -1 and +1, three dates and a fourth with nothing observed.
-# The managed portfolio of c1 is then exactly the regression slope (r_B - r_A) / 2, the market
-# the mean (r_A + r_B) / 2.
+# The managed portfolio of c1 is then (r_B - r_A) / 2, the market the mean (r_A + r_B) / 2.
 Y = [[0.01, 0.03], [0.02, -0.02], [0.00, 0.04], [0.0, 0.0]]
 Y_TOTAL = [[0.00, 0.02], [0.01, -0.01], [0.00, 0.00], [0.0, 0.0]]
 MASK = [[True, True], [True, True], [True, True], [False, False]]
@@ -40,7 +39,16 @@ def test_market_alpha_and_t_statistic_match_a_hand_computation(make_panel):
     assert market["r2_pred"] == pytest.approx(0.0)
 
 
-def test_characteristic_portfolio_is_the_cross_sectional_slope(make_panel):
+def test_portfolios_weight_each_observed_ticker_by_its_characteristic_over_n(make_panel):
+    X = torch.tensor([[[-1.0], [0.0], [1.0], [0.5]]])  # (1, 4, 1); the fourth is not observed
+    panel = make_panel([[0.03, 0.00, 0.06, 9.0]], torch.tensor([[True, True, True, False]]), X)
+    # KPS (2019) eq. 6: x = Z'r / N = [(0.03 + 0 + 0.06) / 3, (-0.03 + 0 + 0.06) / 3]; a
+    # regression on Z would give the slope 0.015 instead.
+    x = portfolio_returns(panel, panel.y)
+    assert x.tolist() == [pytest.approx([0.03, 0.01])]
+
+
+def test_characteristic_portfolio_of_two_tickers_by_hand(make_panel):
     c1 = _rows(make_panel).filter(pl.col("asset") == "c1").row(0, named=True)
     # x = (0.01, -0.02, 0.02), fitted (0.01, -0.01, 0.00): errors (0, -0.01, 0.02)
     assert c1["mean_ret"] == pytest.approx(0.01 / 3, abs=1e-9)
