@@ -10,9 +10,11 @@ model's fitted return on an asset is the same portfolio of its fitted stock retu
 linear, so it equals the portfolio's beta times the factors, GKX's portfolio-level fit.
 
 Per asset over its test dates (KPS 2019, section 4.2; GKX 2021, Figure 3): the pricing error is
-`u[t] = x[t] - x_hat_total[t]` (realised factors); alpha is its mean and `t_alpha = alpha /
-(sd(u) / sqrt(T))`, sd with T - 1 degrees of freedom and no autocorrelation correction. Asset
-R2s are uncentered, `1 - sum (x - x_hat)^2 / sum x^2`, total and predictive (x_hat from lambda).
+`u[t] = x[t] - x_hat_total[t]` (realised factors); `alpha` is its mean and `t_alpha = alpha /
+(sd(u) / sqrt(T))`, sd with T - 1 degrees of freedom and no autocorrelation correction.
+`alpha_pred` and `t_alpha_pred` do the same with the predictive fit (beta times lambda): the
+mean return the model's risk premia leave unexplained. Asset R2s are uncentered,
+`1 - sum (x - x_hat)^2 / sum x^2`, total and predictive.
 Rows hold the sums that pool across windows, so pooled rows (window_id null) are the statistics
 of the windows' test dates put end to end, never means of window statistics.
 """
@@ -37,6 +39,8 @@ PRICING_SCHEMA = {
     "mean_ret": pl.Float64,
     "alpha": pl.Float64,
     "t_alpha": pl.Float64,
+    "alpha_pred": pl.Float64,
+    "t_alpha_pred": pl.Float64,
     "r2_total": pl.Float64,
     "r2_pred": pl.Float64,
     # Pooling parts: sums over dates of u^2 (total fit), of (x - x_hat_pred)^2 and of x^2.
@@ -68,7 +72,7 @@ def pricing_rows(
     """
     dated = test.mask.any(dim=1)  # (T,)
     x, x_total, x_pred = (portfolio_returns(test, y)[dated] for y in (test.y, y_total, y_pred))
-    u = x - x_total  # (T, A)
+    u, u_pred = x - x_total, x - x_pred  # (T, A)
     n_dates = int(dated.sum())
     parts = pl.DataFrame(
         {
@@ -78,8 +82,9 @@ def pricing_rows(
             "n_dates": n_dates,
             "sum_ret": _np(x.sum(dim=0)),
             "sum_err": _np(u.sum(dim=0)),
+            "sum_err_pred": _np(u_pred.sum(dim=0)),
             "sse_total": _np((u * u).sum(dim=0)),
-            "sse_pred": _np(((x - x_pred) ** 2).sum(dim=0)),
+            "sse_pred": _np((u_pred * u_pred).sum(dim=0)),
             "ssx": _np((x * x).sum(dim=0)),
         }
     )
@@ -94,6 +99,7 @@ def pool_pricing_errors(rows: pl.DataFrame) -> pl.DataFrame:
         pl.col("n_dates").sum(),
         (pl.col("mean_ret") * pl.col("n_dates")).sum().alias("sum_ret"),
         (pl.col("alpha") * pl.col("n_dates")).sum().alias("sum_err"),
+        (pl.col("alpha_pred") * pl.col("n_dates")).sum().alias("sum_err_pred"),
         pl.col("sse_total", "sse_pred", "ssx").sum(),
     )
     return _statistics(parts)
@@ -102,16 +108,23 @@ def pool_pricing_errors(rows: pl.DataFrame) -> pl.DataFrame:
 def _statistics(parts: pl.DataFrame) -> pl.DataFrame:
     """Return the table's rows from the sums over dates (`pricing_rows`' parts)."""
     n = pl.col("n_dates").cast(pl.Float64)
-    alpha = pl.col("sum_err") / n
-    # sum (u - alpha)^2 = sum u^2 - n alpha^2; clipped: rounding can push it just below 0.
-    variance = ((pl.col("sse_total") - n * alpha**2) / (n - 1)).clip(lower_bound=0.0)
+    alpha, alpha_pred = pl.col("sum_err") / n, pl.col("sum_err_pred") / n
     return parts.with_columns(
         mean_ret=pl.col("sum_ret") / n,
         alpha=alpha,
-        t_alpha=pl.when((n > 1) & (variance > 0)).then(alpha / (variance / n).sqrt()),
+        t_alpha=_t_statistic(alpha, pl.col("sse_total"), n),
+        alpha_pred=alpha_pred,
+        t_alpha_pred=_t_statistic(alpha_pred, pl.col("sse_pred"), n),
         r2_total=pl.when(pl.col("ssx") > 0).then(1 - pl.col("sse_total") / pl.col("ssx")),
         r2_pred=pl.when(pl.col("ssx") > 0).then(1 - pl.col("sse_pred") / pl.col("ssx")),
     ).select(pl.col(name).cast(dtype) for name, dtype in PRICING_SCHEMA.items())
+
+
+def _t_statistic(mean: pl.Expr, sum_squares: pl.Expr, n: pl.Expr) -> pl.Expr:
+    """Return mean / (sd / sqrt(n)) from the mean and sum of squares; null if n < 2 or sd 0."""
+    # sum (u - mean)^2 = sum u^2 - n mean^2; clipped: rounding can push it just below 0.
+    variance = ((sum_squares - n * mean**2) / (n - 1)).clip(lower_bound=0.0)
+    return pl.when((n > 1) & (variance > 0)).then(mean / (variance / n).sqrt())
 
 
 def _np(t: torch.Tensor) -> np.ndarray:

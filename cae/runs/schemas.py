@@ -178,6 +178,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "mean_ret": _float(),  # mean return of the asset over the test dates
             "alpha": _float(),  # mean pricing error, return minus the total fit
             "t_alpha": _float(nullable=True),  # null with one date or no spread
+            "alpha_pred": _float(),  # mean return minus the predictive fit (beta x lambda)
+            "t_alpha_pred": _float(nullable=True),
             "r2_total": _float(nullable=True),  # null when the asset's returns are all 0
             "r2_pred": _float(nullable=True),
             # Pooling parts over test dates: sums of squared total and predictive errors and of

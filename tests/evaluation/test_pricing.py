@@ -56,10 +56,16 @@ def test_characteristic_portfolio_of_two_tickers_by_hand(make_panel):
     assert c1["r2_total"] == pytest.approx(1 - 5e-4 / 9e-4, abs=1e-6)
 
 
-def test_predictive_r2_uses_the_predictive_fit(make_panel):
-    y_pred = torch.tensor(Y_TOTAL)  # predictive fit = total fit here
+def test_predictive_alpha_and_r2_use_the_predictive_fit(make_panel):
+    # predictive market fit (0.01, 0.01, 0.01): errors (0.01, -0.01, 0.01)
+    y_pred = torch.full((4, 2), 0.01)
     market = _rows(make_panel, y_pred).filter(pl.col("asset") == MARKET).row(0, named=True)
-    assert market["r2_pred"] == pytest.approx(market["r2_total"])
+    assert market["alpha_pred"] == pytest.approx(0.01 / 3)
+    # deviations (2, -4, 2) / 300: sd = sqrt(24e-4 / 9 / 2), t = alpha / (sd / sqrt(3))
+    sd = math.sqrt(24e-4 / 9 / 2)
+    assert market["t_alpha_pred"] == pytest.approx(0.01 / 3 / (sd / math.sqrt(3)))
+    assert market["r2_pred"] == pytest.approx(1 - 3e-4 / 8e-4)
+    assert market["alpha"] == pytest.approx(0.01)  # the total fit's alpha is unchanged
 
 
 def test_pooled_rows_equal_the_statistics_of_the_dates_put_end_to_end(make_panel):
@@ -75,11 +81,20 @@ def test_pooled_rows_equal_the_statistics_of_the_dates_put_end_to_end(make_panel
     pooled = pool_pricing_errors(parts)
     assert pooled["window_id"].null_count() == pooled.height == 2
     assert pooled["n_dates"].to_list() == [3, 3]
-    for column in ("mean_ret", "alpha", "t_alpha", "r2_total", "r2_pred"):
+    statistics = (
+        "mean_ret",
+        "alpha",
+        "t_alpha",
+        "alpha_pred",
+        "t_alpha_pred",
+        "r2_total",
+        "r2_pred",
+    )
+    for column in statistics:
         assert pooled[column].to_list() == pytest.approx(whole[column].to_list()), column
 
 
 def test_one_date_has_no_t_statistic(make_panel):
     panel = _panel(make_panel).slice_dates(0, 1)
     rows = pricing_rows(0, "m", panel, torch.tensor(Y_TOTAL[:1]), torch.zeros(1, 2))
-    assert rows["t_alpha"].null_count() == rows.height
+    assert rows["t_alpha"].null_count() == rows["t_alpha_pred"].null_count() == rows.height
