@@ -10,7 +10,9 @@
 -- Point-in-time rule: a view lists files when queried; each file is complete (renamed into
 -- place), so a query sees a run's previous partition or its new one, never a partial one.
 -- The typed empty select keeps every column and type when no run has been published yet;
--- union_by_name reads runs written before failure_reason existed (null there).
+-- union_by_name reads files written before a column existed (null there): runs before
+-- failure_reason, and the evaluation tables (pricing_errors, long_short, importance), which
+-- are new enough to gain columns (a value-weighted long-short return, for one).
 
 create or replace view runs as
 with
@@ -265,6 +267,7 @@ published as (
         'pricing_errors/*/data.parquet',
         hive_partitioning = true,
         hive_types = {'run_id': varchar},
+        union_by_name = true,
         allow_empty = true
     )
     union all by name
@@ -314,6 +317,7 @@ published as (
         'long_short/*/data.parquet',
         hive_partitioning = true,
         hive_types = {'run_id': varchar},
+        union_by_name = true,
         allow_empty = true
     )
     union all by name
@@ -345,6 +349,7 @@ published as (
         'importance/*/data.parquet',
         hive_partitioning = true,
         hive_types = {'run_id': varchar},
+        union_by_name = true,
         allow_empty = true
     )
     union all by name
