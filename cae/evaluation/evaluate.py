@@ -230,7 +230,7 @@ def _score(
     names = _factor_names(model)
     f_test = model.factors(test)
     y_total, y_pred = predictions["test"]
-    test_row = rows[-1]
+    test_row = rows[-1]  # the loop above scores the test block last
     frames = {
         "fitted": _fitted_frame(window_id, name, test, y_total, y_pred),
         "factors": _factors_frame(window_id, name, test, f_test, history["test"], names),

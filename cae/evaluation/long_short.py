@@ -70,7 +70,7 @@ def long_short_returns(
     top = mask & (rank >= n_obs - n_leg)
     bottom = mask & (rank < n_leg)
     yd = y.double()
-    spread = (yd * top).sum(dim=1) / n_leg.squeeze(1) - (yd * bottom).sum(dim=1) / n_leg.squeeze(1)
+    spread = ((yd * top).sum(dim=1) - (yd * bottom).sum(dim=1)) / n_leg.squeeze(1)  # (T,)
     spread[n_obs.squeeze(1) < MIN_TICKERS] = torch.nan
     return spread, n_leg.squeeze(1)
 
