@@ -31,7 +31,9 @@ import torch
 from cae import warehouse
 from cae.datasets.simulate import Oracle, SimConfig, SimulatedPanel, simulate_panel
 from cae.evaluation.evaluate import evaluate
-from cae.evaluation.metrics import characteristic_importance, sharpe_ratio, tangency_sharpe
+from cae.evaluation.importance import characteristic_importance
+from cae.evaluation.long_short import PERIODS_PER_YEAR, long_short_summary
+from cae.evaluation.metrics import tangency_sharpe
 from cae.evaluation.windows import WindowPlan, plan_windows
 from cae.models.autoencoder import ConditionalAutoencoder
 from cae.models.autoencoder.model import CAConfig
@@ -44,7 +46,6 @@ from cae.panel import characteristic_names, read_panel, refresh_panels
 from cae.panel.tensors import Panel, panel_from_long
 from cae.warehouse.ingest import ingest_source
 
-PERIODS_PER_YEAR = {"monthly": 12, "daily": 252}  # annualises Sharpe ratios
 N_FACTORS = 3  # the simulation's true number of factors
 CHARS_3 = ("c1", "c2", "c3")  # the simulated characteristics that drive betas
 
@@ -83,28 +84,6 @@ def models(
         ("cross_sectional", lambda: CrossSectional()),
         *ca_models(args),
     ]
-
-
-def long_short_sharpe(fitted: pl.DataFrame, periods_per_year: int) -> pl.DataFrame:
-    """Return each model's annualised decile long-short Sharpe ratio on predictive fits."""
-    by_date = ["model", "window_id", "date"]
-    legs = (
-        fitted.with_columns(
-            pct=(pl.col("ret_hat_pred").rank("ordinal").over(by_date) - 0.5)
-            / pl.len().over(by_date)
-        )
-        .group_by(by_date)
-        .agg(
-            long=pl.col("ret").filter(pl.col("pct") > 0.9).mean(),
-            short=pl.col("ret").filter(pl.col("pct") < 0.1).mean(),
-        )
-        .sort(by_date)
-    )
-    rows = []
-    for (name,), group in legs.group_by("model", maintain_order=True):
-        spread = torch.tensor((group["long"] - group["short"]).to_numpy())
-        rows.append({"model": name, "ls_sharpe": sharpe_ratio(spread, periods_per_year)})
-    return pl.DataFrame(rows)
 
 
 def tangency(factors: pl.DataFrame, periods_per_year: int, is_ensemble: bool) -> float | None:
@@ -155,7 +134,8 @@ def table(
         seconds = time.perf_counter() - start
         print(f"{label} {name}: {seconds:.1f} s", file=sys.stderr, flush=True)
         summary = result.summary().with_columns(seconds=pl.lit(seconds))
-        summary = summary.join(long_short_sharpe(result.fitted, periods_per_year), on="model")
+        ls = long_short_summary(result.long_short, periods_per_year)
+        summary = summary.join(ls.select("model", ls_sharpe="sharpe_annual"), on="model")
         tan = tangency(result.factors, periods_per_year, is_ensemble=name.startswith("CA"))
         rows.append(summary.with_columns(tan_sharpe=pl.lit(tan, dtype=pl.Float64)))
     return pl.concat(rows).with_columns(panel=pl.lit(label))

@@ -38,6 +38,8 @@ import torch
 from cae import warehouse
 from cae.errors import ConfigError
 from cae.evaluation.evaluate import evaluate_window
+from cae.evaluation.importance import pool_importance
+from cae.evaluation.pricing import pool_pricing_errors
 from cae.evaluation.windows import WindowPlan, plan_windows, windows_frame
 from cae.home import Home, HomeLike
 from cae.models.base import FactorModel
@@ -78,8 +80,17 @@ __all__ = [
     "window_cache_dir",
 ]
 
-# Output tables a window produces, in the order they are staged.
-WINDOW_TABLES = ("betas", "factors", "fitted", "inputs", "metrics")
+# Output tables a window produces, in the order they are staged; metrics last (`_write_cache`).
+WINDOW_TABLES = (
+    "betas",
+    "factors",
+    "fitted",
+    "inputs",
+    "pricing_errors",
+    "long_short",
+    "importance",
+    "metrics",
+)
 POOLED_PART = "pooled"
 
 # `RunConfig.source` that ingests nothing (`cae run` on a home holding only the user's panel).
@@ -445,17 +456,23 @@ def publish_step(
     panel_path: str,
     window_ids: list[int],
 ) -> Published:
-    """Stage the pooled test rows, publish the run, draw its plots and refresh the catalog."""
+    """Stage the pooled test rows, publish the run, draw its plots and refresh the catalog.
+
+    Tables with pooled rows (window_id null): metrics, pricing_errors and importance.
+    """
     try:
-        metrics = pl.concat(
-            [
-                pl.read_parquet(window_cache_dir(home, config, panel_path, w) / "metrics.parquet")
-                for w in window_ids
-            ],
-            how="vertical",
-        )
-        pooled = pooled_metrics(metrics)
-        outputs.write_table(home, run_id, "metrics", pooled, part=POOLED_PART)
+        caches = [window_cache_dir(home, config, panel_path, w) for w in window_ids]
+        pools = {
+            "metrics": pooled_metrics,
+            "pricing_errors": pool_pricing_errors,
+            "importance": pool_importance,
+        }
+        pooled = {
+            table: pool(pl.concat([pl.read_parquet(c / f"{table}.parquet") for c in caches]))
+            for table, pool in pools.items()
+        }
+        for table, rows in pooled.items():
+            outputs.write_table(home, run_id, table, rows, part=POOLED_PART)
     except BaseException as error:
         fail_step(home, run_id, outputs.failure_reason(error))
         raise
@@ -465,7 +482,7 @@ def publish_step(
     catalog.ensure_catalog(home)
     return Published(
         run_id=run_id,
-        pooled=pooled_rows(pooled),
+        pooled=pooled_rows(pooled["metrics"]),
         plots={name: str(path) for name, path in written.items()},
     )
 

@@ -6,8 +6,9 @@ import shutil
 import polars as pl
 import pytest
 
-from cae import pipeline
+from cae import cli, pipeline
 from cae.errors import ConfigError
+from cae.evaluation.long_short import PERIODS_PER_YEAR, long_short_summary
 from cae.runs import outputs
 from tests.support.pipeline_fixtures import SMALL, market_prices, write_prices
 
@@ -112,6 +113,54 @@ def test_a_rerun_fits_nothing_and_publishes_the_same_numbers(frozen):
     assert all(t.cached for t in second[2])
     assert second[3].pooled == first[3].pooled
     assert first[0] != second[0]
+    for table in ("pricing_errors", "long_short", "importance"):
+        rows = [outputs.read_table(home, table, run[0]).drop("run_id") for run in (first, second)]
+        assert not rows[0].is_empty()
+        assert rows[1].equals(rows[0]), table  # a cached window still yields its rows
+
+
+def test_the_evaluation_tables_are_published_and_queryable_with_cae_sql(frozen, capsys):
+    home, panel_path = frozen
+    run_id = _run(home, SMALL, panel_path)[0]
+    n_chars = len(pl.read_parquet(panel_path).columns) - 4  # date, ticker, ret, ret_fwd
+    n_models = len(SMALL.models)
+
+    def sql(query):
+        assert cli.main(["sql", query, "--format", "json", "--home", str(home)]) == 0
+        return pl.DataFrame(json.loads(capsys.readouterr().out))
+
+    pooled = sql(
+        f"select model, count(*) as n_assets, count(distinct asset) as n_distinct "
+        f"from pricing_errors where run_id = '{run_id}' and window_id is null group by model"
+    )
+    assert pooled.height == n_models
+    assert pooled["n_assets"].to_list() == [n_chars + 1] * n_models  # market + one per char
+    assert pooled["n_distinct"].to_list() == [n_chars + 1] * n_models
+    test_dates = outputs.read_table(home, "fitted", run_id).select("window_id", "date").unique()
+    long_short = sql(
+        f"select window_id, model, date from long_short where run_id = '{run_id}'"
+    ).with_columns(pl.col("date").str.to_date())
+    assert long_short.height == test_dates.height * n_models  # >= 2 tickers on every date
+    shares = sql(
+        f"select model, sum(importance) as total from importance "
+        f"where run_id = '{run_id}' and window_id is null group by model order by model"
+    )
+    # PCA's betas ignore the characteristics: no drop, so no shares.
+    assert shares.rows() == [
+        ("CA0", pytest.approx(1.0)),
+        ("cross_sectional", pytest.approx(1.0)),
+        ("pca", None),
+    ]
+    summary = sql(
+        f"select model, n_dates, mean_annual, volatility_annual, sharpe_annual, max_drawdown "
+        f"from long_short_summary where run_id = '{run_id}' order by model"
+    )
+    expected = long_short_summary(
+        outputs.read_table(home, "long_short", run_id), PERIODS_PER_YEAR["daily"]
+    ).sort("model")
+    assert summary["model"].to_list() == expected["model"].to_list()
+    for column in summary.columns[1:]:
+        assert summary[column].to_list() == pytest.approx(expected[column].to_list()), column
 
 
 def test_each_model_reports_when_it_is_done_whether_fitted_or_cached(frozen):

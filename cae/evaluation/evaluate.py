@@ -7,7 +7,9 @@ uses lambda from the factors of every earlier block of the window plus the block
 dates, never its own period. The results are tidy Polars frames shaped like the `windows`,
 `betas`, `factors`, `fitted` and `metrics` tables of docs/architecture.md (without run_id); betas,
 factors and fitted values cover the test blocks; `inputs` says which characteristics the models
-that choose them per window used. Pooled metrics (window_id null) sum squared errors over all
+that choose them per window used. `pricing_errors`, `long_short` and `importance` evaluate the
+test blocks as GKX 2021 do (`cae.evaluation.pricing`, `.long_short`, `.importance`), from the
+fitted model while it is in memory. Pooled metrics (window_id null) sum squared errors over all
 test blocks before dividing. On the train block (in sample) predictive R2 uses lambda = the
 mean of all training factors, as GKX's in-sample numbers do.
 """
@@ -21,7 +23,10 @@ import numpy as np
 import polars as pl
 import torch
 
+from cae.evaluation.importance import IMPORTANCE_SCHEMA, importance_rows, pool_importance
+from cae.evaluation.long_short import LONG_SHORT_SCHEMA, long_short_rows
 from cae.evaluation.metrics import expanding_lambda, r2_pooled, sse_and_ssy
+from cae.evaluation.pricing import PRICING_SCHEMA, pool_pricing_errors, pricing_rows
 from cae.evaluation.windows import Window, WindowPlan, plan_windows, windows_frame
 from cae.models.base import FactorModel
 from cae.panel.tensors import Panel
@@ -74,6 +79,9 @@ class Evaluation:
     fitted: pl.DataFrame
     metrics: pl.DataFrame
     inputs: pl.DataFrame
+    pricing_errors: pl.DataFrame
+    long_short: pl.DataFrame
+    importance: pl.DataFrame
 
     def summary(self) -> pl.DataFrame:
         """Return the pooled out-of-sample rows: one per model, total and predictive R2."""
@@ -106,6 +114,8 @@ def evaluate(
     windows = plan_windows(plan, panel.dates) if isinstance(plan, WindowPlan) else list(plan)
     parts = [evaluate_window(panel, w, models, keep_betas) for w in windows]
     metrics = pl.concat([p.metrics for p in parts], how="vertical")
+    pricing = pl.concat([p.pricing_errors for p in parts], how="vertical")
+    importance = pl.concat([p.importance for p in parts], how="vertical")
     return Evaluation(
         windows=windows_frame(windows),
         betas=pl.concat([p.betas for p in parts], how="vertical"),
@@ -113,6 +123,9 @@ def evaluate(
         fitted=pl.concat([p.fitted for p in parts], how="vertical"),
         metrics=pl.concat([metrics, _pooled(metrics)], how="vertical"),
         inputs=pl.concat([p.inputs for p in parts], how="vertical"),
+        pricing_errors=pl.concat([pricing, pool_pricing_errors(pricing)], how="vertical"),
+        long_short=pl.concat([p.long_short for p in parts], how="vertical"),
+        importance=pl.concat([importance, pool_importance(importance)], how="vertical"),
     )
 
 
@@ -131,6 +144,7 @@ def evaluate_window(
     """
     train, val, test = window.split(panel)
     betas, factors, fitted, metrics, inputs = [], [], [], [], []
+    pricing, long_short, importance = [], [], []
     for name, factory in models:
         model = factory()
         if model.fit_on_train_and_val:
@@ -144,6 +158,9 @@ def evaluate_window(
         inputs.extend(_inputs_rows(window.window_id, name, model, panel.char_names))
         fitted.append(frames["fitted"])
         factors.append(frames["factors"])
+        pricing.append(frames["pricing_errors"])
+        long_short.append(frames["long_short"])
+        importance.append(frames["importance"])
         if keep_betas:
             betas.append(frames["betas"])
         if on_model is not None:
@@ -155,7 +172,14 @@ def evaluate_window(
         fitted=pl.concat(fitted, how="vertical"),
         metrics=pl.DataFrame(metrics, schema=METRICS_SCHEMA | POOLING_SCHEMA),
         inputs=pl.DataFrame(inputs, schema=INPUTS_SCHEMA),
+        pricing_errors=_concat(pricing, PRICING_SCHEMA),
+        long_short=_concat(long_short, LONG_SHORT_SCHEMA),
+        importance=_concat(importance, IMPORTANCE_SCHEMA),
     )
+
+
+def _concat(frames: list[pl.DataFrame], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.concat([pl.DataFrame(schema=schema), *frames], how="vertical")
 
 
 def _inputs_rows(
@@ -184,7 +208,12 @@ def _score(
     blocks: tuple[Panel, Panel, Panel],
     keep_betas: bool,
 ) -> tuple[list[dict], dict[str, pl.DataFrame]]:
-    """Return a fitted model's metric rows for train/val/test and its test-block frames."""
+    """Return a fitted model's metric rows for train/val/test and its test-block frames.
+
+    The test-block frames are the `fitted`, `factors` and `betas` rows and the GKX 2021
+    evaluations that need the model or the test panel: pricing errors of the managed portfolios,
+    the long-short portfolio sorted on the predictive fit, and characteristic importance.
+    """
     train, val, test = blocks
     f_train = model.factors(train)
     f_val = model.factors(val)
@@ -200,9 +229,16 @@ def _score(
         rows.append(_metrics_row(window_id, name, model, split, block, y_total, y_pred))
     names = _factor_names(model)
     f_test = model.factors(test)
+    y_total, y_pred = predictions["test"]
+    test_row = rows[-1]  # the loop above scores the test block last
     frames = {
-        "fitted": _fitted_frame(window_id, name, test, *predictions["test"]),
+        "fitted": _fitted_frame(window_id, name, test, y_total, y_pred),
         "factors": _factors_frame(window_id, name, test, f_test, history["test"], names),
+        "pricing_errors": pricing_rows(window_id, name, test, y_total, y_pred),
+        "long_short": long_short_rows(window_id, name, test, y_pred),
+        "importance": importance_rows(
+            window_id, name, model, test, test_row["sse_total"], test_row["ssy"]
+        ),
     }
     if keep_betas:
         frames["betas"] = _betas_frame(window_id, name, test, model.betas(test), names)

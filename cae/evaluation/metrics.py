@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import torch
 
-if TYPE_CHECKING:
-    from cae.models.base import FactorModel
-    from cae.panel.tensors import Panel
-
 __all__ = [
-    "characteristic_importance",
     "expanding_lambda",
-    "long_short_returns",
-    "long_short_sharpe",
     "r2_pooled",
     "r2_uncentered",
     "sharpe_ratio",
@@ -110,49 +101,6 @@ def sharpe_ratio(returns: torch.Tensor, periods_per_year: float) -> float:
     return float("nan") if std == 0.0 else float(r.mean()) / std * math.sqrt(periods_per_year)
 
 
-def long_short_returns(
-    y: torch.Tensor, y_hat: torch.Tensor, mask: torch.Tensor, n_groups: int = 10
-) -> torch.Tensor:
-    """Return the equal-weighted top-minus-bottom group return (T,) from sorting on predictions.
-
-    At each date the observed tickers are ranked on `y_hat` (GKX section 3.4 use decile sorts on
-    predicted returns); the top group holds ranks with (rank + 0.5) / n_obs > 1 - 1 / n_groups
-    and the bottom group those below 1 / n_groups. A date with an empty leg gives NaN.
-
-    Parameters
-    ----------
-    y, y_hat : torch.Tensor, shape (T, N); realised and predicted returns.
-    mask : torch.Tensor, shape (T, N), bool
-    n_groups : int; 10 for deciles.
-
-    Returns
-    -------
-    torch.Tensor, shape (T,), float64
-    """
-    n_obs = mask.sum(dim=1, keepdim=True).clamp(min=1)  # (T, 1)
-    # Masked cells sort last, so the observed tickers hold ranks 0..n_obs-1.
-    key = torch.where(mask, y_hat.double(), torch.inf)
-    rank = torch.argsort(torch.argsort(key, dim=1, stable=True), dim=1, stable=True)
-    pct = (rank + 0.5) / n_obs  # (T, N)
-    top = mask & (pct > 1.0 - 1.0 / n_groups)
-    bottom = mask & (pct < 1.0 / n_groups)
-    yd = y.double()
-    top_mean = (yd * top).sum(dim=1) / top.sum(dim=1)
-    bottom_mean = (yd * bottom).sum(dim=1) / bottom.sum(dim=1)
-    return top_mean - bottom_mean  # 0 / 0 = NaN on dates with an empty leg
-
-
-def long_short_sharpe(
-    y: torch.Tensor,
-    y_hat: torch.Tensor,
-    mask: torch.Tensor,
-    periods_per_year: float,
-    n_groups: int = 10,
-) -> float:
-    """Return the annualised Sharpe ratio of `long_short_returns(y, y_hat, mask, n_groups)`."""
-    return sharpe_ratio(long_short_returns(y, y_hat, mask, n_groups), periods_per_year)
-
-
 def tangency_sharpe(
     factors: torch.Tensor, periods_per_year: float, history: torch.Tensor | None = None
 ) -> float:
@@ -178,18 +126,3 @@ def tangency_sharpe(
     if history is None:
         return math.sqrt(max(float(mu @ weights), 0.0) * periods_per_year)
     return sharpe_ratio(factors.double() @ weights, periods_per_year)
-
-
-def characteristic_importance(model: FactorModel, panel: Panel) -> dict[str, float]:
-    """Return, per characteristic, the drop in total R2 when it is set to 0 (GKX section 3.5).
-
-    The characteristic is zeroed in every observed cell of `panel` (betas and, for models whose
-    factors use X, factors), the fitted model is kept, and the drop is R2(all) - R2(without it).
-    """
-    base = model.score(panel, "total")
-    out = {}
-    for p, name in enumerate(panel.char_names):
-        X = panel.X.clone()
-        X[..., p] = 0.0
-        out[name] = base - model.score(replace(panel, X=X), "total")
-    return out

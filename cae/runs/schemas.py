@@ -166,6 +166,63 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         name="inputs",
         unique=["window_id", "model", "characteristic"],
     ),
+    "pricing_errors": pa.DataFrameSchema(
+        {
+            # Test assets of GKX 2021 (`cae.evaluation.pricing`): the equal-weighted market
+            # ("market") and one characteristic-managed portfolio per characteristic. Null
+            # window_id: pooled over all windows' test dates.
+            "window_id": _id(nullable=True),
+            "model": _name(),
+            "asset": _name(),
+            "n_dates": pa.Column(pl.Int64, pa.Check.ge(1), coerce=True),
+            "mean_ret": _float(),  # mean return of the asset over the test dates
+            "alpha": _float(),  # mean pricing error, return minus the total fit
+            "t_alpha": _float(nullable=True),  # null with one date or no spread
+            "alpha_pred": _float(),  # mean return minus the predictive fit (beta x lambda)
+            "t_alpha_pred": _float(nullable=True),
+            "r2_total": _float(nullable=True),  # null when the asset's returns are all 0
+            "r2_pred": _float(nullable=True),
+            # Pooling parts over test dates: sums of squared total and predictive errors and of
+            # squared returns.
+            "sse_total": _float(),
+            "sse_pred": _float(),
+            "ssx": _float(),
+        },
+        strict=True,
+        name="pricing_errors",
+        unique=["window_id", "model", "asset"],
+    ),
+    "long_short": pa.DataFrameSchema(
+        {
+            # Decile long-short portfolio sorted on the predictive fit (`cae.evaluation.
+            # long_short`); only dates with at least two observed tickers.
+            "window_id": _id(),
+            "model": _name(),
+            "date": _DATE,
+            "n_leg": pa.Column(pl.Int32, pa.Check.ge(1), coerce=True),  # tickers per leg
+            "ret_ew": _float(),  # equal-weighted top minus bottom decile return
+        },
+        strict=True,
+        name="long_short",
+        unique=["window_id", "model", "date"],
+    ),
+    "importance": pa.DataFrameSchema(
+        {
+            # Drop in test total R2 with one characteristic set to 0 (`cae.evaluation.
+            # importance`). Null window_id: pooled over all windows' test blocks.
+            "window_id": _id(nullable=True),
+            "model": _name(),
+            "characteristic": _name(),
+            "r2_drop": _float(nullable=True),  # null when the test returns are all 0
+            "importance": _float(nullable=True),  # share of positive drops; null if none
+            "sse_zeroed": _float(),
+            "sse_total": _float(),
+            "ssy": _float(),
+        },
+        strict=True,
+        name="importance",
+        unique=["window_id", "model", "characteristic"],
+    ),
 }
 
 

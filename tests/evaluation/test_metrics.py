@@ -43,15 +43,9 @@ def test_perturbing_a_future_factor_leaves_past_lambda_unchanged():
     assert not torch.equal(before[13:], after[13:])
 
 
-# --- baselines: pooled R2, Sharpe ratios, characteristic importance ---------------------------
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+# --- baselines: pooled R2, Sharpe ratios ---------------------------
 
 from cae.evaluation.metrics import (  # noqa: E402
-    characteristic_importance,
-    long_short_returns,
-    long_short_sharpe,
     r2_pooled,
     sharpe_ratio,
     sse_and_ssy,
@@ -81,29 +75,6 @@ def test_sharpe_ratio_on_hand_numbers():
     assert math.isnan(sharpe_ratio(torch.tensor([0.01]), 12))
 
 
-def test_long_short_returns_pick_extreme_deciles_of_predictions():
-    # 20 tickers: deciles have 2 tickers; predictions reverse the ticker order
-    y = torch.arange(20.0).view(1, 20)
-    y_hat = -y
-    out = long_short_returns(y, y_hat, torch.ones(1, 20, dtype=torch.bool))
-    # top predicted = tickers 0, 1 (y 0, 1); bottom = tickers 18, 19
-    assert out.tolist() == [0.5 - 18.5]
-
-
-def test_long_short_ignores_masked_tickers_and_matches_a_loop():
-    g = torch.Generator().manual_seed(3)
-    y, y_hat = torch.randn(6, 40, generator=g), torch.randn(6, 40, generator=g)
-    mask = torch.rand(6, 40, generator=g) > 0.25
-    out = long_short_returns(y, y_hat, mask).numpy()
-    for t in range(6):
-        obs = mask[t].numpy()
-        yt, pt = y[t].numpy()[obs], y_hat[t].numpy()[obs]
-        pct = (np.argsort(np.argsort(pt)) + 0.5) / obs.sum()
-        assert np.isclose(out[t], yt[pct > 0.9].mean() - yt[pct < 0.1].mean(), atol=1e-6)
-    sharpe = long_short_sharpe(y, y_hat, mask, 52)
-    assert math.isclose(sharpe, sharpe_ratio(torch.from_numpy(out), 52))
-
-
 def test_tangency_sharpe_in_sample_on_hand_numbers():
     f1 = torch.tensor([0.01, 0.03, 0.02])  # mean 0.02, std 0.01
     assert math.isclose(tangency_sharpe(f1.view(-1, 1), 12), 2 * math.sqrt(12), rel_tol=1e-6)
@@ -122,18 +93,3 @@ def test_tangency_sharpe_out_of_sample_uses_history_weights_only():
     assert math.isclose(
         tangency_sharpe(test, 12, history), sharpe_ratio(test.double() @ w, 12), rel_tol=1e-9
     )
-
-
-def test_characteristic_importance_is_zero_for_unused_and_positive_for_used(make_panel):
-    from cae.models.cross_sectional import CrossSectional
-
-    g = torch.Generator().manual_seed(4)
-    X = torch.rand(10, 30, 2, generator=g) * 2 - 1
-    y = 0.5 * X[..., 0] + 0.001 * torch.randn(10, 30, generator=g)
-    panel = make_panel(y, None, X)
-    model = CrossSectional(intercept=False).fit(panel)
-    imp = characteristic_importance(model, panel)
-    assert set(imp) == {"c1", "c2"}
-    assert imp["c1"] > 0.9
-    # dropping c2 lets the regression on c1 alone refit the factor: nearly no loss
-    assert imp["c2"] == pytest.approx(0.0, abs=1e-3)

@@ -203,3 +203,47 @@ def test_queries_during_a_writing_run_neither_fail_nor_block_it(tmp_path):
     final = catalog.query(home, "select count(*) as n from runs where status = 'succeeded'")
     assert final.item() == writer["iterations"]
     assert catalog.query(home, "select count(*) from ingest_batches").item() == writer["iterations"]
+
+
+def test_evaluation_views_read_runs_written_before_a_column_existed(tmp_path):
+    row = {
+        "window_id": None,
+        "model": "m",
+        "asset": "market",
+        "n_dates": 3,
+        "mean_ret": 0.01,
+        "alpha": 0.002,
+        "t_alpha": 1.5,
+        "alpha_pred": 0.004,
+        "t_alpha_pred": 2.0,
+        "r2_total": 0.9,
+        "r2_pred": 0.1,
+        "sse_total": 1e-4,
+        "sse_pred": 9e-4,
+        "ssx": 1e-3,
+    }
+    frame = pl.DataFrame([row], schema_overrides={"window_id": pl.Int32})
+    with outputs.run(tmp_path, {}, run_id="r1"):
+        outputs.write_table(tmp_path, "r1", "pricing_errors", frame)
+    # An older run's file, listed first, without the predictive alpha.
+    older = outputs.partition_path(tmp_path, "pricing_errors", "r0")
+    older.parent.mkdir(parents=True)
+    frame.drop("alpha_pred", "t_alpha_pred").write_parquet(older)
+    got = catalog.query(
+        tmp_path, "select run_id, alpha, alpha_pred from pricing_errors order by run_id"
+    )
+    assert got.rows() == [("r0", 0.002, None), ("r1", 0.002, 0.004)]
+
+
+def test_long_short_summary_is_empty_and_typed_before_any_run(tmp_path):
+    got = catalog.query(tmp_path, "select * from long_short_summary")
+    assert got.height == 0
+    assert got.columns == [
+        "run_id",
+        "model",
+        "n_dates",
+        "mean_annual",
+        "volatility_annual",
+        "sharpe_annual",
+        "max_drawdown",
+    ]

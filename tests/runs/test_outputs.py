@@ -390,7 +390,7 @@ def test_a_run_that_fails_while_publishing_is_failed_with_no_rows(tmp_path, monk
     monkeypatch.setattr(outputs, "_compact", compact_then_fail)
     with pytest.raises(OSError, match="disk full"), outputs.run(tmp_path, {}) as run_id:
         _write_all(tmp_path, run_id, fake.all_tables())
-    assert [outputs.read_table(tmp_path, t).height for t in outputs.DATA_TABLES] == [0] * 6
+    assert all(outputs.read_table(tmp_path, t).is_empty() for t in outputs.DATA_TABLES)
     assert outputs.read_table(tmp_path, "runs")["status"].to_list() == ["failed"]
     assert not calls[0].exists()  # the table compacted before the failure is not left behind
 
