@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from cae import pipeline
 from cae.pipeline import IngestResult, PanelSummary, Published, RunConfig, WindowResult
+from cae.runs.plots import data_uri
 from cae.runs.summary import summary_markdown
 from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS, worth_retrying
 
@@ -60,7 +61,8 @@ def publish(
     config = config or RunConfig()
     published = publish_task(home, run_id, config, panel_path, window_ids)
     panel = panel_summary_task(panel_path)
-    markdown = summary_markdown(panel, trained, published, ingest_report)
+    images = {name: data_uri(path) for name, path in published.plots.items()}
+    markdown = summary_markdown(panel, trained, published, ingest_report, images)
     create_markdown_artifact(markdown, key=SUMMARY_KEY, description=f"cae run {run_id}")
     create_table_artifact(
         [asdict(row) for row in published.pooled],

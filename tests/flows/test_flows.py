@@ -84,6 +84,9 @@ def test_daily_leaves_a_markdown_summary_and_a_metrics_table(landed):
     summary = _artifact(SUMMARY_KEY)
     assert any(landed["first"].published.run_id in a.data for a in summary)
     assert "Out-of-sample R2" in summary[0].data
+    # Plots inline, as the UI shows them; a file:// link would be refused by the browser.
+    assert "![r2_by_window](data:image/png;base64,iVBORw0KGgo" in summary[0].data
+    assert "file://" not in summary[0].data
     table = _artifact(METRICS_KEY)
     assert table and "pca" in str(table[0].data)
 
