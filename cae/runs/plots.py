@@ -10,6 +10,7 @@ draws come from a pure function next to it (`cumulative_factor_returns`, `beta_q
 from __future__ import annotations
 
 import base64
+import io
 import math
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from PIL import Image
 
 from cae.home import Home, HomeLike
 from cae.runs import outputs
@@ -42,6 +44,7 @@ PLOTS = ("cumulative_factors", "r2_by_window", "beta_distributions")
 DPI = 120  # pixels per inch: crisp when the report stretches a figure to a wide page
 FIGURE_WIDTH_IN = 12.0  # every figure: one width, so the report's figures line up
 PANEL_HEIGHT_IN = 3.0  # one row of panels
+PNG_COLORS = 256  # a few dozen line colours and their antialiased edges: no visible loss
 MAX_COLUMNS = 2  # panels side by side: ten models in five rows, not ten
 # "s2_f1" is ensemble member 2's factor f1 (`autoencoder.estimator`); its seed sits in the name.
 MEMBER_PREFIX = r"^s(\d+)_"
@@ -296,5 +299,9 @@ def _label_axes(ax: Axes, y_label: str) -> None:
 
 
 def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    fig.savefig(path, format="png")
+    # A palette PNG: a third of the bytes, and every run's summary artifact carries its plots.
+    drawn = io.BytesIO()
+    fig.savefig(drawn, format="png")
+    with Image.open(drawn) as image:
+        image.convert("RGB").quantize(colors=PNG_COLORS).save(path, format="PNG", optimize=True)
     return Path(path)
