@@ -124,9 +124,12 @@ def cumulative_factor_returns(
     blocks overlap, the latest window (the most recently fitted model) gives the value.
     Returns columns `model, factor, date, value, cumulative`, sorted by model, factor and date.
     """
+    return _running_sums(aligned_factor_returns(factors, windows))
+
+
+def _running_sums(aligned: pl.DataFrame) -> pl.DataFrame:
     return (
-        aligned_factor_returns(factors, windows)
-        .sort("window_id")
+        aligned.sort("window_id")
         .group_by("model", "factor", "date")
         .agg(pl.col("value").last())
         .sort("model", "factor", "date")
@@ -176,10 +179,10 @@ def plot_cumulative_factors(
     Each model has its own y scale: an autoencoder's factors are identified only up to scale,
     so its units are not comparable with an observable factor's returns.
     """
-    curves = cumulative_factor_returns(factors, windows)
+    aligned = aligned_factor_returns(factors, windows)
+    curves = _running_sums(aligned)
     models = sort_models(curves["model"])
-    seeds = aligned_factor_returns(factors, windows).group_by("model").agg(pl.col("n_seeds").max())
-    n_seeds = dict(seeds.iter_rows())
+    n_seeds = dict(aligned.group_by("model").agg(pl.col("n_seeds").max()).iter_rows())
     fig, axes = _panels(len(models))
     for ax, model in zip(axes, models, strict=False):
         for (factor,), curve in curves.filter(pl.col("model") == model).group_by(
