@@ -54,6 +54,12 @@ def sort_models(names: Iterable[str]) -> list[str]:
     return sorted(set(names), key=_model_key)
 
 
+def _family_rank(models: pl.Series) -> pl.Expr:
+    """Return an expression ranking the `model` column in family order, to sort frames by."""
+    rank = {name: i for i, name in enumerate(sort_models(models))}
+    return pl.col("model").replace_strict(rank, return_dtype=pl.Int64)
+
+
 def r2_text(values: pl.Expr) -> pl.Expr:
     """Return a Polars expression formatting R2 fractions like `format_r2`, vectorised."""
     return values.map_batches(_format_series, return_dtype=pl.Utf8)
@@ -71,8 +77,7 @@ def pooled_r2_table(pooled: pl.DataFrame) -> pl.DataFrame:
     Columns `model, K, R2 total %, R2 predictive %, observations`, all text, in family order,
     so every place that shows the table shows the same strings.
     """
-    rank = {name: i for i, name in enumerate(sort_models(pooled["model"]))}
-    return pooled.sort(pl.col("model").replace_strict(rank), "n_factors").select(
+    return pooled.sort(_family_rank(pooled["model"]), "n_factors").select(
         "model",
         pl.col("n_factors").cast(pl.Utf8).alias("K"),
         r2_text(pl.col("r2_total")).alias("R2 total %"),
@@ -88,10 +93,9 @@ def _thousands(counts: pl.Series) -> pl.Series:
 def labelled_models(rows: pl.DataFrame) -> pl.DataFrame:
     """Return metric rows in family order with a `label`: the model, plus `K=n` if several."""
     several_k = rows.group_by("model").agg((pl.col("n_factors").n_unique() > 1).alias("several_k"))
-    rank = {name: i for i, name in enumerate(sort_models(rows["model"]))}
     return (
         rows.join(several_k, on="model")
-        .sort(pl.col("model").replace_strict(rank), "n_factors")
+        .sort(_family_rank(rows["model"]), "n_factors")
         .with_columns(
             label=pl.when("several_k")
             .then(pl.format("{} K={}", "model", "n_factors"))
