@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from cae import pipeline
 from cae.pipeline import IngestResult, PanelSummary, Published, RunConfig, WindowResult
+from cae.runs.plots import data_uri
+from cae.runs.r2_format import pooled_r2_table
 from cae.runs.summary import summary_markdown
 from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS, worth_retrying
 
@@ -60,10 +63,11 @@ def publish(
     config = config or RunConfig()
     published = publish_task(home, run_id, config, panel_path, window_ids)
     panel = panel_summary_task(panel_path)
-    markdown = summary_markdown(panel, trained, published, ingest_report)
+    images = {name: data_uri(path) for name, path in published.plots.items()}
+    markdown = summary_markdown(panel, trained, published, ingest_report, images)
     create_markdown_artifact(markdown, key=SUMMARY_KEY, description=f"cae run {run_id}")
     create_table_artifact(
-        [asdict(row) for row in published.pooled],
+        pooled_r2_table(pl.DataFrame(published.pooled)).to_dicts() if published.pooled else [],
         key=METRICS_KEY,
         description=f"pooled OOS R2, run {run_id}",
     )

@@ -259,11 +259,7 @@ def evaluate(
     from cae.errors import CaeError
     from cae.runs import outputs
 
-    runs = outputs.read_table(home, "runs").filter(pl.col("status") == "succeeded")
-    if run_id is None:
-        if runs.is_empty():
-            raise CaeError(f"no succeeded run in {Home.of(home).outputs}: run `cae run`")
-        run_id = runs.sort("created_at")["run_id"][-1]
+    run_id = run_id if run_id is not None else outputs.latest_run_id(home)
     metrics = outputs.read_table(home, "metrics", run_id)
     pooled = metrics.filter(pl.col("window_id").is_null() & (pl.col("split") == "test"))
     if pooled.is_empty():
@@ -342,14 +338,16 @@ def replay(
 
 @app.command()
 def report(
-    run_id: Annotated[str, typer.Argument(help="The run to report on (see the runs table).")],
+    run_id: Annotated[
+        str | None, typer.Argument(help="The run to report on (default: the latest succeeded run).")
+    ] = None,
     home: HomeOption = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="HTML file to write (default: outputs/reports/RUN_ID.html)."),
     ] = None,
 ) -> None:
-    """Write a self-contained HTML report of one run: its tables and plots."""
+    """Write a self-contained HTML report of a run (its tables and plots); print its path."""
     from cae.runs.report import write_report
 
     console.print(str(write_report(home, run_id, out)), highlight=False, soft_wrap=True)

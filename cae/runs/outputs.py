@@ -51,6 +51,7 @@ __all__ = [
     "TABLES",
     "failure_reason",
     "finish_run",
+    "latest_run_id",
     "mark_abandoned_runs",
     "new_run_id",
     "partition_path",
@@ -256,6 +257,14 @@ def read_table(home: HomeLike, table: str, run_id: str | None = None) -> pl.Data
             run = f.parent.name.removeprefix("run_id=")
             frames.append(pl.read_parquet(f).with_columns(run_id=pl.lit(run)))
     return pl.concat(frames, how="diagonal_relaxed").select(empty.columns).cast(empty.schema)
+
+
+def latest_run_id(home: HomeLike) -> str:
+    """Return the most recently started succeeded run; raise `CaeError` if there is none."""
+    runs = read_table(home, "runs").filter(pl.col("status") == "succeeded")
+    if runs.is_empty():
+        raise CaeError(f"no succeeded run in {Home.of(home).outputs}: run `cae run`")
+    return runs.sort("created_at", "run_id")["run_id"][-1]
 
 
 def _resolve_data_version(home: HomeLike, con: duckdb.DuckDBPyConnection | None) -> str:

@@ -1,39 +1,91 @@
-"""`cae report RUN_ID`: one self-contained HTML file with a run's tables and plots.
+"""`cae report [RUN_ID]`: one self-contained HTML file with a run's tables and plots.
 
 Everything is inline (CSS, PNGs as base64 data URIs), so the file can be mailed, attached to a
 Prefect artifact or opened offline. Tables come from the published Parquet partitions, so a
 report never needs a DuckDB lock.
+
+The report is the sections of `SECTIONS`, in order: each is a function of the run's tables
+(`RunTables`) that returns its HTML, or "" when the run has nothing for it. A new section is
+one such function plus one entry in `SECTIONS`.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import os
-from datetime import date, datetime
+import re
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from cae.errors import CaeError
 from cae.home import Home, HomeLike
 from cae.runs import outputs, plots
+from cae.runs.r2_format import pooled_r2_table, r2_grid, sort_models
 
-__all__ = ["render_report", "report_path", "summarise_metrics", "write_report"]
+__all__ = [
+    "SECTIONS",
+    "RunTables",
+    "figure_html",
+    "render_report",
+    "report_path",
+    "table_html",
+    "write_report",
+]
 
-FLOAT_DIGITS = 4  # R2 on daily returns lives in the 1e-3..1e-1 range; 4 digits show it
-POOLING_PARTS = ("sse_total", "sse_pred", "ssy")  # stored for pooling; not for reading
-MAX_TABLE_ROWS = 200  # a per-window table beyond this is for SQL, not for reading
+MAX_TABLE_ROWS = 200  # a table beyond this is for SQL, not for reading
+FLOAT_DIGITS = 4  # significant digits of a raw float (R2 comes formatted by `r2_format`)
+_NUMBER = re.compile(r"-?[\d,]+(\.\d+)?|n/a")
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 2em; max-width: 90em;
+       color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f2f2f2; } td.text { text-align: left; }
+tr.pooled td { font-weight: bold; border-top: 2px solid #888; }
+.wide { overflow-x: auto; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; }
-img { max-width: 100%; border: 1px solid #ddd; margin-bottom: 1em; }
+figure { margin: 0 0 1.5em; }
+figure img { width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { font-size: 0.9em; color: #555; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1.2em; }
+dt { font-weight: bold; } dd { margin: 0; }
 """
+
+
+class RunTables:
+    """One run's published tables and plots, each read or drawn once for all sections."""
+
+    def __init__(self, home: HomeLike, run_id: str) -> None:
+        self.home = Home.of(home)
+        self.run_id = run_id
+        run = outputs.read_table(home, "runs", run_id)
+        if run.is_empty():
+            raise CaeError(f"no run {run_id} in {self.home.outputs}")
+        self.run: dict[str, Any] = run.row(0, named=True)
+        self.config: dict[str, Any] = json.loads(self.run["config_json"])
+        self._tables: dict[str, pl.DataFrame] = {}
+        self._plots: dict[str, Path] | None = None
+
+    def table(self, name: str) -> pl.DataFrame:
+        """Return the run's rows of one output table (`outputs.TABLES`), without `run_id`."""
+        if name not in self._tables:
+            self._tables[name] = outputs.read_table(self.home, name, self.run_id).drop("run_id")
+        return self._tables[name]
+
+    def plot(self, name: str) -> Path | None:
+        """Return the PNG of one of `plots.PLOTS`, or None if the run's tables allow none."""
+        if self._plots is None:
+            self._plots = plots.write_plots(self.home, self.run_id)
+        return self._plots.get(name)
+
+
+Section = Callable[[RunTables], str]
 
 
 def report_path(home: HomeLike, run_id: str) -> Path:
@@ -41,76 +93,134 @@ def report_path(home: HomeLike, run_id: str) -> Path:
     return Home.of(home).report(run_id)
 
 
-def summarise_metrics(metrics: pl.DataFrame, split: str = "test") -> pl.DataFrame:
-    """Summarise per-window R2 of one split by model and factor count.
-
-    Returns `model, n_factors, windows, r2_total_pooled, r2_pred_pooled, r2_total_mean,
-    r2_pred_mean, r2_total_min, r2_total_max, n_obs`. The pooled columns are GKX's pooled R2,
-    `1 - sum(sse) / sum(ssy)` over windows, and are null unless every window stored its sums;
-    a mean of window R2s is not a pooled R2. Pooled rows (null `window_id`) are excluded.
-    """
-    absent = [c for c in POOLING_PARTS if c not in metrics.columns]
-    metrics = metrics.with_columns(pl.lit(None, pl.Float64).alias(c) for c in absent)
-    complete = pl.col("ssy").is_not_null().all()
-    return (
-        metrics.filter((pl.col("split") == split) & pl.col("window_id").is_not_null())
-        .group_by("model", "n_factors")
-        .agg(
-            pl.len().alias("windows"),
-            pl.when(complete)
-            .then(1 - pl.col("sse_total").sum() / pl.col("ssy").sum())
-            .alias("r2_total_pooled"),
-            pl.when(complete & pl.col("sse_pred").is_not_null().all())
-            .then(1 - pl.col("sse_pred").sum() / pl.col("ssy").sum())
-            .alias("r2_pred_pooled"),
-            pl.col("r2_total").mean().alias("r2_total_mean"),
-            pl.col("r2_pred").mean().alias("r2_pred_mean"),
-            pl.col("r2_total").min().alias("r2_total_min"),
-            pl.col("r2_total").max().alias("r2_total_max"),
-            pl.col("n_obs").sum(),
+def data_section(tables: RunTables) -> str:
+    """Show the run, its data and its universe: what the numbers below are about."""
+    run, config = tables.run, tables.config
+    facts = {
+        "status": run["status"] + (f" ({run['failure_reason']})" if run["failure_reason"] else ""),
+        "started": run["created_at"],
+        "finished": run["finished_at"],
+        "data version": run["data_version"],
+        "code version": run["code_version"],
+        "panel": f"{config.get('freq', '?')} ({config.get('panel', '?')})",
+    }
+    windows = tables.table("windows")
+    if not windows.is_empty():
+        facts["training from"] = windows["train_start"].min()
+        facts["test blocks"] = (
+            f"{windows.height} ({windows['test_start'].min()} to {windows['test_end'].max()})"
         )
-        .sort("model", "n_factors")
+    fitted = tables.table("fitted")
+    if not fitted.is_empty():
+        one_model = fitted.filter(pl.col("model") == fitted["model"][0])
+        per_date = one_model.group_by("date").len()["len"]
+        facts["universe"] = (
+            f"{one_model['ticker'].n_unique():,} tickers in the test blocks, "
+            f"{per_date.mean():,.0f} per test date on average ({per_date.min():,} to "
+            f"{per_date.max():,}), {one_model.height:,} ticker-dates"
+        )
+    facts.update(_characteristics_used(tables.table("inputs")))
+    items = "\n".join(f"<dt>{html.escape(k)}</dt><dd>{_text(v)}</dd>" for k, v in facts.items())
+    return f"<h1>cae run {html.escape(tables.run_id)}</h1>\n<dl>\n{items}\n</dl>"
+
+
+def _characteristics_used(inputs: pl.DataFrame) -> dict[str, str]:
+    # Models that choose their characteristics per window (cae.models._chars): how many of the
+    # panel's they used, over windows, so a model that lost most of them shows at a glance.
+    if inputs.is_empty():
+        return {}
+    used = inputs.group_by("model", "window_id").agg(
+        pl.col("is_used").sum().alias("n_used"), pl.len().alias("n_all")
+    )
+    ranges = used.group_by("model").agg(
+        pl.col("n_used").min().alias("low"),
+        pl.col("n_used").max().alias("high"),
+        pl.col("n_all").max(),
+    )
+    by_model = {row["model"]: row for row in ranges.iter_rows(named=True)}
+    parts = []
+    for model in sort_models(by_model):
+        row = by_model[model]
+        span = f"{row['low']}" if row["low"] == row["high"] else f"{row['low']}-{row['high']}"
+        parts.append(f"{model} {span} of {row['n_all']}")
+    return {"characteristics used per window": ", ".join(parts)}
+
+
+def r2_section(tables: RunTables) -> str:
+    """Show out-of-sample R2 as window x model grids, total and predictive, pooled row last."""
+    metrics, windows = tables.table("metrics"), tables.table("windows")
+    if metrics.filter(pl.col("split") == "test").is_empty():
+        return "<h2>Out-of-sample R²</h2>\n<p>No test metrics stored.</p>"
+    parts = [
+        "<h2>Out-of-sample R² (%)</h2>",
+        "<p>Test blocks, one row per window; <b>all</b> pools every test block (GKX's "
+        "out-of-sample R², 1 − Σ squared errors / Σ squared returns).</p>",
+    ]
+    for column, title in (("r2_total", "Total R²"), ("r2_pred", "Predictive R²")):
+        grid = r2_grid(metrics, windows, column)
+        parts += [f"<h3>{title}</h3>", table_html(grid, emphasis=pl.col("window") == "all")]
+    pooled = metrics.filter(pl.col("window_id").is_null() & (pl.col("split") == "test"))
+    if not pooled.is_empty():
+        parts += ["<h3>Pooled over test blocks</h3>", table_html(pooled_r2_table(pooled))]
+    return "\n".join(parts)
+
+
+def factors_section(tables: RunTables) -> str:
+    """Show cumulative factor returns in the test blocks, members averaged, signs aligned."""
+    return figure_html(
+        "Cumulative factor returns",
+        tables.plot("cumulative_factors"),
+        "Sum of daily factor returns over the test blocks, one panel (and y scale) per model. "
+        "An autoencoder's ensemble members are sign-aligned to the first member by correlation "
+        "and averaged; each window's latent factor is signed so its training-block mean is "
+        "positive.",
     )
 
 
-def render_report(home: HomeLike, run_id: str) -> str:
+def r2_by_window_section(tables: RunTables) -> str:
+    """Show the total and predictive R2 of each window over its test block's dates."""
+    return figure_html(
+        "R² by window",
+        tables.plot("r2_by_window"),
+        "Each line holds a window's test-block R² over the dates of that block.",
+    )
+
+
+def betas_section(tables: RunTables) -> str:
+    """Show the spread of each factor's betas per model (5-95%)."""
+    return figure_html("Beta distributions", tables.plot("beta_distributions"), "")
+
+
+def windows_section(tables: RunTables) -> str:
+    """Show the windows: training, validation and test dates of each refit."""
+    windows = tables.table("windows")
+    return "" if windows.is_empty() else "<h2>Windows</h2>\n" + table_html(windows)
+
+
+def config_section(tables: RunTables) -> str:
+    """Show the run's configuration as stored in `runs.config_json`."""
+    text = json.dumps(tables.config, indent=2)
+    return f"<h2>Configuration</h2>\n<pre>{html.escape(text)}</pre>"
+
+
+SECTIONS: tuple[Section, ...] = (
+    data_section,
+    r2_section,
+    factors_section,
+    r2_by_window_section,
+    betas_section,
+    windows_section,
+    config_section,
+)
+
+
+def render_report(home: HomeLike, run_id: str, sections: tuple[Section, ...] = SECTIONS) -> str:
     """Return the HTML report of one run; raise `CaeError` if the run does not exist."""
-    run = outputs.read_table(home, "runs", run_id)
-    if run.is_empty():
-        raise CaeError(f"no run {run_id} in {Home.of(home).outputs}")
-    info = run.row(0, named=True)
-    metrics = outputs.read_table(home, "metrics", run_id)
-    windows = outputs.read_table(home, "windows", run_id).drop("run_id").sort("window_id")
-    pooled = (
-        metrics.filter(pl.col("window_id").is_null())
-        .select("model", "n_factors", "split", "r2_total", "r2_pred", "n_obs")
-        .sort("split", "model", "n_factors")
-    )
-    per_window = metrics.filter(pl.col("window_id").is_not_null()).drop("run_id", *POOLING_PARTS)
-    per_window = per_window.sort("window_id", "model", "n_factors", "split")
-    sections = [
-        f"<h1>cae run {html.escape(run_id)}</h1>",
-        _table(run.select("status", "created_at", "finished_at", "code_version", "data_version")),
-        "<h2>Out-of-sample R² pooled over windows</h2>",
-        _table(pooled) if not pooled.is_empty() else "<p>No pooled metrics stored.</p>",
-        "<h2>Test R² by model (summary of windows)</h2>",
-        _table(summarise_metrics(metrics)),
-        "<h2>Windows</h2>",
-        _table(windows),
-    ]
-    for name, path in plots.write_plots(home, run_id).items():
-        encoded = base64.b64encode(path.read_bytes()).decode("ascii")
-        sections.append(f"<h2>{html.escape(name.replace('_', ' '))}</h2>")
-        sections.append(f'<img alt="{name}" src="data:image/png;base64,{encoded}">')
-    sections += [
-        "<h2>Metrics by window</h2>",
-        _table(per_window),
-        "<h2>Configuration</h2>",
-        f"<pre>{html.escape(json.dumps(json.loads(info['config_json']), indent=2))}</pre>",
-    ]
-    body = "\n".join(sections)
+    tables = RunTables(home, run_id)
+    body = "\n".join(part for part in (section(tables) for section in sections) if part)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>cae run {html.escape(run_id)}</title>\n<style>{_CSS}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )
@@ -118,10 +228,14 @@ def render_report(home: HomeLike, run_id: str) -> str:
 
 def write_report(
     home: HomeLike,
-    run_id: str,
+    run_id: str | None = None,
     path: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """Write the HTML report of one run (default: `report_path`) atomically; return its path."""
+    """Write the HTML report of one run (default: the latest succeeded) atomically; return its path.
+
+    The default file is `report_path`.
+    """
+    run_id = run_id if run_id is not None else outputs.latest_run_id(home)
     target = Path(path) if path is not None else report_path(home, run_id)
     text = render_report(home, run_id)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -131,27 +245,56 @@ def write_report(
     return target
 
 
-def _table(frame: pl.DataFrame) -> str:
+def figure_html(title: str, png: Path | None, caption: str) -> str:
+    """Return a section with one PNG inlined at the page's width, or "" when there is none."""
+    if png is None:
+        return ""
+    return (
+        f"<h2>{html.escape(title)}</h2>\n<figure>\n"
+        f'<img alt="{html.escape(title)}" src="{plots.data_uri(png)}">\n'
+        f"<figcaption>{html.escape(caption)}</figcaption>\n</figure>"
+    )
+
+
+def table_html(frame: pl.DataFrame, emphasis: pl.Expr | None = None) -> str:
+    """Return a frame as an HTML table, its rows where `emphasis` holds in bold (e.g. a total)."""
     shown = frame.head(MAX_TABLE_ROWS)
+    marked = (
+        shown.select(emphasis.fill_null(False)).to_series().to_list()
+        if emphasis is not None
+        else [False] * shown.height
+    )
     head = "".join(f"<th>{html.escape(c)}</th>" for c in shown.columns)
     rows = []
-    for row in shown.iter_rows():
+    for row, bold in zip(shown.iter_rows(), marked, strict=True):
         cells = "".join(_cell(value) for value in row)
-        rows.append(f"<tr>{cells}</tr>")
+        rows.append(f"<tr{' class=pooled' if bold else ''}>{cells}</tr>")
     more = frame.height - shown.height
     note = f"<p>{more} more rows not shown; query them with SQL.</p>" if more > 0 else ""
-    return f"<table>\n<tr>{head}</tr>\n" + "\n".join(rows) + "\n</table>" + note
+    return (
+        f'<div class="wide"><table>\n<tr>{head}</tr>\n'
+        + "\n".join(rows)
+        + "\n</table></div>"
+        + note
+    )
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M:%S %Z}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.{FLOAT_DIGITS}g}"
+    return html.escape(str(value))
 
 
 def _cell(value: object) -> str:
     if value is None:
         return "<td></td>"
-    if isinstance(value, float):
-        return f"<td>{value:.{FLOAT_DIGITS}f}</td>"
-    if isinstance(value, int):
-        return f"<td>{value}</td>"
-    if isinstance(value, datetime):
-        return f'<td class="text">{value:%Y-%m-%d %H:%M:%S %Z}</td>'
-    if isinstance(value, date):
-        return f'<td class="text">{value.isoformat()}</td>'
-    return f'<td class="text">{html.escape(str(value))}</td>'
+    text = _text(value)
+    # Formatted numbers (an R2 "55.48", a count "41,655") align right like numbers.
+    is_number = isinstance(value, int | float) or _NUMBER.fullmatch(text)
+    return f"<td>{text}</td>" if is_number else f'<td class="text">{text}</td>'

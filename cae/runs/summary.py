@@ -6,8 +6,12 @@ artifacts (one on every flow run) and a test can render the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
+
+import polars as pl
+
+from cae.runs.r2_format import format_r2, pooled_r2_table, sort_models
 
 if TYPE_CHECKING:  # cae.pipeline imports cae.runs
     from cae.pipeline import IngestResult, PanelSummary, Published, WindowResult
@@ -20,12 +24,15 @@ def summary_markdown(
     trained: Sequence[WindowResult],
     published: Published,
     ingest: IngestResult | None = None,
+    images: Mapping[str, str] | None = None,
 ) -> str:
     """Return the run's summary as markdown.
 
     `panel` is `pipeline.panel_summary`, `trained` the `train_window_step` results, `published`
     the `publish_step` result and `ingest` the `ingest_step` result of this run, if it ingested.
-    The R2 table holds the pooled test rows (GKX's out-of-sample R2, in percent).
+    The R2 table holds the pooled test rows (GKX's out-of-sample R2, `r2_format`). `images`
+    maps plot names to `data:` URIs (`plots.data_uri`), shown inline: the Prefect UI renders
+    them, where it refuses `file://` links and could not reach a remote server's files.
     """
     n_cached = sum(1 for t in trained if t.cached)
     rejected = "not ingested in this run" if ingest is None else f"{ingest.rows_rejected:,}"
@@ -40,17 +47,12 @@ def summary_markdown(
         "",
         "## Out-of-sample R2 (pooled over test blocks, %)",
         "",
-        "| model | K | R2 total | R2 predictive | observations |",
-        "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for row in published.pooled:
-        lines.append(
-            f"| {row.model} | {row.n_factors} | {_pct(row.r2_total)} | "
-            f"{_pct(row.r2_pred)} | {row.n_obs:,} |"
-        )
-    if published.plots:
-        lines += ["", "## Plots", ""]
-        lines += [f"- [{name}](file://{path})" for name, path in published.plots.items()]
+    if published.pooled:
+        lines += _markdown_table(pooled_r2_table(pl.DataFrame(published.pooled)))
+    if images:
+        lines += ["", "## Plots"]
+        lines += [f"\n![{name}]({uri})" for name, uri in images.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -86,7 +88,7 @@ def panel_markdown(path: str, panel: PanelSummary, refreshed: Sequence[str]) -> 
 
 def windows_markdown(run_id: str, trained: Sequence[WindowResult]) -> str:
     """Return each window's test R2 by model (`train_window_step` results) as markdown."""
-    models = list(dict.fromkeys(m for t in trained for m in t.r2_total))
+    models = sort_models(m for t in trained for m in t.r2_total)
     lines = [
         f"# cae training, run `{run_id}`",
         "",
@@ -97,7 +99,7 @@ def windows_markdown(run_id: str, trained: Sequence[WindowResult]) -> str:
     ]
     for t in trained:
         state = "from cache" if t.cached else "trained"
-        cells = " | ".join(_pct(t.r2_total.get(m)) for m in models)
+        cells = " | ".join(format_r2(t.r2_total.get(m)) for m in models)
         lines.append(f"| {t.window_id} | {state} | {cells} |")
     return "\n".join(lines) + "\n"
 
@@ -120,5 +122,9 @@ def _chars_used_lines(trained: Sequence[WindowResult]) -> list[str]:
     return [f"- characteristics used per window (table `inputs`): {', '.join(parts)}"]
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}"
+def _markdown_table(frame: pl.DataFrame) -> list[str]:
+    # The first column is a name (left-aligned); the others are numbers formatted as text.
+    align = ["---", *("---:" for _ in frame.columns[1:])]
+    lines = ["| " + " | ".join(frame.columns) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in frame.iter_rows()]
+    return lines

@@ -1,6 +1,7 @@
 """The flows under one Prefect test server, on a small synthetic market (tiny epochs)."""
 
 import dataclasses
+import json
 import os
 import re
 
@@ -84,8 +85,14 @@ def test_daily_leaves_a_markdown_summary_and_a_metrics_table(landed):
     summary = _artifact(SUMMARY_KEY)
     assert any(landed["first"].published.run_id in a.data for a in summary)
     assert "Out-of-sample R2" in summary[0].data
+    # Plots inline, as the UI shows them; a file:// link would be refused by the browser.
+    assert "![r2_by_window](data:image/png;base64,iVBORw0KGgo" in summary[0].data
+    assert "file://" not in summary[0].data
     table = _artifact(METRICS_KEY)
-    assert table and "pca" in str(table[0].data)
+    rows = json.loads(table[0].data)
+    # The R2 table as everywhere else (r2_format): %, two decimals, family order.
+    assert [r["model"] for r in rows] == ["CA0", "pca", "cross_sectional"]
+    assert all(re.fullmatch(r"-?\d+\.\d\d", r["R2 total %"]) for r in rows), rows
 
 
 def test_every_completed_flow_run_leaves_a_markdown_artifact(landed):

@@ -1,50 +1,23 @@
 """Headless Chromium finds a `cae run` in the local Prefect UI and reads its markdown summary.
 
-Debian's `chromium` driven by Playwright (never `playwright install`: no browser downloads here).
-Without chromium the test skips locally; under CI=true it fails instead.
+Debian's `chromium` driven by Playwright (tests/support/browser.py). Without chromium the test
+skips locally; under CI=true it fails instead.
 """
 
-import os
 import re
-import shutil
 import subprocess
 
 import pytest
 
 from cae.runs import outputs
+from tests.support.browser import browser_marks, image_sizes, launch, require
 from tests.support.pipeline_fixtures import market_prices, write_prices
 from tests.support.prefect_server import CAE_CLI
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# The network here is closed: without these Chromium's background services stall page loads.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 UI_TIMEOUT_MS = 30_000  # one page step; they take well under a second on an idle server
 RUN_TIMEOUT_S = 300  # `cae run` on the small market takes about 20 s here
 
-
-def _missing_browser() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (pip install -e '.[dev]')"
-    if not os.path.exists(CHROMIUM):
-        return "no chromium: apt-get install chromium (bash .ci/run does it)"
-    return None
-
-
-MISSING = _missing_browser()
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(bool(MISSING) and not os.environ.get("CI"), reason=str(MISSING)),
-]
+pytestmark = browser_marks
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +45,11 @@ def cae_run(live_prefect_server, tmp_path_factory):
 
 
 def test_the_ui_shows_the_daily_runs_markdown_summary(live_prefect_server, cae_run, tmp_path):
-    if MISSING:
-        pytest.fail(f"CI must run the browser test: {MISSING}")
+    require()
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(UI_TIMEOUT_MS)
         try:
@@ -98,6 +68,16 @@ def test_the_ui_shows_the_daily_runs_markdown_summary(live_prefect_server, cae_r
             table = page.get_by_role("table").first
             expect(table.get_by_role("cell", name="pca", exact=True)).to_be_visible()
             expect(table.get_by_role("cell", name="CA0", exact=True)).to_be_visible()
+            # The plots show inline: each image is in the page and its PNG decoded.
+            plot = page.get_by_role("img", name="r2_by_window", exact=True)
+            expect(plot).to_be_visible()
+            plot.scroll_into_view_if_needed()
+            page.wait_for_function(
+                "() => [...document.images].filter(i => i.alt).every(i => i.complete)"
+            )
+            shown = {i["alt"]: i["naturalWidth"] for i in image_sizes(page) if i["alt"]}
+            assert {"cumulative_factors", "r2_by_window"} <= set(shown)
+            assert all(width > 0 for width in shown.values()), shown
         except Exception as error:
             shot = tmp_path / "prefect_ui_failure.png"
             page.screenshot(path=str(shot), full_page=True)

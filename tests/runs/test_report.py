@@ -1,7 +1,6 @@
 import base64
 import re
 
-import polars as pl
 import pytest
 
 from cae import cli
@@ -23,32 +22,52 @@ def test_report_is_one_file_with_every_plot_inline(tmp_path, run_id):
     path = report.write_report(tmp_path, run_id)
     assert path == tmp_path / "outputs" / "reports" / f"{run_id}.html"
     text = path.read_text(encoding="utf-8")
-    images = re.findall(r'<img alt="(\w+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', text)
-    assert [name for name, _ in images] == list(report.plots.PLOTS)
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', text)
+    assert [alt for alt, _ in images] == [
+        "Cumulative factor returns",
+        "R² by window",
+        "Beta distributions",
+    ]
     assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for _, data in images)
     assert re.findall(r'(?:src|href)="(?!data:)', text) == []
 
 
-def test_report_shows_the_run_and_its_metrics(tmp_path, run_id):
+def test_report_shows_the_run_its_data_and_a_window_by_model_r2_grid(tmp_path, run_id):
     text = report.render_report(tmp_path, run_id)
     assert f"<h1>cae run {run_id}</h1>" in text
-    assert '<td class="text">succeeded</td>' in text
-    # Pooled test R2 of pca from fake.metrics(): 0.2 total, 0.02 predictive, 48 obs.
+    assert "<dt>status</dt><dd>succeeded</dd>" in text
+    assert "<dt>test blocks</dt><dd>2 (2020-01-01 to 2020-01-12)</dd>" in text
+    # fake.fitted(): 4 tickers on each of 12 test dates.
+    assert "<dd>4 tickers in the test blocks, 4 per test date on average (4 to 4), 48 " in text
+    # Window 0 of fake.metrics(): ca1 0.10, pca 0.20 total R2; pooled: 0.1 and 0.2.
     assert (
-        '<tr><td class="text">pca</td><td>3</td><td class="text">test</td>'
-        "<td>0.2000</td><td>0.0200</td><td>48</td></tr>"
+        "<tr><th>window</th><th>test_start</th><th>test_end</th><th>ca1</th><th>pca</th></tr>"
     ) in text
-    assert '<td class="text">2020-01-07</td>' in text  # window 1 test_start
+    assert (
+        '<tr><td>0</td><td class="text">2020-01-01</td><td class="text">2020-01-06</td>'
+        "<td>10.00</td><td>20.00</td></tr>"
+    ) in text
+    assert (
+        '<tr class=pooled><td class="text">all</td><td></td><td></td>'
+        "<td>10.00</td><td>20.00</td></tr>"
+    ) in text
+    assert (
+        '<tr><td class="text">pca</td><td>3</td><td>20.00</td><td>2.00</td><td>48</td></tr>' in text
+    )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "<script>" not in text
 
 
-def test_summary_averages_window_r2_per_model():
-    got = report.summarise_metrics(fake.metrics())
-    ca1 = got.row(0, named=True)
-    assert (ca1["model"], ca1["windows"], ca1["n_obs"]) == ("ca1", 2, 48)
-    assert ca1["r2_total_mean"] == pytest.approx(0.105)
-    assert (ca1["r2_total_min"], ca1["r2_total_max"]) == pytest.approx((0.1, 0.11))
+def test_report_sections_are_a_list_a_new_one_joins_in_order(tmp_path, run_id):
+    def extra(tables):
+        return f"<h2>extra for {tables.run_id}</h2>"
+
+    sections = (report.data_section, extra, report.config_section)
+    text = report.render_report(tmp_path, run_id, sections)
+    assert (
+        text.index("<h1>cae run") < text.index(f"extra for {run_id}") < text.index("Configuration")
+    )
+    assert "<img" not in text
 
 
 def test_unknown_run_is_a_cae_error(tmp_path):
@@ -63,6 +82,28 @@ def test_cli_report_prints_the_file_it_wrote(tmp_path, run_id, capsys):
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
+def test_cli_report_without_a_run_reports_the_latest_succeeded_one(tmp_path, capsys):
+    home = tmp_path / "home"
+    finished = []
+    for _ in range(2):
+        with outputs.run(home, {}) as run_id:
+            outputs.write_table(home, run_id, "metrics", fake.metrics())
+        finished.append(run_id)
+    with pytest.raises(RuntimeError), outputs.run(home, {}):
+        raise RuntimeError("a later run that failed")
+    assert cli.main(["report", "--home", str(home)]) == 0
+    path = capsys.readouterr().out.strip()
+    assert path == str(home / "outputs" / "reports" / f"{finished[-1]}.html")
+    assert f"<h1>cae run {finished[-1]}</h1>" in open(path, encoding="utf-8").read()
+
+
+def test_cli_report_with_no_run_yet_is_one_line(tmp_path, capsys):
+    assert cli.main(["report", "--home", str(tmp_path / "fresh")]) == 1
+    err = capsys.readouterr().err
+    assert "no succeeded run in" in err
+    assert "Traceback" not in err
+
+
 def test_cli_report_of_unknown_run_is_one_line(tmp_path, capsys):
     assert cli.main(["report", "nope", "--home", str(tmp_path)]) == 1
     err = capsys.readouterr().err
@@ -75,17 +116,6 @@ def test_report_of_a_failed_run_says_so_without_plots(tmp_path):
         outputs.write_table(tmp_path, run_id, "metrics", fake.metrics())
         raise RuntimeError("training diverged")
     text = report.render_report(tmp_path, run_id)
-    assert '<td class="text">failed</td>' in text
-    assert "No pooled metrics stored." in text
+    assert "<dt>status</dt><dd>failed (RuntimeError: training diverged)</dd>" in text
+    assert "No test metrics stored." in text
     assert "<img" not in text
-
-
-def test_summary_pools_squared_errors_when_windows_store_them():
-    metrics = fake.metrics().with_columns(
-        sse_total=pl.lit(1.0), sse_pred=pl.lit(3.0), ssy=pl.Series([4.0] * 8 + [None, None])
-    )
-    ca1 = report.summarise_metrics(metrics).row(0, named=True)
-    assert ca1["r2_total_pooled"] == pytest.approx(1 - 2.0 / 8.0)
-    assert ca1["r2_pred_pooled"] == pytest.approx(1 - 6.0 / 8.0)
-    missing = metrics.with_columns(ssy=pl.when(pl.col("window_id") == 0).then(None).otherwise(4.0))
-    assert report.summarise_metrics(missing)["r2_total_pooled"].to_list() == [None, None]

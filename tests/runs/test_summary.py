@@ -11,23 +11,35 @@ def _window(window_id, cached, r2_total=None, chars_used=None):
     return WindowResult(window_id, cached, r2_total or {}, chars_used or {})
 
 
-def test_summary_lists_data_windows_and_the_pooled_table():
+def test_summary_lists_data_windows_and_the_pooled_table_in_family_order():
+    pooled = (
+        PooledRow("pca", n_factors=2, r2_total=0.1234, r2_pred=-0.005, n_obs=1200),
+        PooledRow("CA1", n_factors=2, r2_total=0.1, r2_pred=None, n_obs=1200),
+    )
     text = summary_markdown(
         PANEL,
         [_window(0, cached=False), _window(1, cached=True)],
-        Published(
-            run_id="r1",
-            pooled=(PooledRow("pca", n_factors=2, r2_total=0.1234, r2_pred=-0.005, n_obs=1200),),
-            plots={"r2_by_window": "/h/outputs/plots/r2.png"},
-        ),
+        Published(run_id="r1", pooled=pooled, plots={}),
         IngestResult(files=1, rows_new=10, rows_changed=0, rows_rejected=4, data_version="v"),
     )
     assert text.startswith("# cae run `r1`\n")
     assert "- data: 2010-01-04 to 2010-06-30 (120 dates)" in text
     assert "- rejected rows: 4" in text
     assert "- windows: 2 (1 trained, 1 from cache)" in text
-    assert "| pca | 2 | 12.34 | -0.50 | 1,200 |" in text
-    assert "[r2_by_window](file:///h/outputs/plots/r2.png)" in text
+    assert (
+        "| model | K | R2 total % | R2 predictive % | observations |\n"
+        "| --- | ---: | ---: | ---: | ---: |\n"
+        "| CA1 | 2 | 10.00 | n/a | 1,200 |\n"
+        "| pca | 2 | 12.34 | -0.50 | 1,200 |\n"
+    ) in text
+    assert "Plots" not in text
+
+
+def test_summary_shows_its_plots_inline_never_as_file_links():
+    uri = "data:image/png;base64,iVBORw0KGgo="
+    text = summary_markdown(PANEL, [], NOTHING, images={"r2_by_window": uri})
+    assert "## Plots\n\n![r2_by_window](data:image/png;base64,iVBORw0KGgo=)\n" in text
+    assert "file://" not in text
 
 
 def test_ingest_markdown_counts_rows_by_fate():
