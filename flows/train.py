@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger, task, unmapped
+from prefect import flow, get_run_logger, tags, task
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
@@ -22,8 +22,9 @@ from cae import pipeline
 from cae.pipeline import RunConfig, WindowResult
 from cae.runs import outputs
 from cae.runs.summary import windows_markdown
+from flows.names import name_flow_run, run_tags
 
-__all__ = ["WINDOWS_KEY", "train", "train_window_task"]
+__all__ = ["WINDOWS_KEY", "train", "train_window_task", "window_task_name"]
 
 WINDOWS_KEY = "cae-windows"
 
@@ -36,9 +37,9 @@ def _window_cache_key(context: Any, parameters: dict[str, Any]) -> str:
 
 
 @task(cache_policy=None)
-def start_task(home: str, config: RunConfig, panel_path: str) -> str:
-    """Register the run; return its id."""
-    return pipeline.start_step(home, config, panel_path)
+def start_task(home: str, config: RunConfig, panel_path: str, run_id: str | None = None) -> str:
+    """Register the run (as `run_id`, if given); return its id."""
+    return pipeline.start_step(home, config, panel_path, run_id)
 
 
 @task(cache_policy=None)
@@ -84,7 +85,7 @@ def _stop_windows(futures: list) -> None:
     """Let no window stage tables after this: none starts, and the running ones end first.
 
     The task runner knows every window submitted, even when an interruption landed inside
-    `map`, before `futures` held them.
+    the loop submitting them, before `futures` held them.
     """
     runner = FlowRunContext.get().task_runner
     if hasattr(runner, "cancel_all"):  # the thread and process runners: waits for running ones
@@ -93,23 +94,37 @@ def _stop_windows(futures: list) -> None:
         wait(futures)
 
 
+def window_task_name(window_id: int, test_start: str, test_end: str) -> str:
+    """Return a window's task run name: its id and test dates, as searched in the UI."""
+    return f"window {window_id}: test {test_start} to {test_end}"
+
+
 @flow(name="train")
 def train(
-    home: str, panel_path: str, config: RunConfig | None = None
+    home: str, panel_path: str, config: RunConfig | None = None, run_id: str | None = None
 ) -> tuple[str, list[int], list[WindowResult]]:
-    """Register a run, train every window, return (run id, window ids, window results).
+    """Register a run, train every window; return (run id, window ids, window results).
 
-    If any window fails the run is marked failed (no rows published) and the error re-raised.
+    `run_id` is the id to register, else a new one. The flow run is named `train RUN_ID` and
+    tagged with the run id and data version; each window's task run is named by
+    `window_task_name`. If any window fails the run is marked failed (no rows published) and
+    the error re-raised.
     """
     config = config or RunConfig()
-    run_id = start_task(home, config, panel_path)
+    run_id = start_task(home, config, panel_path, run_id)
+    found_by = run_tags(run_id, pipeline.panel_version_of(panel_path))
     futures = []
     try:
+        name_flow_run(f"train {run_id}", found_by)
         window_ids = plan_task(home, run_id, config, panel_path)
         progress = create_progress_artifact(0.0, description=f"windows trained, run {run_id}")
-        futures = train_window_task.map(
-            unmapped(home), unmapped(run_id), unmapped(config), unmapped(panel_path), window_ids
-        )
+        blocks = pipeline.test_blocks(config, panel_path)
+        with tags(*found_by):
+            for window_id in window_ids:
+                named = train_window_task.with_options(
+                    task_run_name=window_task_name(window_id, *blocks[window_id])
+                )
+                futures.append(named.submit(home, run_id, config, panel_path, window_id))
         for done, _ in enumerate(as_completed(futures), start=1):
             update_progress_artifact(progress, 100.0 * done / len(futures))
         results = [f.result() for f in futures]

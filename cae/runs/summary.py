@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from cae.runs.formatting import POOLED_HEADER, pct, pooled_cells, pooled_title
+
 if TYPE_CHECKING:  # cae.pipeline imports cae.runs
     from cae.pipeline import IngestResult, PanelSummary, Published, WindowResult
 
@@ -20,12 +22,14 @@ def summary_markdown(
     trained: Sequence[WindowResult],
     published: Published,
     ingest: IngestResult | None = None,
+    warnings: Sequence[str] = (),
 ) -> str:
     """Return the run's summary as markdown.
 
     `panel` is `pipeline.panel_summary`, `trained` the `train_window_step` results, `published`
     the `publish_step` result and `ingest` the `ingest_step` result of this run, if it ingested.
-    The R2 table holds the pooled test rows (GKX's out-of-sample R2, in percent).
+    `warnings` (`cae.runs.warnings.run_warnings`) come above the R2 table, which holds the
+    pooled test rows (GKX's out-of-sample R2, in percent).
     """
     n_cached = sum(1 for t in trained if t.cached)
     rejected = "not ingested in this run" if ingest is None else f"{ingest.rows_rejected:,}"
@@ -37,17 +41,14 @@ def summary_markdown(
         f"- rejected rows: {rejected}",
         f"- windows: {len(trained)} ({len(trained) - n_cached} trained, {n_cached} from cache)",
         *_chars_used_lines(trained),
+        *_warning_lines(warnings),
         "",
-        "## Out-of-sample R2 (pooled over test blocks, %)",
+        f"## {pooled_title(published.run_id)}",
         "",
-        "| model | K | R2 total | R2 predictive | observations |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| " + " | ".join(POOLED_HEADER) + " |",
+        "| --- |" + " ---: |" * (len(POOLED_HEADER) - 1),
+        *("| " + " | ".join(pooled_cells(row)) + " |" for row in published.pooled),
     ]
-    for row in published.pooled:
-        lines.append(
-            f"| {row.model} | {row.n_factors} | {_pct(row.r2_total)} | "
-            f"{_pct(row.r2_pred)} | {row.n_obs:,} |"
-        )
     if published.plots:
         lines += ["", "## Plots", ""]
         lines += [f"- [{name}](file://{path})" for name, path in published.plots.items()]
@@ -97,7 +98,7 @@ def windows_markdown(run_id: str, trained: Sequence[WindowResult]) -> str:
     ]
     for t in trained:
         state = "from cache" if t.cached else "trained"
-        cells = " | ".join(_pct(t.r2_total.get(m)) for m in models)
+        cells = " | ".join(pct(t.r2_total.get(m)) for m in models)
         lines.append(f"| {t.window_id} | {state} | {cells} |")
     return "\n".join(lines) + "\n"
 
@@ -120,5 +121,7 @@ def _chars_used_lines(trained: Sequence[WindowResult]) -> list[str]:
     return [f"- characteristics used per window (table `inputs`): {', '.join(parts)}"]
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}"
+def _warning_lines(warnings: Sequence[str]) -> list[str]:
+    if not warnings:
+        return []
+    return ["", "## Warnings", "", *(f"- {line}" for line in warnings)]

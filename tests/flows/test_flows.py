@@ -120,6 +120,74 @@ def test_every_completed_flow_run_leaves_a_markdown_artifact(landed):
     )
 
 
+def _flow_runs_tagged(client, tag):
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    return client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag])))
+
+
+def test_flow_runs_are_named_and_tagged_with_the_run_id_and_data_version(landed):
+    from prefect.client.orchestration import get_client
+
+    run_id = landed["first"].published.run_id
+    version = outputs.read_table(landed["home"], "runs", run_id)["data_version"][0]
+    with get_client(sync_client=True) as client:
+        by_run = {r.name: r for r in _flow_runs_tagged(client, run_id)}
+        by_version = {r.name for r in _flow_runs_tagged(client, f"data:{version}")}
+    assert set(by_run) == {f"{flow} {run_id}" for flow in OUR_FLOWS}
+    # The data version is known once the panel is frozen: from then on every run carries it.
+    assert by_version >= {f"{flow} {run_id}" for flow in ("daily", "train", "publish")}
+
+
+def test_window_task_runs_are_named_by_window_and_test_dates(landed):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    run_id = landed["first"].published.run_id
+    windows = outputs.read_table(landed["home"], "windows", run_id).sort("window_id")
+    expected = {
+        f"window {w}: test {start} to {end}"
+        for w, start, end in windows.select("window_id", "test_start", "test_end").iter_rows()
+    }
+    train_run = FlowRunFilter(name=FlowRunFilterName(any_=[f"train {run_id}"]))
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(flow_run_filter=train_run)
+    names = {t.name for t in task_runs}
+    assert len(expected) == windows.height >= 2
+    assert names >= expected
+    assert all(run_id in t.tags for t in task_runs if t.name in expected)
+
+
+def test_the_daily_runs_log_holds_the_pooled_r2_table(landed):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterName,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+
+    run_id = landed["first"].published.run_id
+    daily_run = FlowRunFilter(name=FlowRunFilterName(any_=[f"daily {run_id}"]))
+    with get_client(sync_client=True) as client:
+        (flow_run,) = client.read_flow_runs(flow_run_filter=daily_run)
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id]))
+        )
+    (table,) = [log.message for log in logs if "Out-of-sample R2 (%)" in log.message]
+    lines = table.splitlines()
+    assert lines[0] == f"Out-of-sample R2 (%), pooled over test blocks, run {run_id}"
+    assert lines[1].split() == ["model", "K", "R2", "total", "R2", "predictive", "observations"]
+    pca = next(r for r in landed["first"].published.pooled if r.model == "pca")
+    assert lines[3].split() == [
+        "pca",
+        "2",
+        f"{100 * pca.r2_total:.2f}",
+        f"{100 * pca.r2_pred:.2f}",
+        f"{pca.n_obs:,}",
+    ]
+
+
 def test_training_leaves_a_finished_progress_artifact(landed):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterType
