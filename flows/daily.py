@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from prefect import flow, get_run_logger, tags
 from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
 
 from cae import pipeline
 from cae.pipeline import RunConfig
@@ -51,7 +54,7 @@ def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -
     # The run's own page shows the summary and the R2 table too, not only its publish subflow.
     create_markdown_artifact(published.summary, key=SUMMARY_KEY, description=f"cae run {run_id}")
     _log_results(published)
-    return published
+    return dataclasses.replace(published, ui_url=flow_run.ui_url)
 
 
 def _log_results(published: PublishedRun) -> None:

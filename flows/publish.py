@@ -28,6 +28,7 @@ class PublishedRun:
     published: Published  # run id, pooled R2 rows and plots
     summary: str  # the run's markdown summary, as in the Prefect artifact
     warnings: tuple[str, ...] = ()  # `cae.runs.warnings.run_warnings`, also in the summary
+    ui_url: str | None = None  # the `daily` flow run's page in the Prefect UI
 
 
 @task(cache_policy=None)

@@ -21,12 +21,26 @@ from prefect.futures import as_completed, wait
 from cae import pipeline
 from cae.pipeline import RunConfig, WindowResult
 from cae.runs import outputs
+from cae.runs.formatting import pct
 from cae.runs.summary import windows_markdown
 from flows.names import name_flow_run, run_tags
 
-__all__ = ["WINDOWS_KEY", "train", "train_window_task", "window_task_name"]
+__all__ = [
+    "MODEL_DONE",
+    "PLANNED",
+    "WINDOWS_KEY",
+    "WINDOW_DONE",
+    "train",
+    "train_window_task",
+    "window_task_name",
+]
 
 WINDOWS_KEY = "cae-windows"
+
+# Log lines that `cae run` follows to draw its progress bar (`cae.cli.progress`).
+PLANNED = "training %d windows x %d models"
+MODEL_DONE = "window %d: %s done (%d of %d)"
+WINDOW_DONE = "window %d done (%d of %d windows)"
 
 
 def _window_cache_key(context: Any, parameters: dict[str, Any]) -> str:
@@ -60,17 +74,17 @@ def train_window_task(
     def report_model(name: str) -> None:
         # One line per model: a window of several autoencoders takes minutes on a large panel.
         done.append(name)
-        logger.info("window %d: %s done (%d of %d)", window_id, name, len(done), len(config.models))
+        logger.info(MODEL_DONE, window_id, name, len(done), len(config.models))
 
     result = pipeline.train_window_step(
         home, run_id, config, panel_path, window_id, on_model=report_model
     )
     logger.info(
-        "window %d %s (torch threads %d): test R2 %s",
+        "window %d %s (torch threads %d): test R2 (%%) %s",
         window_id,
         "from cache" if result.cached else "trained",
         threads,
-        {m: round(r2, 4) for m, r2 in result.r2_total.items()},
+        ", ".join(f"{m} {pct(r2)}" for m, r2 in result.r2_total.items()),
     )
     return result
 
@@ -119,14 +133,19 @@ def train(
         window_ids = plan_task(home, run_id, config, panel_path)
         progress = create_progress_artifact(0.0, description=f"windows trained, run {run_id}")
         blocks = pipeline.test_blocks(config, panel_path)
+        logger = get_run_logger()
+        logger.info(PLANNED, len(window_ids), len(config.models))
         with tags(*found_by):
             for window_id in window_ids:
                 named = train_window_task.with_options(
                     task_run_name=window_task_name(window_id, *blocks[window_id])
                 )
                 futures.append(named.submit(home, run_id, config, panel_path, window_id))
-        for done, _ in enumerate(as_completed(futures), start=1):
+        window_of = {f.task_run_id: w for f, w in zip(futures, window_ids, strict=True)}
+        for done, future in enumerate(as_completed(futures), start=1):
             update_progress_artifact(progress, 100.0 * done / len(futures))
+            if future.state.is_completed():
+                logger.info(WINDOW_DONE, window_of[future.task_run_id], done, len(futures))
         results = [f.result() for f in futures]
     except BaseException as error:
         _stop_windows(futures)

@@ -10,6 +10,7 @@ import pytest
 from cae import cli, pipeline, warehouse
 from cae.home import Home
 from cae.runs import outputs
+from cae.runs.warnings import run_warnings
 from tests.support.pipeline_fixtures import SMALL, market_prices, write_prices
 
 NEW_DAYS = 5  # sessions dropped after the first run
@@ -255,7 +256,7 @@ def test_a_failure_mid_training_publishes_nothing_and_leaves_the_warehouse(lande
 def test_evaluate_prints_the_latest_succeeded_run(landed, capsys):
     assert cli.main(["evaluate", "--home", str(landed["home"])]) == 0
     out = capsys.readouterr().out
-    assert "cross_sectional" in out and "r2_total_%" in out
+    assert "cross_sectional" in out and "R2 predictive" in out
 
 
 def test_an_unknown_task_runner_is_a_config_error():
@@ -278,14 +279,42 @@ def test_the_daily_deployment_runs_on_weekdays_after_the_close():
     assert deployment.name == "cae-daily"
 
 
-def test_cae_run_prints_the_pooled_table(prefect_server, tmp_path, capsys):
+def test_cae_run_shows_progress_then_the_table_warnings_and_where_to_look(
+    prefect_server, tmp_path, capsys, monkeypatch
+):
+    import io
+    import sys
+
+    from rich.console import Console
+
+    app = sys.modules["cae.cli.app"]  # `cae.cli.app` is also the name of the Typer app
+    screen = io.StringIO()  # stderr on a terminal: the progress bar shows
+    monkeypatch.setattr(app, "err_console", Console(file=screen, force_terminal=True, width=120))
     source = write_prices(market_prices(), tmp_path / "prices.csv")
-    args = ["run", "--home", str(tmp_path / "home"), "--source", str(source)]
+    home = tmp_path / "home"
+    args = ["run", "--home", str(home), "--source", str(source)]
     args += ["--model", "pca", "--model", "observable", "--windows", "60,15,20"]
     assert cli.main(args) == 0
     out = capsys.readouterr().out
-    assert "out-of-sample R2, pooled over test windows" in out
-    assert "observable" in out and "CA1" not in out
+    (run_id,) = outputs.read_table(home, "runs")["run_id"].to_list()
+    n_windows = outputs.read_table(home, "windows", run_id).height
+    # The bar's last frame: every window x model done.
+    assert f"{2 * n_windows}/{2 * n_windows}" in screen.getvalue()
+    lines = out.splitlines()
+    title = f"Out-of-sample R2 (%), pooled over test blocks, run {run_id}"
+    assert title in lines
+    header = lines[lines.index(title) + 1]
+    assert header.split() == ["model", "K", "R2", "total", "R2", "predictive", "observations"]
+    pooled = outputs.read_table(home, "metrics", run_id).filter(pl.col("window_id").is_null())
+    for model, r2_total, r2_pred in pooled.select("model", "r2_total", "r2_pred").iter_rows():
+        row = next(line.split() for line in lines if line.split()[:1] == [model])
+        assert row[2:4] == [f"{100 * r2_total:.2f}", f"{100 * r2_pred:.2f}"]
+    expected = [f"warning: {w}" for w in run_warnings(home, run_id)]
+    assert expected and [line for line in lines if line.startswith("warning: ")] == expected
+    assert f"report: `cae report` writes {Home.of(home).report(run_id)}" in lines
+    assert f"plots: {Home.of(home).plots(run_id)}" in lines
+    (ui,) = [line for line in lines if line.startswith("Prefect UI: ")]
+    assert re.fullmatch(r"Prefect UI: http://\S+/flow-run/[0-9a-f-]{36}", ui)
 
 
 def test_bad_window_sizes_are_a_one_line_error(capsys):
