@@ -28,7 +28,7 @@ class TrainingProgress(logging.Handler):
         self.progress = progress
         self.models = tuple(models)
         self.done: set[tuple[int, str]] = set()  # (window, model): a model counts once
-        self.task = progress.add_task("training", total=None)
+        self.task = progress.add_task("ingest and panel", total=None)  # until training starts
 
     def emit(self, record: logging.LogRecord) -> None:
         """Advance the bar if `record` is one of the train flow's progress lines."""
@@ -37,7 +37,7 @@ class TrainingProgress(logging.Handler):
             follow(*record.args)
 
     def _planned(self, n_windows: int, n_models: int) -> None:
-        self.progress.update(self.task, total=n_windows * n_models)
+        self.progress.update(self.task, total=n_windows * n_models, description="training")
 
     def _model(self, window_id: int, model: str, *_: int) -> None:
         self.done.add((window_id, model))

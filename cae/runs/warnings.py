@@ -28,8 +28,8 @@ PARTIAL_BLOCK_SHARE = 0.5
 
 # The rule of `cae.models._chars` (not imported: it would load torch into every report).
 _LEFT_OUT_REASON = (
-    "constant across tickers on most training dates (absent early in the panel) "
-    "or a linear combination of the kept ones"
+    "constant across tickers on most training dates, as when absent early in the panel, "
+    "or collinear with the kept ones"
 )
 
 
@@ -66,19 +66,31 @@ def negative_predictive_r2(metrics: pl.DataFrame) -> list[str]:
 
 
 def test_above_train(metrics: pl.DataFrame) -> list[str]:
-    """Warn, per window, about the models whose test total R2 exceeds their training total R2."""
-    by_split = (
-        metrics.filter(pl.col("window_id").is_not_null() & pl.col("split").is_in(["train", "test"]))
-        .pivot(on="split", index=["window_id", "model"], values="r2_total")
-        .sort("window_id", maintain_order=True)
-    )
+    """Warn about the models whose test total R2 exceeds their training total R2, per window.
+
+    Windows that name the same models share a line; "every model" when no model escapes.
+    """
+    by_split = metrics.filter(
+        pl.col("window_id").is_not_null() & pl.col("split").is_in(["train", "test"])
+    ).pivot(on="split", index=["window_id", "model"], values="r2_total")
     if not {"train", "test"} <= set(by_split.columns):
         return []
-    above = by_split.filter(pl.col("test") > pl.col("train"))
+    per_window = (
+        by_split.group_by("window_id", maintain_order=True)
+        .agg(
+            pl.col("model").filter(pl.col("test") > pl.col("train")).str.join(", ").alias("above"),
+            ((pl.col("test") > pl.col("train")).all()).alias("every"),
+        )
+        .filter(pl.col("above") != "")
+        .with_columns(
+            pl.when("every").then(pl.lit("every model")).otherwise("above").alias("above")
+        )
+        .sort("window_id")
+    )
     return [
-        f"window {window_id}: test R2 above training R2 for {', '.join(models)}"
-        for window_id, models in above.group_by("window_id", maintain_order=True)
-        .agg("model")
+        f"{_windows(ids)}: test R2 above training R2 for {models}"
+        for models, ids in per_window.group_by("above", maintain_order=True)
+        .agg("window_id")
         .iter_rows()
     ]
 
@@ -104,7 +116,7 @@ def partial_last_block(metrics: pl.DataFrame) -> list[str]:
 
 
 def chars_left_out(inputs: pl.DataFrame) -> list[str]:
-    """Warn, per window, which characteristics the models that choose them left out, and why."""
+    """Warn which characteristics the models that choose them left out, and why, by window."""
     per_model = (
         inputs.group_by("window_id", "model", maintain_order=True)
         .agg(
@@ -115,18 +127,21 @@ def chars_left_out(inputs: pl.DataFrame) -> list[str]:
         )
         .filter(pl.col("n_left_out") > 0)
     )
-    # Models of a window share its training panel, so they usually leave out the same set.
-    keys = ["window_id", "left_out", "n_left_out", "n_chars", "n_dates"]
+    # Models of a window share its training panel, so they usually leave out the same set,
+    # and the same set window after window: one line per set and models.
+    keys = ["left_out", "n_left_out", "n_chars", "n_dates"]
     grouped = (
-        per_model.group_by(keys, maintain_order=True)
-        .agg("model")
-        .sort("window_id", maintain_order=True)
+        per_model.sort("window_id", maintain_order=True)
+        .group_by(["window_id", *keys], maintain_order=True)
+        .agg(pl.col("model").str.join(", ").alias("models"))
+        .group_by(["models", *keys], maintain_order=True)
+        .agg("window_id")
     )
     lines = []
-    for window_id, left_out, n_left_out, n_chars, n_dates, models in grouped.iter_rows():
-        dates = f"; {n_dates} training dates left out of the fit" if n_dates else ""
+    for models, left_out, n_left_out, n_chars, n_dates, ids in grouped.iter_rows():
+        dates = f"; {_count(n_dates, 'training date')} left out of each fit" if n_dates else ""
         lines.append(
-            f"window {window_id}: {', '.join(models)} use {n_chars - n_left_out} of {n_chars} "
+            f"{_windows(ids)}: {models} use {n_chars - n_left_out} of {n_chars} "
             f"characteristics; left out {left_out} ({_LEFT_OUT_REASON}){dates}"
         )
     return lines
@@ -144,3 +159,16 @@ def no_new_data(run_id: str, runs: pl.DataFrame) -> list[str]:
     if earlier.is_empty() or earlier["data_version"][-1] != version:
         return []
     return [f"no new data since run {earlier['run_id'][-1]} (data version {version})"]
+
+
+def _windows(ids: list[int]) -> str:
+    """Return `window 3`, `windows 0-3` (consecutive) or `windows 0, 2, 5`."""
+    if len(ids) == 1:
+        return f"window {ids[0]}"
+    if ids == list(range(ids[0], ids[-1] + 1)):
+        return f"windows {ids[0]}-{ids[-1]}"
+    return "windows " + ", ".join(map(str, ids))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

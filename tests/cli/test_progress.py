@@ -19,11 +19,13 @@ def _progress():
 def test_the_bar_counts_each_window_and_model_once():
     progress = _progress()
     handler = TrainingProgress(progress, ["CA0", "pca"])
+    task = progress.tasks[handler.task]
+    assert (task.total, task.description) == (None, "ingest and panel")
     handler.handle(_record(PLANNED, 3, 2))
+    assert (task.total, task.completed, task.description) == (6, 0, "training")
     handler.handle(_record(MODEL_DONE, 0, "CA0", 1, 2))
     handler.handle(_record(MODEL_DONE, 0, "CA0", 1, 2))  # a retried window logs it again
     handler.handle(_record("window %d: %s done", 1, "pca"))  # not one of the flow's lines
-    task = progress.tasks[handler.task]
     assert (task.total, task.completed, task.description) == (6, 1, "window 0: CA0")
     # A window trained in another process: only its end reaches this process.
     handler.handle(_record(WINDOW_DONE, 2, 1, 3))

@@ -72,21 +72,35 @@ def test_negative_pooled_predictive_r2_names_the_models_in_percent():
     ]
 
 
-def test_test_r2_above_training_r2_is_named_per_window():
+def _train_test(window_id, model, train, test):
+    return [
+        (window_id, model, 3, "train", train, 0.0, 100),
+        (window_id, model, 3, "val", 0.9, 0.0, 100),  # validation is not the test
+        (window_id, model, 3, "test", test, 0.0, 100),
+    ]
+
+
+def test_test_r2_above_training_r2_names_the_models_per_window():
     metrics = _metrics(
         [
-            (0, "CA0", 3, "train", 0.1, 0.0, 100),
-            (0, "CA0", 3, "test", 0.2, 0.0, 100),
-            (0, "pca", 3, "train", 0.3, 0.0, 100),
-            (0, "pca", 3, "test", 0.4, 0.0, 100),
-            (1, "CA0", 3, "train", 0.3, 0.0, 100),
-            (1, "CA0", 3, "val", 0.9, 0.0, 100),  # validation is not the test
-            (1, "CA0", 3, "test", 0.2, 0.0, 100),
-            (1, "pca", 3, "train", 0.1, 0.0, 100),
-            (1, "pca", 3, "test", 0.1, 0.0, 100),  # equal is not above
+            *_train_test(0, "CA0", 0.1, 0.2),
+            *_train_test(0, "pca", 0.3, 0.4),
+            *_train_test(0, "ipca", 0.3, 0.2),
+            *_train_test(1, "CA0", 0.3, 0.2),
+            *_train_test(1, "pca", 0.1, 0.1),  # equal is not above
+            *_train_test(1, "ipca", 0.3, 0.2),
+            *_train_test(2, "CA0", 0.1, 0.2),
+            *_train_test(2, "pca", 0.3, 0.4),
+            *_train_test(2, "ipca", 0.3, 0.2),
+            *_train_test(3, "CA0", 0.1, 0.2),
+            *_train_test(3, "pca", 0.1, 0.2),
+            *_train_test(3, "ipca", 0.1, 0.2),
         ]
     )
-    assert _warnings(metrics) == ["window 0: test R2 above training R2 for CA0, pca"]
+    assert _warnings(metrics) == [
+        "windows 0, 2: test R2 above training R2 for CA0, pca",
+        "window 3: test R2 above training R2 for every model",
+    ]
 
 
 def test_a_partial_last_test_block_is_compared_with_the_typical_block():
@@ -99,23 +113,25 @@ def test_a_partial_last_test_block_is_compared_with_the_typical_block():
     assert _warnings(_metrics(rows)) == []
 
 
-def test_characteristics_left_out_are_named_with_the_reason_per_window():
+def test_characteristics_left_out_are_named_with_the_reason_by_window():
     rows = [
         *_inputs(0, "ipca", ["a", "b"], ["mom12m", "beta"], 3),
         *_inputs(0, "CA0", ["a", "b"], ["mom12m", "beta"], 3),
-        *_inputs(1, "ipca", ["a", "b", "mom12m"], ["beta"], 0),
-        *_inputs(1, "CA0", ["a", "b", "mom12m", "beta"], [], 0),
+        *_inputs(1, "ipca", ["a", "b"], ["mom12m", "beta"], 3),
+        *_inputs(1, "CA0", ["a", "b"], ["mom12m", "beta"], 3),
+        *_inputs(2, "ipca", ["a", "b", "mom12m"], ["beta"], 1),
+        *_inputs(2, "CA0", ["a", "b", "mom12m", "beta"], [], 0),
     ]
     inputs = pl.DataFrame(rows, schema=NO_INPUTS.schema, orient="row")
     found = _warnings(inputs=inputs)
     assert len(found) == 2
     assert found[0].startswith(
-        "window 0: ipca, CA0 use 2 of 4 characteristics; left out mom12m, beta (constant across "
-        "tickers on most training dates"
+        "windows 0-1: ipca, CA0 use 2 of 4 characteristics; left out mom12m, beta (constant "
+        "across tickers on most training dates"
     )
-    assert found[0].endswith("; 3 training dates left out of the fit")
-    assert found[1].startswith("window 1: ipca use 3 of 4 characteristics; left out beta (")
-    assert "training dates left out" not in found[1]
+    assert found[0].endswith("; 3 training dates left out of each fit")
+    assert found[1].startswith("window 2: ipca use 3 of 4 characteristics; left out beta (")
+    assert found[1].endswith("; 1 training date left out of each fit")
 
 
 def test_no_new_data_names_the_earlier_run_of_the_same_data_version():
