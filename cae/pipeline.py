@@ -74,9 +74,9 @@ __all__ = [
     "publish_step",
     "set_torch_threads",
     "start_step",
-    "test_blocks",
     "train_window_step",
     "window_cache_dir",
+    "window_test_dates",
 ]
 
 # Output tables a window produces, in the order they are staged.
@@ -408,7 +408,7 @@ def window_cache_dir(home: HomeLike, config: RunConfig, panel_path: str, window_
     return Home.of(home).window_cache(key)
 
 
-def test_blocks(config: RunConfig, panel_path: str) -> dict[int, tuple[str, str]]:
+def window_test_dates(config: RunConfig, panel_path: str) -> dict[int, tuple[str, str]]:
     """Return each window's first and last test date (ISO), to name its logs and task runs."""
     windows = _planned_windows(config, pl.read_parquet(panel_path, columns=["date"]))
     return {

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from cae import pipeline
 from cae.pipeline import IngestResult, PanelSummary, Published, RunConfig, WindowResult
+from cae.runs.formatting import POOLED_HEADER, pooled_cells, pooled_title
 from cae.runs.summary import summary_markdown
 from cae.runs.warnings import run_warnings
 from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS, worth_retrying
@@ -72,9 +73,9 @@ def publish(
     markdown = summary_markdown(panel, trained, published, ingest_report, warnings)
     create_markdown_artifact(markdown, key=SUMMARY_KEY, description=f"cae run {run_id}")
     create_table_artifact(
-        [asdict(row) for row in published.pooled],
+        [dict(zip(POOLED_HEADER, pooled_cells(row), strict=True)) for row in published.pooled],
         key=METRICS_KEY,
-        description=f"pooled OOS R2, run {run_id}",
+        description=pooled_title(run_id),
     )
     get_run_logger().info("published run %s: %s", run_id, published.plots)
     return PublishedRun(published, markdown, warnings)

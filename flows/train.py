@@ -132,7 +132,7 @@ def train(
         name_flow_run(f"train {run_id}", found_by)
         window_ids = plan_task(home, run_id, config, panel_path)
         progress = create_progress_artifact(0.0, description=f"windows trained, run {run_id}")
-        blocks = pipeline.test_blocks(config, panel_path)
+        blocks = pipeline.window_test_dates(config, panel_path)
         logger = get_run_logger()
         logger.info(PLANNED, len(window_ids), len(config.models))
         with tags(*found_by):

@@ -49,7 +49,7 @@ def find_warnings(
     """Return one line per warning for `run_id`, from its `metrics` and `inputs` and all `runs`."""
     return [
         *negative_predictive_r2(metrics),
-        *test_above_train(metrics),
+        *above_training_r2(metrics),
         *partial_last_block(metrics),
         *chars_left_out(inputs),
         *no_new_data(run_id, runs),
@@ -65,7 +65,7 @@ def negative_predictive_r2(metrics: pl.DataFrame) -> list[str]:
     return [f"pooled predictive R2 is negative (worse than predicting zero) for: {names}"]
 
 
-def test_above_train(metrics: pl.DataFrame) -> list[str]:
+def above_training_r2(metrics: pl.DataFrame) -> list[str]:
     """Warn about the models whose test total R2 exceeds their training total R2, per window.
 
     Windows that name the same models share a line; "every model" when no model escapes.

@@ -1,6 +1,7 @@
 """The flows under one Prefect test server, on a small synthetic market (tiny epochs)."""
 
 import dataclasses
+import json
 import os
 import re
 
@@ -85,8 +86,14 @@ def test_daily_leaves_a_markdown_summary_and_a_metrics_table(landed):
     summary = _artifact(SUMMARY_KEY)
     assert any(landed["first"].published.run_id in a.data for a in summary)
     assert "Out-of-sample R2" in summary[0].data
-    table = _artifact(METRICS_KEY)
-    assert table and "pca" in str(table[0].data)
+    (table,) = [
+        t for t in _artifact(METRICS_KEY) if landed["first"].published.run_id in t.description
+    ]
+    pca = next(r for r in landed["first"].published.pooled if r.model == "pca")
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert {"model": "pca", "K": "2", "R2 total": f"{100 * pca.r2_total:.2f}"}.items() <= next(
+        r for r in rows if r["model"] == "pca"
+    ).items()
 
 
 def test_every_completed_flow_run_leaves_a_markdown_artifact(landed):
@@ -168,6 +175,9 @@ def test_the_daily_runs_log_holds_the_pooled_r2_table(landed):
         LogFilterFlowRunId,
     )
 
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # logs reach the server in batches; send what is queued
     run_id = landed["first"].published.run_id
     daily_run = FlowRunFilter(name=FlowRunFilterName(any_=[f"daily {run_id}"]))
     with get_client(sync_client=True) as client:
@@ -206,8 +216,13 @@ def test_rerun_takes_windows_from_cache_without_duplicating_rows(landed):
 
     home = landed["home"]
     again = daily(str(home), landed["config"])
-    assert again.published.run_id != landed["first"].published.run_id
+    first = landed["first"].published.run_id
+    assert again.published.run_id != first
     assert again.published.pooled == landed["first"].published.pooled
+    version = outputs.read_table(home, "runs", first)["data_version"][0]
+    no_new = f"no new data since run {first} (data version {version})"
+    assert no_new in again.warnings and no_new not in landed["first"].warnings
+    assert f"- {no_new}" in again.summary
     fitted = outputs.read_table(home, "fitted", again.published.run_id)
     keys = ["window_id", "model", "date", "ticker"]
     assert fitted.height > 0 and fitted.select(keys).is_duplicated().sum() == 0
