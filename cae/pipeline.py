@@ -40,7 +40,7 @@ from cae.errors import ConfigError
 from cae.evaluation.evaluate import evaluate_window
 from cae.evaluation.importance import pool_importance
 from cae.evaluation.pricing import pool_pricing_errors
-from cae.evaluation.windows import WindowPlan, plan_windows, windows_frame
+from cae.evaluation.windows import Window, WindowPlan, plan_windows, windows_frame
 from cae.home import Home, HomeLike
 from cae.models.base import FactorModel
 from cae.models.registry import BASELINES, MODELS, ModelSettings, build_model
@@ -70,6 +70,7 @@ __all__ = [
     "panel_key_of",
     "panel_step",
     "panel_summary",
+    "panel_version_of",
     "plan_step",
     "pooled_metrics",
     "pooled_rows",
@@ -78,6 +79,7 @@ __all__ = [
     "start_step",
     "train_window_step",
     "window_cache_dir",
+    "window_test_dates",
 ]
 
 # Output tables a window produces, in the order they are staged; metrics last (`_write_cache`).
@@ -344,6 +346,11 @@ def panel_key_of(panel_path: str) -> str:
     return Path(panel_path).stem.split("-", 1)[0]
 
 
+def panel_version_of(panel_path: str) -> str:
+    """Return the data version of a frozen panel file (what `runs.data_version` stores)."""
+    return Path(panel_path).stem.removeprefix(f"{panel_key_of(panel_path)}-")
+
+
 def describe_panel(home: HomeLike, key: str) -> str:
     """Return a line telling the user which panel (`panel_key_of`) a run trains on."""
     with warehouse.connect(home) as con:
@@ -367,13 +374,21 @@ def _prune_panels(home: HomeLike, keep: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def start_step(home: HomeLike, config: RunConfig, panel_path: str) -> str:
-    """Register a run of `config` on the frozen panel and return its run id."""
+def start_step(
+    home: HomeLike, config: RunConfig, panel_path: str, run_id: str | None = None
+) -> str:
+    """Register a run of `config` on the frozen panel; return its run id.
+
+    `run_id` is taken when given (the flows name their Prefect runs after it first), else new.
+    """
     config.check()
-    key = panel_key_of(panel_path)
-    version = Path(panel_path).stem.removeprefix(f"{key}-")
-    used = "prices" if key == config.freq else "own"
-    return outputs.start_run(home, dataclasses.replace(config, panel=used), data_version=version)
+    used = "prices" if panel_key_of(panel_path) == config.freq else "own"
+    return outputs.start_run(
+        home,
+        dataclasses.replace(config, panel=used),
+        run_id=run_id,
+        data_version=panel_version_of(panel_path),
+    )
 
 
 def plan_step(home: HomeLike, run_id: str, config: RunConfig, panel_path: str) -> list[int]:
@@ -392,10 +407,7 @@ def window_cache_dir(home: HomeLike, config: RunConfig, panel_path: str, window_
     windows that see new data are fitted again.
     """
     frame = pl.read_parquet(panel_path)
-    dates = np.sort(frame["date"].unique().to_numpy())
-    if config.target == "contemporaneous":
-        dates = dates[1:]  # the first date has no earlier characteristics (cae.panel.tensors)
-    windows = plan_windows(config.windows, dates)
+    windows = _planned_windows(config, frame)
     if not 0 <= window_id < len(windows):
         raise ConfigError(f"window {window_id} is not in the plan ({len(windows)} windows)")
     window = windows[window_id]
@@ -406,6 +418,26 @@ def window_cache_dir(home: HomeLike, config: RunConfig, panel_path: str, window_
     digest.update(repr(seen.columns).encode())
     key = f"{config.model_key()}-w{window_id}-{digest.hexdigest()[:16]}"
     return Home.of(home).window_cache(key)
+
+
+def window_test_dates(config: RunConfig, panel_path: str) -> dict[int, tuple[str, str]]:
+    """Return each window's first and last test date (ISO), to name its logs and task runs."""
+    windows = _planned_windows(config, pl.read_parquet(panel_path, columns=["date"]))
+    return {
+        w.window_id: tuple(
+            str(np.datetime_as_string(w.bounds()[end], unit="D"))
+            for end in ("test_start", "test_end")
+        )
+        for w in windows
+    }
+
+
+def _planned_windows(config: RunConfig, frame: pl.DataFrame) -> list[Window]:
+    # The plan `plan_step` stages, from the panel's date column alone (no tensors built).
+    dates = np.sort(frame["date"].unique().to_numpy())
+    if config.target == "contemporaneous":
+        dates = dates[1:]  # the first date has no earlier characteristics (cae.panel.tensors)
+    return plan_windows(config.windows, dates)
 
 
 def train_window_step(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from prefect import flow
+import dataclasses
+
+import polars as pl
+from prefect import flow, get_run_logger, tags
 from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
 
 from cae import pipeline
 from cae.pipeline import RunConfig
 from cae.runs import outputs
+from cae.runs.r2_format import pooled_r2_table, pooled_title, text_table
 from flows.build_panel import build_panel
 from flows.ingest import ingest
+from flows.names import name_flow_run, run_tags
 from flows.publish import SUMMARY_KEY, PublishedRun, publish
 from flows.runners import task_runner
 from flows.train import train
@@ -22,17 +28,41 @@ def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -
     """Run the whole pipeline once: new prices in, the run's outputs and artifacts out.
 
     Ingest and the panel are incremental; windows whose inputs did not change come from cache.
+    The run id is chosen first, so this flow run and its subflows are named `daily RUN_ID`,
+    `ingest RUN_ID`, ... and tagged with the run id (and, from the panel on, the data version);
+    the pooled R2 table and the warnings end this run's log.
     """
     config = config or RunConfig()
-    ingest_report = ingest(home, config.source)
-    panel_path = build_panel(home, config.freq, config.panels, config.panel)
-    trainer = train.with_options(task_runner=task_runner(runner, config.workers))
-    run_id, window_ids, trained = trainer(home, panel_path, config)
-    try:
-        published = publish(home, run_id, panel_path, window_ids, trained, config, ingest_report)
-    except BaseException as error:  # e.g. Ctrl-C before publishing began
-        pipeline.fail_step(home, run_id, outputs.failure_reason(error))
-        raise
-    # The run's own page shows the summary too, not only its publish subflow.
+    run_id = outputs.new_run_id()
+    name_flow_run(f"daily {run_id}", run_tags(run_id))
+    with tags(*run_tags(run_id)):
+        ingest_report = ingest.with_options(flow_run_name=f"ingest {run_id}")(home, config.source)
+        panel_path = build_panel.with_options(flow_run_name=f"build_panel {run_id}")(
+            home, config.freq, config.panels, config.panel
+        )
+    found_by = run_tags(run_id, pipeline.panel_version_of(panel_path))
+    name_flow_run(f"daily {run_id}", found_by)
+    with tags(*found_by):
+        trainer = train.with_options(task_runner=task_runner(runner, config.workers))
+        _, window_ids, trained = trainer(home, panel_path, config, run_id)
+        try:
+            published = publish(
+                home, run_id, panel_path, window_ids, trained, config, ingest_report
+            )
+        except BaseException as error:  # e.g. Ctrl-C before publishing began
+            pipeline.fail_step(home, run_id, outputs.failure_reason(error))
+            raise
+    # The run's own page shows the summary and the R2 table too, not only its publish subflow.
     create_markdown_artifact(published.summary, key=SUMMARY_KEY, description=f"cae run {run_id}")
-    return published
+    _log_results(published)
+    return dataclasses.replace(published, ui_url=flow_run.ui_url)
+
+
+def _log_results(published: PublishedRun) -> None:
+    logger = get_run_logger()
+    pooled = published.published.pooled
+    frame = pooled_r2_table(pl.DataFrame(pooled))
+    table = text_table(frame.columns, frame.iter_rows())
+    logger.info("%s\n%s", pooled_title(published.published.run_id), table)
+    for line in published.warnings:
+        logger.warning("warning: %s", line)

@@ -12,9 +12,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from cae import pipeline
 from cae.pipeline import IngestResult, PanelSummary, Published, RunConfig, WindowResult
 from cae.runs.plots import data_uri
-from cae.runs.r2_format import pooled_r2_table
+from cae.runs.r2_format import pooled_r2_table, pooled_title
 from cae.runs.summary import summary_markdown
+from cae.runs.warnings import run_warnings
 from flows.ingest import IO_RETRIES, IO_RETRY_DELAYS, worth_retrying
+from flows.names import name_flow_run, run_tags
 
 __all__ = ["PublishedRun", "publish", "publish_task"]
 
@@ -28,6 +30,8 @@ class PublishedRun:
 
     published: Published  # run id, pooled R2 rows and plots
     summary: str  # the run's markdown summary, as in the Prefect artifact
+    warnings: tuple[str, ...] = ()  # `cae.runs.warnings.run_warnings`, also in the summary
+    ui_url: str | None = None  # the `daily` flow run's page in the Prefect UI
 
 
 @task(cache_policy=None)
@@ -59,17 +63,22 @@ def publish(
     config: RunConfig | None = None,
     ingest_report: IngestResult | None = None,
 ) -> PublishedRun:
-    """Publish the run; leave a markdown summary and a metrics table artifact."""
+    """Publish the run; leave a markdown summary (with its warnings) and a metrics table.
+
+    The flow run is named `publish RUN_ID` and tagged with the run id and data version.
+    """
     config = config or RunConfig()
+    name_flow_run(f"publish {run_id}", run_tags(run_id, pipeline.panel_version_of(panel_path)))
     published = publish_task(home, run_id, config, panel_path, window_ids)
     panel = panel_summary_task(panel_path)
     images = {name: data_uri(path) for name, path in published.plots.items()}
-    markdown = summary_markdown(panel, trained, published, ingest_report, images)
+    warnings = tuple(run_warnings(home, run_id))
+    markdown = summary_markdown(panel, trained, published, ingest_report, images, warnings)
     create_markdown_artifact(markdown, key=SUMMARY_KEY, description=f"cae run {run_id}")
     create_table_artifact(
         pooled_r2_table(pl.DataFrame(published.pooled)).to_dicts() if published.pooled else [],
         key=METRICS_KEY,
-        description=f"pooled OOS R2, run {run_id}",
+        description=pooled_title(run_id),
     )
     get_run_logger().info("published run %s: %s", run_id, published.plots)
-    return PublishedRun(published, markdown)
+    return PublishedRun(published, markdown, warnings)

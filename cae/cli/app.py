@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,11 @@ __all__ = [
     "print_frame",
     "progress_bar",
 ]
+
+# Floats on screen: 6 significant digits (0.554839) tell R2s and returns apart; the exact
+# values are a `--format csv` away.
+FLOAT_DIGITS = 6
+UNBOUNDED_WIDTH = 10_000  # characters: measures a table's natural width, whatever the screen
 
 app = typer.Typer(
     name="cae",
@@ -88,9 +94,14 @@ def open_warehouse(home: Path | None, *, read_only: bool = False):
     return warehouse.connect(home, read_only=read_only)
 
 
-def print_frame(frame, title: str | None = None) -> None:
-    """Print a Polars frame as a plain table: numbers right-aligned, values as text."""
+def print_frame(frame, title: str | None = None, right: Sequence[str] = (), null: str = "") -> None:
+    """Print a Polars frame as a plain table: numbers and the `right` columns right-aligned.
+
+    Values print as text, floats rounded to `FLOAT_DIGITS` significant digits, nulls as `null`.
+    No value is ever cut (`0.55484...`): a table wider than the screen prints at its own width.
+    """
     from rich import box
+    from rich.measure import Measurement
     from rich.table import Table
     from rich.text import Text
 
@@ -103,11 +114,30 @@ def print_frame(frame, title: str | None = None) -> None:
         padding=(0, 1, 0, 0),
     )
     for name in frame.columns:
-        table.add_column(name, justify="right" if frame[name].dtype.is_numeric() else "left")
+        numeric = frame[name].dtype.is_numeric() or name in right
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
     for row in frame.iter_rows():
         # Text, not markup: a value such as "[low, high]" must print as it is.
-        table.add_row(*(Text("" if v is None else str(v)) for v in row))
-    console.print(table)
+        table.add_row(*(Text(_cell(v, null)) for v in row))
+    unbounded = console.options.update_width(UNBOUNDED_WIDTH)
+    width = Measurement.get(console, unbounded, table).maximum
+    screen = console.width
+    console.width = max(width, screen)  # rich cuts a table at the console's width
+    try:
+        console.print(table)
+    finally:
+        console.width = screen
+
+
+def _cell(value: object, null: str) -> str:
+    import numpy as np
+
+    if value is None:
+        return null
+    if isinstance(value, float):
+        # Positional, never 1.5e+09: a column of market caps stays readable.
+        return np.format_float_positional(value, precision=FLOAT_DIGITS, fractional=False, trim="0")
+    return str(value)
 
 
 def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
@@ -121,8 +151,12 @@ def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def progress_bar():
-    """Return a progress bar on stderr that shows only on a terminal and leaves no trace."""
+def progress_bar(redirect: bool = True):
+    """Return a progress bar on stderr that shows only on a terminal and leaves no trace.
+
+    `redirect` sends what is printed to stdout and stderr meanwhile above the bar; off, a library
+    imported meanwhile cannot keep the bar's stand-in for stdout after it is gone.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -141,4 +175,6 @@ def progress_bar():
         console=err_console,
         transient=True,
         disable=not err_console.is_terminal,
+        redirect_stdout=redirect,
+        redirect_stderr=redirect,
     )

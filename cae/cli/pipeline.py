@@ -19,9 +19,8 @@ from cae.cli.app import HomeOption, app, console, print_frame, progress_bar
 from cae.home import Home
 
 if TYPE_CHECKING:
-    import polars as pl
-
     from cae.pipeline import PooledRow
+    from flows.publish import PublishedRun
 
 __all__ = ["evaluate", "replay", "report", "run", "serve", "train"]
 
@@ -106,17 +105,38 @@ def _home(home: Path | None) -> str:
     return str(Home.of(home).root.resolve())
 
 
-def _print_pooled(run_id: str, pooled: Sequence[PooledRow] | pl.DataFrame) -> None:
+def _print_pooled(run_id: str, pooled: Sequence[PooledRow]) -> None:
     import polars as pl
 
-    table = pl.DataFrame(pooled).select(
-        "model",
-        "n_factors",
-        (100 * pl.col("r2_total")).round(2).alias("r2_total_%"),
-        (100 * pl.col("r2_pred")).round(2).alias("r2_pred_%"),
-        "n_obs",
-    )
-    print_frame(table, title=f"out-of-sample R2, pooled over test windows (run {run_id})")
+    from cae.runs.r2_format import pooled_r2_table, pooled_title
+
+    # The title is a line of its own: a table title wraps at the table's width.
+    console.print(pooled_title(run_id), style="bold", highlight=False, soft_wrap=True)
+    frame = pooled_r2_table(pl.DataFrame(pooled))
+    print_frame(frame, right=frame.columns[1:])
+
+
+def _print_closing(home: Path | None, result: PublishedRun) -> None:
+    """Print the run's warnings, then where its report, plots and Prefect UI page are."""
+    from prefect.settings import PREFECT_API_URL
+
+    run_id = result.published.run_id
+    for line in result.warnings:
+        console.print(f"warning: {line}", style="yellow", highlight=False, soft_wrap=True)
+    if result.published.plots:
+        console.print(f"plots: {Home.of(home).plots(run_id)}", highlight=False, soft_wrap=True)
+    report = Home.of(home).report(run_id)
+    console.print(f"report: `cae report` writes {report}", highlight=False, soft_wrap=True)
+    if PREFECT_API_URL.value() and result.ui_url:
+        console.print(f"Prefect UI: {result.ui_url}", highlight=False, soft_wrap=True)
+    else:
+        # The temporary server stopped with this command, and its runs with it.
+        console.print(
+            "Prefect UI: none kept (temporary server); `make ui`, then "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api cae run",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _run_panel(home: Path | None, run_id: str) -> str:
@@ -184,12 +204,15 @@ def run(
     warehouse.check_intact(home)
     _prefect_env()
     _start_temporary_server()
+    from cae.cli.progress import training_progress
     from flows.daily import daily
 
-    result = daily(_home(home), config, runner)
+    with training_progress(config.models):
+        result = daily(_home(home), config, runner)
     used = _run_panel(home, result.published.run_id)
     console.print(pipeline.describe_panel(home, used), highlight=False, soft_wrap=True)
     _print_pooled(result.published.run_id, result.published.pooled)
+    _print_closing(home, result)
 
 
 @app.command()
@@ -257,6 +280,7 @@ def evaluate(
     import polars as pl
 
     from cae.errors import CaeError
+    from cae.pipeline import pooled_rows
     from cae.runs import outputs
 
     run_id = run_id if run_id is not None else outputs.latest_run_id(home)
@@ -264,7 +288,7 @@ def evaluate(
     pooled = metrics.filter(pl.col("window_id").is_null() & (pl.col("split") == "test"))
     if pooled.is_empty():
         raise CaeError(f"run {run_id} has no pooled metrics in {Home.of(home).outputs}")
-    _print_pooled(run_id, pooled)
+    _print_pooled(run_id, pooled_rows(pooled))
     console.print(f"run {run_id} trained on characteristics_{_run_panel(home, run_id)}")
 
 

@@ -277,9 +277,10 @@ def sql(
         sys.stdout.write(frame.write_json() + "\n")
     elif frame.shape == (1, 1):
         # A single value prints bare, so scripts can use it: cae sql "select count(*) ..."
-        console.print(str(frame.item()), highlight=False, markup=False)
+        value = frame.item()
+        console.print("null" if value is None else str(value), highlight=False, markup=False)
     else:
-        print_frame(frame.head(SQL_MAX_ROWS_SHOWN))
+        print_frame(frame.head(SQL_MAX_ROWS_SHOWN), null="null")
         if frame.height > SQL_MAX_ROWS_SHOWN:
             console.print(
                 f"... {frame.height - SQL_MAX_ROWS_SHOWN} more rows; "

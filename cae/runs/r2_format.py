@@ -9,7 +9,7 @@ Import-light (Polars only), so the CLI can use it without importing torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import polars as pl
@@ -20,9 +20,11 @@ __all__ = [
     "format_r2",
     "labelled_models",
     "pooled_r2_table",
+    "pooled_title",
     "r2_grid",
     "r2_text",
     "sort_models",
+    "text_table",
 ]
 
 R2_DECIMALS = 2  # in percent: 0.01% of variance is below what one sample's R2 can tell apart
@@ -130,4 +132,22 @@ def r2_grid(
         blocks.join(grid, on="window", how="full", coalesce=True)
         .sort(pooled_last, pl.col("window").cast(pl.Int64, strict=False))
         .select("window", "test_start", "test_end", *(r2_text(pl.col(c)).alias(c) for c in labels))
+    )
+
+
+def pooled_title(run_id: str) -> str:
+    """Return the title of a run's pooled R2 table, short enough for one terminal line."""
+    return f"Out-of-sample R2 (%), pooled over test blocks, run {run_id}"
+
+
+def text_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """Return a plain-text table for logs: the first column left-aligned, the others right."""
+    lines = [tuple(header), *(tuple(r) for r in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in lines
     )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from cae.runs.r2_format import format_r2, pooled_r2_table, sort_models
+from cae.runs.r2_format import format_r2, pooled_r2_table, pooled_title, sort_models
 
 if TYPE_CHECKING:  # cae.pipeline imports cae.runs
     from cae.pipeline import IngestResult, PanelSummary, Published, WindowResult
@@ -25,14 +25,16 @@ def summary_markdown(
     published: Published,
     ingest: IngestResult | None = None,
     images: Mapping[str, str] | None = None,
+    warnings: Sequence[str] = (),
 ) -> str:
     """Return the run's summary as markdown.
 
     `panel` is `pipeline.panel_summary`, `trained` the `train_window_step` results, `published`
     the `publish_step` result and `ingest` the `ingest_step` result of this run, if it ingested.
-    The R2 table holds the pooled test rows (GKX's out-of-sample R2, `r2_format`). `images`
-    maps plot names to `data:` URIs (`plots.data_uri`), shown inline: the Prefect UI renders
-    them, where it refuses `file://` links and could not reach a remote server's files.
+    The R2 table holds the pooled test rows (GKX's out-of-sample R2, `r2_format`); `warnings`
+    (`cae.runs.warnings.run_warnings`) come above it. `images` maps plot names to `data:` URIs
+    (`plots.data_uri`), shown inline: the Prefect UI renders them, where it refuses `file://`
+    links and could not reach a remote server's files.
     """
     n_cached = sum(1 for t in trained if t.cached)
     rejected = "not ingested in this run" if ingest is None else f"{ingest.rows_rejected:,}"
@@ -44,8 +46,9 @@ def summary_markdown(
         f"- rejected rows: {rejected}",
         f"- windows: {len(trained)} ({len(trained) - n_cached} trained, {n_cached} from cache)",
         *_chars_used_lines(trained),
+        *_warning_lines(warnings),
         "",
-        "## Out-of-sample R2 (pooled over test blocks, %)",
+        f"## {pooled_title(published.run_id)}",
         "",
     ]
     if published.pooled:
@@ -128,3 +131,9 @@ def _markdown_table(frame: pl.DataFrame) -> list[str]:
     lines = ["| " + " | ".join(frame.columns) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(row) + " |" for row in frame.iter_rows()]
     return lines
+
+
+def _warning_lines(warnings: Sequence[str]) -> list[str]:
+    if not warnings:
+        return []
+    return ["", "## Warnings", "", *(f"- {line}" for line in warnings)]

@@ -60,6 +60,24 @@ def test_sql_json_to_stdout(sample_home, capsys):
     assert json.loads(capsys.readouterr().out) == [{"a": 1}]
 
 
+def test_sql_rounds_floats_and_shows_null_on_a_fresh_home(tmp_path, capsys):
+    query = "select 0.5548391234::double as r2, null as missing, 1234567.891::double as big, 'x'"
+    assert cli.main(["sql", query, "--home", str(tmp_path / "home")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].split() == ["0.554839", "null", "1234570.0", "x"]
+    assert cli.main(["sql", "select null", "--home", str(tmp_path / "home")]) == 0
+    assert capsys.readouterr().out == "null\n"
+
+
+def test_sql_never_cuts_a_value_of_a_row_wider_than_the_screen(tmp_path, capsys):
+    names = [f"r2_column_{i}" for i in range(12)]
+    query = "select " + ", ".join(f"0.5548391234::double as {name}" for name in names)
+    assert cli.main(["sql", query, "--home", str(tmp_path / "home")]) == 0
+    header, _, values = capsys.readouterr().out.splitlines()
+    assert header.split() == names
+    assert values.split() == ["0.554839"] * len(names)
+
+
 def test_sql_error_is_one_line(sample_home, capsys):
     assert cli.main(["sql", "select * from nope", "--home", str(sample_home)]) == 1
     err = capsys.readouterr().err

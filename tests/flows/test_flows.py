@@ -11,6 +11,7 @@ import pytest
 from cae import cli, pipeline, warehouse
 from cae.home import Home
 from cae.runs import outputs
+from cae.runs.warnings import run_warnings
 from tests.support.pipeline_fixtures import SMALL, market_prices, write_prices
 
 NEW_DAYS = 5  # sessions dropped after the first run
@@ -88,11 +89,15 @@ def test_daily_leaves_a_markdown_summary_and_a_metrics_table(landed):
     # Plots inline, as the UI shows them; a file:// link would be refused by the browser.
     assert "![r2_by_window](data:image/png;base64,iVBORw0KGgo" in summary[0].data
     assert "file://" not in summary[0].data
-    table = _artifact(METRICS_KEY)
-    rows = json.loads(table[0].data)
+    (table,) = [
+        t for t in _artifact(METRICS_KEY) if landed["first"].published.run_id in t.description
+    ]
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
     # The R2 table as everywhere else (r2_format): %, two decimals, family order.
     assert [r["model"] for r in rows] == ["CA0", "pca", "cross_sectional"]
     assert all(re.fullmatch(r"-?\d+\.\d\d", r["R2 total %"]) for r in rows), rows
+    pca = next(r for r in landed["first"].published.pooled if r.model == "pca")
+    assert rows[1]["R2 total %"] == f"{100 * pca.r2_total:.2f}"
 
 
 def test_every_completed_flow_run_leaves_a_markdown_artifact(landed):
@@ -127,6 +132,76 @@ def test_every_completed_flow_run_leaves_a_markdown_artifact(landed):
     )
 
 
+def _flow_runs_tagged(client, tag):
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    return client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag])))
+
+
+def test_flow_runs_are_named_and_tagged_with_the_run_id_and_data_version(landed):
+    from prefect.client.orchestration import get_client
+
+    run_id = landed["first"].published.run_id
+    version = outputs.read_table(landed["home"], "runs", run_id)["data_version"][0]
+    with get_client(sync_client=True) as client:
+        by_run = {r.name: r for r in _flow_runs_tagged(client, run_id)}
+        by_version = {r.name for r in _flow_runs_tagged(client, f"data:{version}")}
+    assert set(by_run) == {f"{flow} {run_id}" for flow in OUR_FLOWS}
+    # The data version is known once the panel is frozen: from then on every run carries it.
+    assert by_version >= {f"{flow} {run_id}" for flow in ("daily", "train", "publish")}
+
+
+def test_window_task_runs_are_named_by_window_and_test_dates(landed):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    run_id = landed["first"].published.run_id
+    windows = outputs.read_table(landed["home"], "windows", run_id).sort("window_id")
+    expected = {
+        f"window {w}: test {start} to {end}"
+        for w, start, end in windows.select("window_id", "test_start", "test_end").iter_rows()
+    }
+    train_run = FlowRunFilter(name=FlowRunFilterName(any_=[f"train {run_id}"]))
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(flow_run_filter=train_run)
+    names = {t.name for t in task_runs}
+    assert len(expected) == windows.height >= 2
+    assert names >= expected
+    assert all(run_id in t.tags for t in task_runs if t.name in expected)
+
+
+def test_the_daily_runs_log_holds_the_pooled_r2_table(landed):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterName,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # logs reach the server in batches; send what is queued
+    run_id = landed["first"].published.run_id
+    daily_run = FlowRunFilter(name=FlowRunFilterName(any_=[f"daily {run_id}"]))
+    with get_client(sync_client=True) as client:
+        (flow_run,) = client.read_flow_runs(flow_run_filter=daily_run)
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id]))
+        )
+    (table,) = [log.message for log in logs if "Out-of-sample R2 (%)" in log.message]
+    lines = table.splitlines()
+    assert lines[0] == f"Out-of-sample R2 (%), pooled over test blocks, run {run_id}"
+    assert lines[1].split() == ["model", "K", "R2", "total", "R2", "predictive", "observations"]
+    pca = next(r for r in landed["first"].published.pooled if r.model == "pca")
+    assert lines[3].split() == [
+        "pca",
+        "2",
+        f"{100 * pca.r2_total:.2f}",
+        f"{100 * pca.r2_pred:.2f}",
+        f"{pca.n_obs:,}",
+    ]
+
+
 def test_training_leaves_a_finished_progress_artifact(landed):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterType
@@ -144,8 +219,13 @@ def test_rerun_takes_windows_from_cache_without_duplicating_rows(landed):
 
     home = landed["home"]
     again = daily(str(home), landed["config"])
-    assert again.published.run_id != landed["first"].published.run_id
+    first = landed["first"].published.run_id
+    assert again.published.run_id != first
     assert again.published.pooled == landed["first"].published.pooled
+    version = outputs.read_table(home, "runs", first)["data_version"][0]
+    no_new = f"no new data since run {first} (data version {version})"
+    assert no_new in again.warnings and no_new not in landed["first"].warnings
+    assert f"- {no_new}" in again.summary
     fitted = outputs.read_table(home, "fitted", again.published.run_id)
     keys = ["window_id", "model", "date", "ticker"]
     assert fitted.height > 0 and fitted.select(keys).is_duplicated().sum() == 0
@@ -194,7 +274,7 @@ def test_a_failure_mid_training_publishes_nothing_and_leaves_the_warehouse(lande
 def test_evaluate_prints_the_latest_succeeded_run(landed, capsys):
     assert cli.main(["evaluate", "--home", str(landed["home"])]) == 0
     out = capsys.readouterr().out
-    assert "cross_sectional" in out and "r2_total_%" in out
+    assert "cross_sectional" in out and "R2 predictive" in out
 
 
 def test_an_unknown_task_runner_is_a_config_error():
@@ -217,14 +297,42 @@ def test_the_daily_deployment_runs_on_weekdays_after_the_close():
     assert deployment.name == "cae-daily"
 
 
-def test_cae_run_prints_the_pooled_table(prefect_server, tmp_path, capsys):
+def test_cae_run_shows_progress_then_the_table_warnings_and_where_to_look(
+    prefect_server, tmp_path, capsys, monkeypatch
+):
+    import io
+    import sys
+
+    from rich.console import Console
+
+    app = sys.modules["cae.cli.app"]  # `cae.cli.app` is also the name of the Typer app
+    screen = io.StringIO()  # stderr on a terminal: the progress bar shows
+    monkeypatch.setattr(app, "err_console", Console(file=screen, force_terminal=True, width=120))
     source = write_prices(market_prices(), tmp_path / "prices.csv")
-    args = ["run", "--home", str(tmp_path / "home"), "--source", str(source)]
+    home = tmp_path / "home"
+    args = ["run", "--home", str(home), "--source", str(source)]
     args += ["--model", "pca", "--model", "observable", "--windows", "60,15,20"]
     assert cli.main(args) == 0
     out = capsys.readouterr().out
-    assert "out-of-sample R2, pooled over test windows" in out
-    assert "observable" in out and "CA1" not in out
+    (run_id,) = outputs.read_table(home, "runs")["run_id"].to_list()
+    n_windows = outputs.read_table(home, "windows", run_id).height
+    # The bar's last frame: every window x model done.
+    assert f"{2 * n_windows}/{2 * n_windows}" in screen.getvalue()
+    lines = out.splitlines()
+    title = f"Out-of-sample R2 (%), pooled over test blocks, run {run_id}"
+    assert title in lines
+    header = lines[lines.index(title) + 1]
+    assert header.split() == ["model", "K", "R2", "total", "R2", "predictive", "observations"]
+    pooled = outputs.read_table(home, "metrics", run_id).filter(pl.col("window_id").is_null())
+    for model, r2_total, r2_pred in pooled.select("model", "r2_total", "r2_pred").iter_rows():
+        row = next(line.split() for line in lines if line.split()[:1] == [model])
+        assert row[2:4] == [f"{100 * r2_total:.2f}", f"{100 * r2_pred:.2f}"]
+    expected = [f"warning: {w}" for w in run_warnings(home, run_id)]
+    assert expected and [line for line in lines if line.startswith("warning: ")] == expected
+    assert f"report: `cae report` writes {Home.of(home).report(run_id)}" in lines
+    assert f"plots: {Home.of(home).plots(run_id)}" in lines
+    (ui,) = [line for line in lines if line.startswith("Prefect UI: ")]
+    assert re.fullmatch(r"Prefect UI: http://\S+/flow-run/[0-9a-f-]{36}", ui)
 
 
 def test_bad_window_sizes_are_a_one_line_error(capsys):

@@ -91,3 +91,10 @@ def test_summary_gives_the_range_of_characteristics_used_per_model():
 
 def test_summary_says_when_the_run_ingested_nothing():
     assert "- rejected rows: not ingested in this run" in summary_markdown(PANEL, [], NOTHING)
+
+
+def test_summary_lists_the_warnings_above_the_r2_table():
+    text = summary_markdown(PANEL, [], NOTHING, warnings=["window 4: partial last test block"])
+    assert "## Warnings\n\n- window 4: partial last test block\n" in text
+    assert text.index("## Warnings") < text.index("## Out-of-sample R2")
+    assert "## Warnings" not in summary_markdown(PANEL, [], NOTHING)
