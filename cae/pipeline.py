@@ -78,6 +78,7 @@ __all__ = [
     "set_torch_threads",
     "start_step",
     "train_window_step",
+    "unchanged_run",
     "window_cache_dir",
     "window_test_dates",
 ]
@@ -382,13 +383,32 @@ def start_step(
     `run_id` is taken when given (the flows name their Prefect runs after it first), else new.
     """
     config.check()
-    used = "prices" if panel_key_of(panel_path) == config.freq else "own"
     return outputs.start_run(
         home,
-        dataclasses.replace(config, panel=used),
+        _recorded_config(config, panel_path),
         run_id=run_id,
         data_version=panel_version_of(panel_path),
     )
+
+
+def unchanged_run(home: HomeLike, config: RunConfig, panel_path: str) -> str | None:
+    """Return the latest succeeded run of `config` on this frozen panel's data, else None.
+
+    Such a run already holds every number a new run would compute (windows are deterministic
+    given their config and data), so the daily flow stops there: no new run, no new outputs.
+    """
+    runs = outputs.read_table(home, "runs").filter(
+        (pl.col("status") == "succeeded")
+        & (pl.col("data_version") == panel_version_of(panel_path))
+        & (pl.col("config_json") == outputs.config_json(_recorded_config(config, panel_path)))
+    )
+    return None if runs.is_empty() else runs.sort("created_at")["run_id"][-1]
+
+
+def _recorded_config(config: RunConfig, panel_path: str) -> RunConfig:
+    # A run records the panel it used (`prices` or `own`), not the `auto` it was asked for.
+    used = "prices" if panel_key_of(panel_path) == config.freq else "own"
+    return dataclasses.replace(config, panel=used)
 
 
 def plan_step(home: HomeLike, run_id: str, config: RunConfig, panel_path: str) -> list[int]:

@@ -40,7 +40,11 @@ def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -
         panel_path = build_panel.with_options(flow_run_name=f"build_panel {run_id}")(
             home, config.freq, config.panels, config.panel
         )
-    found_by = run_tags(run_id, pipeline.panel_version_of(panel_path))
+    version = pipeline.panel_version_of(panel_path)
+    previous = pipeline.unchanged_run(home, config, panel_path)
+    if previous is not None:
+        return _nothing_new(previous, version)
+    found_by = run_tags(run_id, version)
     name_flow_run(f"daily {run_id}", found_by)
     with tags(*found_by):
         trainer = train.with_options(task_runner=task_runner(runner, config.workers))
@@ -56,6 +60,14 @@ def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -
     create_markdown_artifact(published.summary, key=SUMMARY_KEY, description=f"cae run {run_id}")
     _log_results(published)
     return dataclasses.replace(published, ui_url=flow_run.ui_url)
+
+
+def _nothing_new(previous: str, version: str) -> PublishedRun:
+    """End a run that would repeat `previous`: same config, no new data since."""
+    line = f"no new data since run {previous} (data version {version}): nothing to run"
+    name_flow_run(f"daily: no new data since {previous}", run_tags(previous, version))
+    get_run_logger().info(line)
+    return PublishedRun(None, line, (), flow_run.ui_url, no_new_data_since=previous)
 
 
 def _log_results(published: PublishedRun) -> None:

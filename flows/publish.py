@@ -28,10 +28,12 @@ METRICS_KEY = "cae-oos-metrics"
 class PublishedRun:
     """What the publish and daily flows return: the published run and its summary."""
 
-    published: Published  # run id, pooled R2 rows and plots
+    published: Published | None  # run id, pooled R2 rows and plots; None: nothing new to run
     summary: str  # the run's markdown summary, as in the Prefect artifact
     warnings: tuple[str, ...] = ()  # `cae.runs.warnings.run_warnings`, also in the summary
     ui_url: str | None = None  # the `daily` flow run's page in the Prefect UI
+    # The run that already holds these results when no data changed since (`unchanged_run`).
+    no_new_data_since: str | None = None
 
 
 @task(cache_policy=None)

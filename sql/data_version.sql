@@ -1,5 +1,6 @@
--- data_version: one row summarising every ingest batch, so any new or changed batch changes it.
--- Grain: one row for the whole warehouse. Inputs: ingest_batches.
+-- data_version: one row summarising every ingest batch that changed prices, so a batch that
+-- adds or changes rows changes it, and a re-ingest that changes nothing (a scheduled run with no
+-- new data) keeps it. Grain: one row for the whole warehouse. Inputs: ingest_batches.
 -- Point-in-time rule: describes the warehouse as committed when the statement runs.
 with
 
@@ -10,6 +11,7 @@ batches as (
             ':', batch_id, source, file, sha256, rows_new, rows_changed, rows_rejected, status
         ) as batch_key,
     from ingest_batches
+    where coalesce(rows_new, 0) + coalesce(rows_changed, 0) > 0
 ),
 
 summary as (

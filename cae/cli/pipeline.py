@@ -209,6 +209,10 @@ def run(
 
     with training_progress(config.models):
         result = daily(_home(home), config, runner)
+    if result.published is None:
+        console.print(result.summary, highlight=False, soft_wrap=True)
+        console.print(f"its results: cae report {result.no_new_data_since}", highlight=False)
+        return
     used = _run_panel(home, result.published.run_id)
     console.print(pipeline.describe_panel(home, used), highlight=False, soft_wrap=True)
     _print_pooled(result.published.run_id, result.published.pooled)

@@ -49,6 +49,7 @@ __all__ = [
     "GONE_REASON",
     "RUN_STATUSES",
     "TABLES",
+    "config_json",
     "failure_reason",
     "finish_run",
     "latest_run_id",
@@ -119,7 +120,7 @@ def start_run(
     row = {
         "created_at": datetime.now(UTC),
         "finished_at": None,
-        "config_json": _config_json(config),
+        "config_json": config_json(config),
         "code_version": versions.code_version(),
         "data_version": version,
         "status": "running",
@@ -375,7 +376,8 @@ def _drop_run_id(frame: pl.DataFrame, run_id: str, table: str) -> pl.DataFrame:
     return frame.drop("run_id")
 
 
-def _config_json(config: Any) -> str:
+def config_json(config: Any) -> str:
+    """Return a run config as `runs.config_json` stores it: sorted JSON."""
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         config = dataclasses.asdict(config)
     if not isinstance(config, Mapping):

@@ -191,7 +191,17 @@ def test_the_daily_runs_log_holds_the_pooled_r2_table(landed):
     (table,) = [log.message for log in logs if "Out-of-sample R2 (%)" in log.message]
     lines = table.splitlines()
     assert lines[0] == f"Out-of-sample R2 (%), pooled over test blocks, run {run_id}"
-    assert lines[1].split() == ["model", "K", "R2", "total", "R2", "predictive", "observations"]
+    assert lines[1].split() == [
+        "model",
+        "K",
+        "R2",
+        "total",
+        "%",
+        "R2",
+        "predictive",
+        "%",
+        "observations",
+    ]
     pca = next(r for r in landed["first"].published.pooled if r.model == "pca")
     assert lines[3].split() == [
         "pca",
@@ -214,11 +224,24 @@ def test_training_leaves_a_finished_progress_artifact(landed):
     )
 
 
+def test_a_rerun_with_no_new_data_does_no_work(landed):
+    from flows.daily import daily
+
+    home = landed["home"]
+    runs = outputs.read_table(home, "runs")
+    again = daily(str(home), landed["config"])  # the landing folder holds nothing new
+    first = landed["first"].published.run_id
+    assert again.published is None and again.no_new_data_since == first
+    assert again.summary.startswith(f"no new data since run {first} (data version ")
+    assert outputs.read_table(home, "runs").equals(runs)  # no new run id, no new rows
+
+
 def test_rerun_takes_windows_from_cache_without_duplicating_rows(landed):
     from flows.daily import daily
 
     home = landed["home"]
-    again = daily(str(home), landed["config"])
+    # Another config (workers), the same data: a new run, its windows from the cache.
+    again = daily(str(home), dataclasses.replace(landed["config"], workers=1))
     first = landed["first"].published.run_id
     assert again.published.run_id != first
     assert again.published.pooled == landed["first"].published.pooled
@@ -322,7 +345,17 @@ def test_cae_run_shows_progress_then_the_table_warnings_and_where_to_look(
     title = f"Out-of-sample R2 (%), pooled over test blocks, run {run_id}"
     assert title in lines
     header = lines[lines.index(title) + 1]
-    assert header.split() == ["model", "K", "R2", "total", "R2", "predictive", "observations"]
+    assert header.split() == [
+        "model",
+        "K",
+        "R2",
+        "total",
+        "%",
+        "R2",
+        "predictive",
+        "%",
+        "observations",
+    ]
     pooled = outputs.read_table(home, "metrics", run_id).filter(pl.col("window_id").is_null())
     for model, r2_total, r2_pred in pooled.select("model", "r2_total", "r2_pred").iter_rows():
         row = next(line.split() for line in lines if line.split()[:1] == [model])
@@ -333,6 +366,12 @@ def test_cae_run_shows_progress_then_the_table_warnings_and_where_to_look(
     assert f"plots: {Home.of(home).plots(run_id)}" in lines
     (ui,) = [line for line in lines if line.startswith("Prefect UI: ")]
     assert re.fullmatch(r"Prefect UI: http://\S+/flow-run/[0-9a-f-]{36}", ui)
+    # The same run again, the same file: nothing new, so no new run.
+    assert cli.main(args) == 0
+    again = capsys.readouterr().out
+    assert f"no new data since run {run_id} (data version " in again
+    assert f"its results: cae report {run_id}" in again
+    assert outputs.read_table(home, "runs")["run_id"].to_list() == [run_id]
 
 
 def test_bad_window_sizes_are_a_one_line_error(capsys):

@@ -4,18 +4,25 @@ from cae import warehouse
 from cae.runs import versions
 
 
-def test_data_version_follows_ingest_batches(tmp_path):
+def test_data_version_follows_ingest_batches_that_change_prices(tmp_path):
     con = warehouse.connect(tmp_path)
     empty = versions.data_version(con)
     assert empty == "batch-0-n0-d41d8cd98f00"  # md5 of the empty string
     con.execute(
-        "insert into ingest_batches (source, file, sha256, started_at, status) "
-        "values ('sample', 'a.csv', 'abc', now(), 'succeeded')"
+        "insert into ingest_batches (source, file, sha256, rows_new, rows_changed, started_at, "
+        "status) values ('sample', 'a.csv', 'abc', 5, 0, now(), 'succeeded')"
     )
     first = versions.data_version(con)
     assert first.startswith("batch-1-n1-") and first != empty
-    con.execute("update ingest_batches set rows_new = 5")
-    assert versions.data_version(con) not in (empty, first)
+    con.execute("update ingest_batches set rows_changed = 2")
+    changed = versions.data_version(con)
+    assert changed not in (empty, first)
+    # A re-ingest that changed nothing (a scheduled run with no new data) keeps the version.
+    con.execute(
+        "insert into ingest_batches (source, file, sha256, rows_new, rows_changed, started_at, "
+        "status) values ('sample', 'a.csv', 'abc', 0, 0, now(), 'succeeded')"
+    )
+    assert versions.data_version(con) == changed
 
 
 def test_code_version_names_package_and_commit():
