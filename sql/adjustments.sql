@@ -4,8 +4,50 @@
 -- and list it.
 
 -- name: clear
--- Remove the rows of one source before it is recomputed or reloaded.
-delete from adjustments where source = $source;
+-- Remove the rows of one source from $since on (null: all of them) before they are recomputed
+-- or reloaded.
+delete from adjustments
+where source = $source
+    and ($since is null or date >= $since);
+
+-- name: changed_since
+-- The first date of price rows written by ingest batches after $after_batch (null: none), and
+-- the newest batch: detection need look only from that date on.
+select
+    (select min(date) from prices where batch_id > $after_batch) as first_changed,
+    (select coalesce(max(batch_id), 0) from ingest_batches) as last_batch;
+
+-- name: short_before
+-- Tickers trading from $since on that have older sessions before $floor but fewer than
+-- $sessions sessions in [$floor, $since): detection from $floor on would miss part of their
+-- look-back, so the caller detects over all history instead.
+with spans as (
+    select
+        ticker,
+        min(date) as first_date,
+        max(date) as last_date,
+        count(*) filter (where date >= $floor and date < $since) as n_window,
+    from prices_stitched
+    group by ticker
+)
+
+select count(*) as n_short,
+from spans
+where last_date >= $since
+    and first_date < $floor
+    and n_window < $sessions;
+
+-- name: state_read
+-- The newest batch detection has seen and its settings (no row: never ran).
+select
+    last_batch,
+    config,
+from actions_state;
+
+-- name: state_write
+-- Record the newest batch detection has now seen, with its settings ($config, JSON).
+delete from actions_state;
+insert into actions_state (last_batch, config) values ($last_batch, $config);
 
 -- name: list
 -- Every adjustment as listed by `cae actions`: one row per ticker, date and source, newest last.

@@ -7,6 +7,8 @@
 -- log scale (a split multiplies the share count; a takeover multiplies the trading instead).
 -- Point in time: every piece of evidence for day d is known at the close of d, so a split is
 -- adjusted from its own day on and later prices can never change an earlier return.
+-- Incremental: only days from $since on are detected (null: all), reading sessions from $floor
+-- on (null: all); the caller picks a $floor that leaves every ticker its look-back.
 insert into adjustments
 with ordered as (
     select
@@ -22,6 +24,7 @@ with ordered as (
         ) as volume_before,
         volume as volume_after,
     from prices_stitched
+    where $floor is null or date >= $floor
 ),
 
 ratios as (
@@ -38,7 +41,8 @@ matched as (
         ordered.volume_after / ordered.volume_before as volume_ratio,
     from ordered
     cross join ratios
-    where ordered.prev_close > 0
+    where ($since is null or ordered.date >= $since)
+        and ordered.prev_close > 0
         and ordered.volume_before > 0
         and ordered.volume_after > 0
         and abs(ordered.close / ordered.prev_close * ratios.ratio - 1) <= $tolerance

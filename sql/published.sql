@@ -63,12 +63,14 @@ where ($first_day is null or date >= $first_day)
 -- name: copy_months
 -- Write $table's rows of the months $periods ('YYYY-MM') under $folder, one file per month in
 -- period=YYYY-MM/ (hive style); returns the files written (months without rows write none).
+-- $first_day (the first month's first day) lets the scan skip older row groups.
 copy (
     select
         *,
         strftime(date, '%Y-%m') as period,
     from query_table($table)
-    where list_contains($periods, strftime(date, '%Y-%m'))
+    where date >= $first_day
+        and list_contains($periods, strftime(date, '%Y-%m'))
 ) to $folder (
     format parquet,
     partition_by (period),

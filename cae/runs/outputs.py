@@ -43,7 +43,7 @@ from cae.errors import CaeError, ConfigError
 from cae.home import Home, HomeLike
 from cae.runs import owners as run_owners
 from cae.runs import versions
-from cae.runs.schemas import SCHEMAS, polars_schema, validate
+from cae.runs.schemas import TABLES, polars_schema, validate
 
 __all__ = [
     "GONE_REASON",
@@ -66,7 +66,6 @@ __all__ = [
 OWNER_FILE = "owner.json"
 COMPRESSION = "zstd"
 RUN_STATUSES = ("running", "succeeded", "failed")
-TABLES = tuple(SCHEMAS)  # runs first, then the data tables in docs/architecture.md order
 DATA_TABLES = tuple(t for t in TABLES if t != "runs")
 # Run ids and part names become directory and file names: no separators, no `=` (hive syntax).
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")

@@ -9,6 +9,9 @@ are stitched onto their root first, through `ticker_aliases` and the `prices_sti
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,11 @@ __all__ = [
 ]
 
 ACTIONS_FILE_COLUMNS = ("ticker", "date", "ratio")
+# `detect_actions` from this date: over all history.
+FROM_THE_START = dt.date.min
+# Calendar days read per session of look-back before the first new day: 20 sessions span about
+# 28 days; a ticker with a longer gap there makes the detection read all history instead.
+FLOOR_DAYS_PER_SESSION = 3
 
 
 @dataclass(frozen=True)
@@ -100,13 +108,23 @@ def detect_actions(
         "volume_sessions": config.volume_sessions,
     }
     with transaction(con):
+        aliases = list_aliases(con)
         run_sql(con, "ticker_aliases#stitch")
-        for source in ("detected", "adj_close"):
-            run_sql(con, "adjustments#clear", {"source": source})
-        run_sql(con, "adjustments_detected", params)
-        run_sql(con, "adjustments_adj_close")
+        settings = json.dumps(dataclasses.asdict(config))
+        since, last_batch = _changed_since(con, settings)
+        # A root ticker's stitched prices change from the first day of an alias that changed.
+        restitched = pl.concat([aliases, list_aliases(con)]).unique(keep="none")["first_date"]
+        if restitched.len():
+            since = min(since or dt.date.max, restitched.min())
+        if since is not None:
+            window = _window(con, since, config)
+            for source in ("detected", "adj_close"):
+                run_sql(con, "adjustments#clear", {"source": source, "since": window["since"]})
+            run_sql(con, "adjustments_detected", {**params, **window})
+            run_sql(con, "adjustments_adj_close", window)
+        run_sql(con, "adjustments#state_write", {"last_batch": last_batch, "config": settings})
         if file_rows is not None:
-            run_sql(con, "adjustments#clear", {"source": "file"})
+            run_sql(con, "adjustments#clear", {"source": "file", "since": None})
             con.register("actions_file_rows", file_rows)
             try:
                 run_sql(con, "adjustments_file", {"file": str(actions_file)})
@@ -114,6 +132,36 @@ def detect_actions(
                 con.unregister("actions_file_rows")
         run_sql(con, "adjustments_apply")
     return list_actions(con)
+
+
+def _changed_since(con: duckdb.DuckDBPyConnection, settings: str) -> tuple[dt.date | None, int]:
+    """Return the first date to detect from and the newest batch.
+
+    The date is the first of the rows written since detection last ran (None: nothing new), or
+    `FROM_THE_START` when it never ran or ran with other settings.
+    """
+    state = run_sql(con, "adjustments#state_read").fetchall()
+    seen = state[0][0] if state and state[0][1] == settings else None
+    first, last_batch = run_sql(
+        con, "adjustments#changed_since", {"after_batch": -1 if seen is None else seen}
+    ).fetchall()[0]
+    return (FROM_THE_START if seen is None else first), last_batch
+
+
+def _window(con: duckdb.DuckDBPyConnection, since: dt.date, config: ActionsConfig) -> dict:
+    """Return the `since`/`floor` parameters of an incremental detection, or all history.
+
+    Detection on day d reads the session before d and the `volume_sessions` before that, so
+    sessions from `since - FLOOR_DAYS_PER_SESSION * volume_sessions` on are enough unless some
+    ticker had a long gap just before `since`; then everything is read again (rare, and exact).
+    """
+    if since == FROM_THE_START:
+        return {"since": None, "floor": None}
+    floor = since - dt.timedelta(days=FLOOR_DAYS_PER_SESSION * (config.volume_sessions + 1))
+    window = {"since": since, "floor": floor}
+    check = {**window, "sessions": config.volume_sessions + 1}
+    short = run_sql(con, "adjustments#short_before", check).fetchall()[0][0]
+    return window if short == 0 else {"since": None, "floor": None}
 
 
 def list_actions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

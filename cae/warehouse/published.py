@@ -329,7 +329,10 @@ def _write(
             return {}
         params = {"periods": periods, "folder": str(table_folder)}
         if kind == "month":
-            copied = run_sql(cur, "published#copy_months", {**params, "table": name})
+            first_day = _month_start(periods[0])
+            copied = run_sql(
+                cur, "published#copy_months", {**params, "table": name, "first_day": first_day}
+            )
         else:
             copied = run_sql(cur, "published#copy_batches", params)
         written = copied.fetchall()[0][1]

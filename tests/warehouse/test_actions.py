@@ -118,3 +118,34 @@ def test_bad_actions_file_names_file_line_and_rule(tmp_path):
     path.write_text("ticker,date,ratio\nX,2020-01-16,-2\n")
     with pytest.raises(DataError, match=r"line\(s\) 2: ratio is not a positive number"):
         read_actions_file(path)
+
+
+def test_detecting_day_by_day_finds_what_detecting_everything_at_once_finds(
+    sample_con, tmp_path, monkeypatch
+):
+    from cae.warehouse import actions
+    from cae.warehouse.ingest import ingest_frame
+
+    windows = []
+    real_window = actions._window
+    monkeypatch.setattr(
+        actions, "_window", lambda *a: windows.append(real_window(*a)) or windows[-1]
+    )
+
+    prices = sample_con.sql("select * exclude (batch_id, source) from prices").pl()
+    home = tmp_path / "daily"
+    con = warehouse.connect(home)
+    june = (pl.col("date") >= dt.date(2010, 6, 1)) & (pl.col("date") < dt.date(2010, 7, 1))
+    ingest_frame(con, prices.filter(pl.col("date") < dt.date(2010, 6, 1)), source="t", file=None)
+    detect_actions(con)
+    for day in prices.filter(june)["date"].unique().sort():  # the sample's splits and ETFCD
+        ingest_frame(con, prices.filter(pl.col("date") == day), source="t", file=None)
+        detect_actions(con)
+    ingest_frame(con, prices.filter(pl.col("date") >= dt.date(2010, 7, 1)), source="t", file=None)
+    day_by_day = detect_actions(con)
+    assert ("DHR", "2010-06-14", 2.0) in _applied(day_by_day)
+    # Each new day was detected from its own date on, reading a few weeks before it.
+    assert sum(w["since"] is not None for w in windows) >= 20
+    con.execute("delete from actions_state")  # as if detection never ran: all history
+    assert detect_actions(con).equals(day_by_day)
+    assert detect_actions(sample_con).equals(day_by_day)
