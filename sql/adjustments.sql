@@ -17,26 +17,6 @@ select
     (select min(date) from prices where batch_id > $after_batch) as first_changed,
     (select coalesce(max(batch_id), 0) from ingest_batches) as last_batch;
 
--- name: short_before
--- Tickers trading from $since on that have older sessions before $floor but fewer than
--- $sessions sessions in [$floor, $since): detection from $floor on would miss part of their
--- look-back, so the caller detects over all history instead.
-with spans as (
-    select
-        ticker,
-        min(date) as first_date,
-        max(date) as last_date,
-        count(*) filter (where date >= $floor and date < $since) as n_window,
-    from prices_stitched
-    group by ticker
-)
-
-select count(*) as n_short,
-from spans
-where last_date >= $since
-    and first_date < $floor
-    and n_window < $sessions;
-
 -- name: state_read
 -- The newest batch detection has seen and its settings (no row: never ran).
 select

@@ -81,3 +81,23 @@ select min(date) as first_date, max(date) as last_date from prices;
 -- The stitched tickers (prices_stitched: temporary tickers folded onto their root), sorted:
 -- the panel build processes them in chunks.
 select distinct ticker from prices_stitched order by ticker;
+
+-- name: short_before
+-- Tickers trading from $since on that have older sessions before $floor but fewer than
+-- $sessions sessions in [$floor, $since): a computation reading sessions from $floor on would
+-- miss part of their look-back, so the caller reads all history instead.
+with spans as (
+    select
+        ticker,
+        min(date) as first_date,
+        max(date) as last_date,
+        count(*) filter (where date >= $floor and date < $since) as n_window,
+    from prices_stitched
+    group by ticker
+)
+
+select count(*) as n_short,
+from spans
+where last_date >= $since
+    and first_date < $floor
+    and n_window < $sessions;

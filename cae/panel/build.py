@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,10 @@ COMPUTED_SOURCE = "computed"
 # Tickers whose daily windows are computed together: ~0.6M daily rows for 10 years, which
 # bounds the build's memory to about one chunk's intermediates plus the finished panel.
 TICKERS_PER_CHUNK = 250
+# Calendar days read per session of look-back before the first date an incremental build
+# recomputes: 252 sessions span about 365 days, and 25% more leaves room for a ticker's own
+# gaps (longer ones make the build read all history).
+FLOOR_DAYS_PER_SESSION = 1.25 * 365 / 252
 # DuckDB's share of memory while a build writes its tables (it spills beyond it): with the
 # Polars chunks this keeps 3,000 tickers x 10 years under 4 GB (docs/benchmarks.md).
 BUILD_DUCKDB_MEMORY = "1GB"
@@ -115,28 +120,73 @@ def _ticker_chunks(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str | None
     return list(zip(starts, [*starts[1:], None], strict=True))
 
 
+def _returns_floor(
+    con: duckdb.DuckDBPyConnection, from_date: dt.date, lookback: int
+) -> dt.date | None:
+    """Return the first date an incremental build must read returns from, None for all history.
+
+    Sessions from `FLOOR_DAYS_PER_SESSION * lookback` calendar days before `from_date` cover
+    every ticker's look-back, unless a ticker had long gaps there (`prices#short_before`): then
+    all history is read, which is always exact.
+    """
+    floor = from_date - dt.timedelta(days=math.ceil(FLOOR_DAYS_PER_SESSION * lookback))
+    check = {"since": from_date, "floor": floor, "sessions": lookback}
+    short = run_sql(con, "prices#short_before", check).fetchall()[0][0]
+    return floor if short == 0 else None
+
+
+@contextmanager
+def _returns_from(con: duckdb.DuckDBPyConnection, floor: dt.date | None) -> Iterator[None]:
+    """Make `daily_returns` start at `floor` on `con` for the block (migration 6)."""
+    if floor is None:
+        yield
+        return
+    run_sql(con, "settings#returns_floor_set", {"floor": floor})
+    try:
+        yield
+    finally:
+        run_sql(con, "settings#returns_floor_reset")
+
+
 def _stage_zero_to_staging(
     con: duckdb.DuckDBPyConnection,
     freq: str,
     start: dt.date,
     names: Sequence[str],
     universe: UniverseConfig,
+    *,
+    is_full: bool,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, int]:
     """Write the per-ticker characteristics from `start` on to the staging table, by chunk.
 
     Tickers are processed in chunks so memory holds one chunk's daily windows at a time; each
-    chunk reads only the sessions its windows need before `start`. Returns the narrow columns
-    the cross-sectional characteristics need, the per-date universe counts, the per-date
-    counts of shares-based and proxy values (`cae.panel.proxy_sources`) and the number of daily rows
-    read.
+    chunk reads only the sessions its windows need before `start`, and an incremental build
+    reads returns from a floor date on (`_returns_floor`), not from the first price. Returns
+    the narrow columns the cross-sectional characteristics need, the per-date universe counts,
+    the per-date counts of shares-based and proxy values (`cae.panel.proxy_sources`) and the
+    number of daily rows read.
     """
-    market = query_frame(con, "market_returns")
     stage_zero = features.stage_names(0, names)
     inputs = sorted({c for n in features.stage_names(1, names) for c in REGISTRY[n].inputs})
     params = {
         "from_date": start - dt.timedelta(days=PERIOD_SLACK_DAYS),
         "lookback": features.lookback_sessions(names),
     }
+    floor = None if is_full else _returns_floor(con, params["from_date"], params["lookback"])
+    with _returns_from(con, floor):
+        return _stage_chunks(con, freq, start, stage_zero, inputs, params, universe)
+
+
+def _stage_chunks(
+    con: duckdb.DuckDBPyConnection,
+    freq: str,
+    start: dt.date,
+    stage_zero: Sequence[str],
+    inputs: Sequence[str],
+    params: dict,
+    universe: UniverseConfig,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, int]:
+    market = query_frame(con, "market_returns")
     narrow, counts, sources, n_read = [], [], [], 0
     flags = panel_sources.flag_names(stage_zero)
     store.execute(con, "characteristics#staging_drop", freq)
@@ -201,7 +251,9 @@ def build_panel(
         if first_price is None:
             return BuildReport(freq, from_date, 0, 0, is_full, moved_to=moved_to)
         start = first_price if is_full else from_date
-        narrow, counts, sources, n_read = _stage_zero_to_staging(con, freq, start, names, universe)
+        narrow, counts, sources, n_read = _stage_zero_to_staging(
+            con, freq, start, names, universe, is_full=is_full
+        )
         stage_one = features.add_cross_sectional(narrow, names).select(
             "date", "ticker", *features.stage_names(1, names)
         )

@@ -224,8 +224,14 @@ def mark_abandoned_runs(home: HomeLike = None) -> list[str]:
     runs that are no longer running and scratch files whose owner is gone; what a live process
     is writing stays.
     """
-    runs = read_table(home, "runs")
-    running = set(runs.filter(pl.col("status") == "running")["run_id"].to_list())
+    # A `running` row always has its staging folder (made before the row, removed after the
+    # final one), so only staged runs are read: a command opening its home reads no runs table.
+    staged = sorted(p.name.removeprefix("run_id=") for p in _staged_runs(home))
+    running = {
+        run_id
+        for run_id in staged
+        if (read_table(home, "runs", run_id)["status"] == "running").any()
+    }
     abandoned = []
     for run_id in sorted(running):
         if run_owners.is_abandoned(_staging_dir(home, run_id) / OWNER_FILE):
@@ -406,14 +412,16 @@ def _remove_dead_scratch(home: HomeLike) -> None:
             path.unlink(missing_ok=True)
 
 
+def _staged_runs(home: HomeLike) -> list[Path]:
+    folder = Home.of(home).staging
+    return list(folder.glob("run_id=*")) if folder.is_dir() else []
+
+
 def _remove_orphan_staging(home: HomeLike, running: set[str]) -> None:
     # A run killed after its `runs` row was rewritten, or before its first one, leaves a staging
     # folder no `running` row points at. `start_run` creates the folder a moment before it
     # writes `owner.json`, so a folder without one is removed only once it is old.
-    folder = Home.of(home).staging
-    if not folder.is_dir():
-        return
-    for staging in folder.glob("run_id=*"):
+    for staging in _staged_runs(home):
         if staging.name.removeprefix("run_id=") in running:
             continue
         owner = staging / OWNER_FILE

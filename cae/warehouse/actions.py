@@ -160,7 +160,7 @@ def _window(con: duckdb.DuckDBPyConnection, since: dt.date, config: ActionsConfi
     floor = since - dt.timedelta(days=FLOOR_DAYS_PER_SESSION * (config.volume_sessions + 1))
     window = {"since": since, "floor": floor}
     check = {**window, "sessions": config.volume_sessions + 1}
-    short = run_sql(con, "adjustments#short_before", check).fetchall()[0][0]
+    short = run_sql(con, "prices#short_before", check).fetchall()[0][0]
     return window if short == 0 else {"since": None, "floor": None}
 
 

@@ -6,4 +6,5 @@ select
     staging.*,
     stage_one.* exclude (date, ticker),
 from characteristics_staging_{freq} as staging
-positional join stage_one;
+positional join stage_one
+order by staging.date, staging.ticker;

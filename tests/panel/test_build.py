@@ -9,6 +9,7 @@ from polars.testing import assert_frame_equal
 from cae import warehouse
 from cae.errors import ConfigError, ValidationError
 from cae.panel import build_panel, characteristic_names, normalise_ranks, read_panel
+from cae.warehouse import run_sql
 from cae.warehouse.actions import detect_actions
 from cae.warehouse.sources.sample import read_sample_prices, read_sample_tickers
 from tests.support.prices import insert_prices
@@ -165,11 +166,21 @@ def test_copying_the_sample_warehouse_is_independent(sample_warehouse, tmp_path)
     assert con.execute("select count(*) from prices").fetchall()[0][0] == 122_574
 
 
-def test_incremental_build_reads_only_the_lookback_and_matches_a_full_build(tmp_path):
+def test_incremental_build_reads_only_the_lookback_and_matches_a_full_build(tmp_path, monkeypatch):
     from cae.datasets.synth import SynthConfig, generate_market, write_market
+    from cae.panel import build
 
-    prices, tickers = generate_market(SynthConfig(n_tickers=12, n_days=1000, seed=11))
-    cut = prices["date"].unique().sort()[950]
+    floors = []
+    real_floor = build._returns_floor
+    monkeypatch.setattr(
+        build, "_returns_floor", lambda *a: floors.append(real_floor(*a)) or floors[-1]
+    )
+
+    # Longer than the look-back (756 sessions) plus its margin, with splits before and after
+    # the floor the incremental build reads returns from: both sides of it are exercised.
+    market = SynthConfig(n_tickers=12, n_days=1700, seed=11, split_share=0.6)
+    prices, tickers = generate_market(market)
+    cut = prices["date"].unique().sort()[1650]
     incremental = warehouse.connect(tmp_path / "inc")
     write_market(incremental, prices.filter(pl.col("date") <= cut), tickers)
     detect_actions(incremental)
@@ -178,7 +189,10 @@ def test_incremental_build_reads_only_the_lookback_and_matches_a_full_build(tmp_
     detect_actions(incremental)
     second = build_panel(incremental, "weekly")
     assert not second.is_full
-    assert second.n_sessions_read < first.n_sessions_read * 0.85  # not the whole history
+    (floor,) = floors  # returns read from a floor date, with splits on both sides of it
+    applied = incremental.sql("select date from adjustments where is_applied").pl()["date"]
+    assert applied.min() < floor < applied.max()
+    assert second.n_sessions_read < first.n_sessions_read * 0.7  # not the whole history
     full = warehouse.connect(tmp_path / "full")
     write_market(full, prices, tickers)
     detect_actions(full)
@@ -242,3 +256,27 @@ def test_cross_sectional_columns_sit_on_their_own_rows(full_con, freq):
     raw = read_panel(full_con, freq, normalise=False).filter(pl.col("beta").is_not_null())
     assert raw.height > 1_000
     assert (raw["betasq"] == raw["beta"] ** 2).all()
+
+
+def test_daily_returns_from_a_floor_equal_the_full_view_from_that_date(tmp_path):
+    from cae.datasets.synth import SynthConfig, generate_market, write_market
+
+    prices, tickers = generate_market(SynthConfig(n_tickers=8, n_days=400, split_share=0.6))
+    con = warehouse.connect(tmp_path)
+    write_market(con, prices, tickers)
+    detect_actions(con)
+    full = con.sql("select * from daily_returns").pl()
+    floor = prices["date"].unique().sort()[200]
+    applied = con.sql("select date from adjustments where is_applied").pl()["date"]
+    assert applied.min() < floor < applied.max()  # splits on both sides of the floor
+    run_sql(con, "settings#returns_floor_set", {"floor": floor})
+    from_floor = con.sql("select * from daily_returns").pl()
+    run_sql(con, "settings#returns_floor_reset")
+    assert_frame_equal(
+        from_floor.sort("ticker", "date"),
+        full.filter(pl.col("date") >= floor).sort("ticker", "date"),
+        check_exact=False,
+        rel_tol=1e-12,
+    )
+    unset = con.sql("select * from daily_returns").pl().sort("ticker", "date")
+    assert unset.equals(full.sort("ticker", "date"))  # unset: every session, as before

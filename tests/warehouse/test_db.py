@@ -41,7 +41,8 @@ def test_an_unknown_block_names_the_file_and_its_blocks():
     with pytest.raises(
         LookupError,
         match=r"no SQL named settings#nope in sql/settings\.sql; its "
-        r"blocks: settings#memory_limit_read, settings#memory_limit_set$",
+        r"blocks: settings#memory_limit_read, settings#memory_limit_set, "
+        r"settings#returns_floor_set, settings#returns_floor_reset$",
     ):
         warehouse.read_sql("settings#nope")
     with pytest.raises(LookupError, match=r"daily_base#x in sql/daily_base\.sql; its blocks: none"):
