@@ -1,4 +1,7 @@
-"""PNG plots of a run's output tables: cumulative factor returns, R2 by window, beta spreads.
+"""PNG plots of a run's output tables, one figure per question a researcher asks of a run.
+
+Factor returns, R2 by window, long-short returns, pricing errors, characteristic importance and
+beta spreads.
 
 Figures are drawn with matplotlib's object API on the Agg canvas (no pyplot, no display, no
 global figure state), so plotting is safe in flows, threads and headless CI. Each `plot_*`
@@ -31,16 +34,28 @@ __all__ = [
     "aligned_factor_returns",
     "beta_quantiles",
     "cumulative_factor_returns",
+    "cumulative_long_short",
     "data_uri",
     "plot_beta_distributions",
     "plot_cumulative_factors",
+    "plot_importance",
+    "plot_long_short",
+    "plot_pricing_errors",
     "plot_r2_by_window",
     "plots_dir",
     "r2_by_window",
     "write_plots",
 ]
 
-PLOTS = ("cumulative_factors", "r2_by_window", "beta_distributions")
+PLOTS = (
+    "cumulative_factors",
+    "r2_by_window",
+    "long_short",
+    "pricing_errors",
+    "importance",
+    "beta_distributions",
+)
+SIGNIFICANT_T = 1.96  # a pricing error whose |t| exceeds this is drawn filled (5%, two-sided)
 DPI = 120  # pixels per inch: crisp when the report stretches a figure to a wide page
 FIGURE_WIDTH_IN = 12.0  # every figure: one width, so the report's figures line up
 PANEL_HEIGHT_IN = 3.0  # one row of panels
@@ -240,6 +255,81 @@ def plot_beta_distributions(betas: pl.DataFrame, path: str | os.PathLike[str]) -
     return _save(fig, path)
 
 
+def cumulative_long_short(long_short: pl.DataFrame) -> pl.DataFrame:
+    """Return each model's long-short return summed over its test dates (`date, model, cum`).
+
+    A long-short portfolio holds a fixed notional, so its returns add (as `max_drawdown` reads
+    them); windows follow each other in date order.
+    """
+    return (
+        long_short.sort("model", "date", "window_id")
+        .with_columns(pl.col("ret_ew").cum_sum().over("model").alias("cum"))
+        .select("date", "model", "cum")
+    )
+
+
+def plot_long_short(long_short: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Draw the cumulative decile long-short return of each model over the test dates."""
+    rows = cumulative_long_short(long_short)
+    fig, (ax,) = _panels(1, max_columns=1)
+    for model in sort_models(rows["model"]):
+        line = rows.filter(pl.col("model") == model)
+        ax.plot(line["date"].to_list(), (100 * line["cum"]).to_list(), label=model, linewidth=1)
+    ax.set_title(
+        "Decile long-short portfolios sorted on predicted returns (equal-weighted)", fontsize=9
+    )
+    _label_axes(ax, "cumulative return (%)")
+    ax.legend(fontsize=7, ncols=4, loc="upper left")
+    return _save(fig, path)
+
+
+def plot_pricing_errors(pricing: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Draw GKX Figure 3: each test asset's pooled alpha against its mean return, per model.
+
+    Assets whose alpha has |t| above `SIGNIFICANT_T` are filled; a model that prices the
+    assets leaves its points near the horizontal line at zero.
+    """
+    pooled = pricing.filter(pl.col("window_id").is_null())
+    models = sort_models(pooled["model"])
+    fig, axes = _panels(len(models))
+    for ax, model in zip(axes, models, strict=False):
+        rows = pooled.filter(pl.col("model") == model)
+        significant = rows["t_alpha"].abs().fill_null(0.0) > SIGNIFICANT_T
+        for mask, style in ((~significant, "none"), (significant, "C3")):
+            part = rows.filter(mask)
+            ax.scatter(
+                (100 * part["mean_ret"]).to_list(),
+                (100 * part["alpha"]).to_list(),
+                s=14,
+                facecolors=style,
+                edgecolors="C3" if style != "none" else "C0",
+            )
+        ax.axhline(0.0, color="grey", linewidth=0.5)
+        ax.set_title(
+            f"{model}: {int(significant.sum())} of {rows.height} alphas |t| > {SIGNIFICANT_T}",
+            fontsize=9,
+        )
+        ax.set_xlabel("mean return (%)", fontsize=8)
+        ax.set_ylabel("alpha (%)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle("Pricing errors of the managed portfolios, pooled over test blocks", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_importance(importance: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Draw GKX Figure 5: each characteristic's share of the drop in test R2, per model."""
+    pooled = importance.filter(pl.col("window_id").is_null() & pl.col("importance").is_not_null())
+    models = sort_models(pooled["model"])
+    fig, axes = _panels(len(models))
+    for ax, model in zip(axes, models, strict=False):
+        rows = pooled.filter(pl.col("model") == model).sort("importance")
+        ax.barh(rows["characteristic"].to_list(), rows["importance"].to_list(), color="C0")
+        ax.set_title(f"{model}: characteristic importance", fontsize=9)
+        ax.set_xlabel("share of the drop in test total R2", fontsize=8)
+        ax.tick_params(labelsize=6)
+    return _save(fig, path)
+
+
 def write_plots(home: HomeLike, run_id: str) -> dict[str, Path]:
     """Write every plot a run's published tables allow; return plot name -> PNG path.
 
@@ -251,7 +341,16 @@ def write_plots(home: HomeLike, run_id: str) -> dict[str, Path]:
     tables = {
         "cumulative_factors": outputs.read_table(home, "factors", run_id),
         "r2_by_window": outputs.read_table(home, "metrics", run_id),
+        "long_short": outputs.read_table(home, "long_short", run_id),
+        "pricing_errors": outputs.read_table(home, "pricing_errors", run_id),
+        "importance": outputs.read_table(home, "importance", run_id).drop_nulls("importance"),
         "beta_distributions": outputs.read_table(home, "betas", run_id),
+    }
+    draw = {
+        "long_short": plot_long_short,
+        "pricing_errors": plot_pricing_errors,
+        "importance": plot_importance,
+        "beta_distributions": plot_beta_distributions,
     }
     written = {}
     for name, frame in tables.items():
@@ -265,7 +364,7 @@ def write_plots(home: HomeLike, run_id: str) -> dict[str, Path]:
                 continue
             plot_r2_by_window(frame, windows, tmp)
         else:
-            plot_beta_distributions(frame, tmp)
+            draw[name](frame, tmp)
         written[name] = folder / f"{name}.png"
         os.replace(tmp, written[name])
     return written

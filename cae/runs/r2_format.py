@@ -17,6 +17,7 @@ import polars as pl
 __all__ = [
     "BASELINE_ORDER",
     "R2_DECIMALS",
+    "family_rank",
     "format_r2",
     "labelled_models",
     "pooled_r2_table",
@@ -56,7 +57,7 @@ def sort_models(names: Iterable[str]) -> list[str]:
     return sorted(set(names), key=_model_key)
 
 
-def _family_rank(models: pl.Series) -> pl.Expr:
+def family_rank(models: pl.Series) -> pl.Expr:
     """Return an expression ranking the `model` column in family order, to sort frames by."""
     rank = {name: i for i, name in enumerate(sort_models(models))}
     return pl.col("model").replace_strict(rank, return_dtype=pl.Int64)
@@ -79,7 +80,7 @@ def pooled_r2_table(pooled: pl.DataFrame) -> pl.DataFrame:
     Columns `model, K, R2 total %, R2 predictive %, observations`, all text, in family order,
     so every place that shows the table shows the same strings.
     """
-    return pooled.sort(_family_rank(pooled["model"]), "n_factors").select(
+    return pooled.sort(family_rank(pooled["model"]), "n_factors").select(
         "model",
         pl.col("n_factors").cast(pl.Utf8).alias("K"),
         r2_text(pl.col("r2_total")).alias("R2 total %"),
@@ -97,7 +98,7 @@ def labelled_models(rows: pl.DataFrame) -> pl.DataFrame:
     several_k = rows.group_by("model").agg((pl.col("n_factors").n_unique() > 1).alias("several_k"))
     return (
         rows.join(several_k, on="model")
-        .sort(_family_rank(rows["model"]), "n_factors")
+        .sort(family_rank(rows["model"]), "n_factors")
         .with_columns(
             label=pl.when("several_k")
             .then(pl.format("{} K={}", "model", "n_factors"))

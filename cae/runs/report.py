@@ -24,8 +24,9 @@ import polars as pl
 
 from cae.errors import CaeError
 from cae.home import Home, HomeLike
-from cae.runs import outputs, plots
-from cae.runs.r2_format import pooled_r2_table, r2_grid, sort_models
+from cae.runs import catalog, outputs, plots
+from cae.runs.r2_format import family_rank, pooled_r2_table, r2_grid, sort_models
+from cae.runs.warnings import run_warnings
 
 __all__ = [
     "SECTIONS",
@@ -186,6 +187,67 @@ def r2_by_window_section(tables: RunTables) -> str:
     )
 
 
+def warnings_section(tables: RunTables) -> str:
+    """List what to check before trusting the run's numbers (`cae.runs.warnings`)."""
+    found = run_warnings(tables.home, tables.run_id)
+    if not found:
+        return ""
+    items = "\n".join(f"<li>{html.escape(line)}</li>" for line in found)
+    return f"<h2>Warnings</h2>\n<ul>\n{items}\n</ul>"
+
+
+def long_short_section(tables: RunTables) -> str:
+    """Show the cumulative decile long-short returns and each model's annualised Sharpe ratio."""
+    figure = figure_html(
+        "Long-short portfolios",
+        tables.plot("long_short"),
+        "Top minus bottom decile of tickers sorted on each model's predicted return, "
+        "equal-weighted, summed over the test dates (GKX 2021, Table 3).",
+    )
+    if not figure:
+        return ""
+    summary = catalog.query(
+        tables.home,
+        "select * exclude (run_id) from long_short_summary where run_id = $run_id",
+        params={"run_id": tables.run_id},
+    )
+    return figure + "\n" + table_html(summary.sort(family_rank(summary["model"])))
+
+
+def pricing_section(tables: RunTables) -> str:
+    """Show the managed portfolios' pooled alphas against their mean returns (GKX Figure 3)."""
+    pooled = tables.table("pricing_errors").filter(pl.col("window_id").is_null())
+    if pooled.is_empty():
+        return ""
+    per_model = pooled.group_by("model").agg(
+        pl.len().alias("assets"),
+        (pl.col("t_alpha").abs() > plots.SIGNIFICANT_T).sum().alias("alphas |t| > 1.96"),
+        (10_000 * pl.col("alpha").abs().mean()).alias("mean |alpha| (bp)"),
+        (100 * pl.col("r2_total").mean()).alias("mean asset R2 total (%)"),
+    )
+    return (
+        figure_html(
+            "Pricing errors",
+            tables.plot("pricing_errors"),
+            "Each point is a test asset (the equal-weighted market and one characteristic-"
+            "managed portfolio per characteristic): its mean return and its alpha, return "
+            "minus the model's fit, pooled over the test blocks; filled points have |t| > 1.96.",
+        )
+        + "\n"
+        + table_html(per_model.sort(family_rank(per_model["model"])))
+    )
+
+
+def importance_section(tables: RunTables) -> str:
+    """Show each characteristic's share of the drop in test R2 when it is zeroed (GKX Fig. 5)."""
+    return figure_html(
+        "Characteristic importance",
+        tables.plot("importance"),
+        "The fall in test total R2 when one characteristic is set to zero in the betas "
+        "(factors kept), as a share of the model's total; PCA's betas use no characteristic.",
+    )
+
+
 def betas_section(tables: RunTables) -> str:
     """Show the spread of each factor's betas per model (5-95%)."""
     return figure_html("Beta distributions", tables.plot("beta_distributions"), "")
@@ -205,9 +267,13 @@ def config_section(tables: RunTables) -> str:
 
 SECTIONS: tuple[Section, ...] = (
     data_section,
+    warnings_section,
     r2_section,
     factors_section,
     r2_by_window_section,
+    long_short_section,
+    pricing_section,
+    importance_section,
     betas_section,
     windows_section,
     config_section,

@@ -130,6 +130,9 @@ def test_a_latent_factor_is_signed_by_its_training_mean_a_named_one_never():
         (plots.plot_cumulative_factors, (fake.factors,), 1),
         (plots.plot_beta_distributions, (fake.betas,), 1),
         (plots.plot_r2_by_window, (fake.metrics, fake.windows), 2),
+        (plots.plot_long_short, (fake.long_short,), 1),
+        (plots.plot_pricing_errors, (fake.pricing_errors,), 1),  # two models side by side
+        (plots.plot_importance, (fake.importance,), 1),  # PCA has no shares: one panel
     ],
 )
 def test_each_plot_writes_a_png_sized_by_its_rows_of_panels(tmp_path, draw, frames, rows):
@@ -155,6 +158,20 @@ def test_write_plots_skips_tables_the_run_did_not_store(tmp_path):
         outputs.write_table(tmp_path, run_id, "metrics", fake.metrics())
         outputs.write_table(tmp_path, run_id, "windows", fake.windows())
     assert list(plots.write_plots(tmp_path, run_id)) == ["r2_by_window"]
+
+
+def test_cumulative_long_short_adds_each_models_returns_in_date_order():
+    rows = pl.DataFrame(
+        {
+            "window_id": [1, 0, 0, 1],
+            "model": ["a", "a", "a", "b"],
+            "date": [date(2020, 1, 3), date(2020, 1, 2), date(2020, 1, 1), date(2020, 1, 1)],
+            "ret_ew": [0.03, -0.01, 0.02, 0.5],
+        }
+    )
+    got = plots.cumulative_long_short(rows)
+    assert got.filter(pl.col("model") == "a")["cum"].to_list() == pytest.approx([0.02, 0.01, 0.04])
+    assert got.filter(pl.col("model") == "b")["cum"].to_list() == [0.5]
 
 
 def test_changing_later_factor_returns_leaves_earlier_cumulative_values_unchanged():

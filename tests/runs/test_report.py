@@ -26,6 +26,9 @@ def test_report_is_one_file_with_every_plot_inline(tmp_path, run_id):
     assert [alt for alt, _ in images] == [
         "Cumulative factor returns",
         "R² by window",
+        "Long-short portfolios",
+        "Pricing errors",
+        "Characteristic importance",
         "Beta distributions",
     ]
     assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for _, data in images)
@@ -119,3 +122,15 @@ def test_report_of_a_failed_run_says_so_without_plots(tmp_path):
     assert "<dt>status</dt><dd>failed (RuntimeError: training diverged)</dd>" in text
     assert "No test metrics stored." in text
     assert "<img" not in text
+
+
+def test_report_lists_the_runs_warnings(tmp_path):
+    import polars as pl
+
+    metrics = fake.metrics().with_columns(r2_pred=-pl.col("r2_pred"))  # every model below zero
+    with outputs.run(tmp_path, {"model": "ca1"}) as run_id:
+        for table, frame in {**fake.all_tables(), "metrics": metrics}.items():
+            outputs.write_table(tmp_path, run_id, table, frame)
+    text = report.render_report(tmp_path, run_id)
+    assert "<h2>Warnings</h2>" in text
+    assert "<li>pooled predictive R2 is negative (worse than predicting zero) for: ca1" in text

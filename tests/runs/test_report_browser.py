@@ -23,10 +23,20 @@ HEADINGS = (
     "Pooled over test blocks",
     "Cumulative factor returns",
     "R² by window",
+    "Long-short portfolios",
+    "Pricing errors",
+    "Characteristic importance",
     "Windows",
     "Configuration",
 )
-FIGURES = ["Cumulative factor returns", "R² by window", "Beta distributions"]
+FIGURES = [
+    "Cumulative factor returns",
+    "R² by window",
+    "Long-short portfolios",
+    "Pricing errors",
+    "Characteristic importance",
+    "Beta distributions",
+]
 
 
 @pytest.fixture

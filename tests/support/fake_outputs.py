@@ -97,6 +97,70 @@ def metrics() -> pl.DataFrame:
     )
 
 
+ASSETS = ("market", "c1", "c2")
+CHARACTERISTICS = ("c1", "c2", "c3")
+
+
+def long_short(seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed + 1)
+    rows = [
+        {"window_id": w, "model": m, "date": d, "n_leg": 1, "ret_ew": float(rng.normal(0, 0.01))}
+        for w in range(len(WINDOW_TEST_DATES))
+        for m in MODELS
+        for d in window_dates(w)
+    ]
+    return pl.DataFrame(rows)
+
+
+def pricing_errors(seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed + 2)
+    rows = []
+    for window_id in (0, 1, None):
+        for model in MODELS:
+            for asset in ASSETS:
+                mean_ret, alpha = rng.normal(0, 0.001, 2)
+                rows.append(
+                    {
+                        "window_id": window_id,
+                        "model": model,
+                        "asset": asset,
+                        "n_dates": 12 if window_id is None else 6,
+                        "mean_ret": mean_ret,
+                        "alpha": alpha,
+                        "t_alpha": alpha / 0.0005,
+                        "alpha_pred": mean_ret,
+                        "t_alpha_pred": mean_ret / 0.0005,
+                        "r2_total": 0.5,
+                        "r2_pred": 0.01,
+                        "sse_total": 1.0,
+                        "sse_pred": 1.98,
+                        "ssx": 2.0,
+                    }
+                )
+    return pl.DataFrame(rows)
+
+
+def importance() -> pl.DataFrame:
+    # PCA's betas use no characteristic: its shares are null.
+    shares = {"ca1": (0.6, 0.3, 0.1), "pca": (None, None, None)}
+    rows = [
+        {
+            "window_id": window_id,
+            "model": model,
+            "characteristic": name,
+            "r2_drop": None if share is None else share / 10,
+            "importance": share,
+            "sse_zeroed": 1.0,
+            "sse_total": 1.0,
+            "ssy": 2.0,
+        }
+        for window_id in (0, 1, None)
+        for model, model_shares in shares.items()
+        for name, share in zip(CHARACTERISTICS, model_shares, strict=True)
+    ]
+    return pl.DataFrame(rows, schema_overrides={"r2_drop": pl.Float64, "importance": pl.Float64})
+
+
 def all_tables(seed: int = 0) -> dict[str, pl.DataFrame]:
     return {
         "windows": windows(),
@@ -104,4 +168,7 @@ def all_tables(seed: int = 0) -> dict[str, pl.DataFrame]:
         "factors": factors(seed),
         "fitted": fitted(seed),
         "metrics": metrics(),
+        "long_short": long_short(seed),
+        "pricing_errors": pricing_errors(seed),
+        "importance": importance(),
     }
