@@ -111,7 +111,7 @@ def publish(con: duckdb.DuckDBPyConnection, home: HomeLike) -> Manifest:
 
     Call between transactions. Nothing changed: no new version. The new files are written first,
     then the manifest is swapped in; a failure before the swap leaves readers on the previous
-    version and the marks in place, so the next publish redo it.
+    version and the marks in place, so the next publish redoes it.
     """
     home = Home.of(home)
     base = folder(home)

@@ -10,7 +10,7 @@ import pytest
 
 from cae import cli, pipeline, warehouse
 from cae.home import Home
-from cae.runs import outputs
+from cae.runs import outputs, plots
 from cae.runs.warnings import run_warnings
 from tests.support.pipeline_fixtures import SMALL, market_prices, write_prices
 
@@ -77,7 +77,8 @@ def test_daily_publishes_a_succeeded_run_with_pooled_rows(landed):
     assert [r.model for r in landed["first"].published.pooled] == ["CA0", "pca", "cross_sectional"]
     metrics = outputs.read_table(home, "metrics", run_id)
     assert metrics.filter(pl.col("window_id").is_null()).height == 3
-    assert set(landed["first"].published.plots) == {"cumulative_factors", "r2_by_window"}
+    # Every plot but the betas', which this config does not keep.
+    assert set(landed["first"].published.plots) == set(plots.PLOTS) - {"beta_distributions"}
 
 
 def test_daily_leaves_a_markdown_summary_and_a_metrics_table(landed):

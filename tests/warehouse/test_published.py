@@ -209,3 +209,23 @@ def test_a_reader_during_daily_ingests_always_sees_one_whole_version(days, tmp_p
     seen |= {(p, b) for _, p, b in written}
     assert len(answers) >= 5
     assert set(answers) <= seen  # every answer is one published version, never a mix
+
+
+def test_status_and_sql_say_which_version_they_show_and_what_waits(days, tmp_path, capsys):
+    home = tmp_path / "home"
+    _ingest(home, *days[:5])
+    version = published.read_manifest(home).version
+    capsys.readouterr()
+    assert cli.main(["status", "--home", str(home)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"showing published version {version} (" in out
+    assert "; nothing committed since" in out
+    with warehouse.connect(home) as con:
+        ingest_source(con, [str(days[5])])  # committed; its command stopped before publishing
+    assert cli.main(["status", "--home", str(home)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"showing published version {version} (" in out
+    assert "1 ingest batch(es) committed by a command that stopped before publishing them" in out
+    query = ["sql", "select ticker, count(*) as n from prices group by ticker", "--home"]
+    assert cli.main([*query, str(home)]) == 0
+    assert f"warehouse tables as published in version {version} (" in capsys.readouterr().out
