@@ -47,10 +47,12 @@ def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -
     found_by = run_tags(run_id, version)
     name_flow_run(f"daily {run_id}", found_by)
     with tags(*found_by):
-        trainer = train.with_options(task_runner=task_runner(runner, config.workers))
+        trainer = train.with_options(
+            task_runner=task_runner(runner, config.workers), flow_run_name=f"train {run_id}"
+        )
         _, window_ids, trained = trainer(home, panel_path, config, run_id)
         try:
-            published = publish(
+            published = publish.with_options(flow_run_name=f"publish {run_id}")(
                 home, run_id, panel_path, window_ids, trained, config, ingest_report
             )
         except BaseException as error:  # e.g. Ctrl-C before publishing began
