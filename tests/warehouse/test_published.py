@@ -3,6 +3,7 @@ incremental publishing after daily updates equals publishing everything at once.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -229,3 +230,37 @@ def test_status_and_sql_say_which_version_they_show_and_what_waits(days, tmp_pat
     query = ["sql", "select ticker, count(*) as n from prices group by ticker", "--home"]
     assert cli.main([*query, str(home)]) == 0
     assert f"warehouse tables as published in version {version} (" in capsys.readouterr().out
+
+
+def test_status_while_a_writer_holds_the_warehouse_shows_the_published_version(
+    days, tmp_path, capsys
+):
+    home = tmp_path / "home"
+    _ingest(home, *days[:5])
+    version = published.read_manifest(home).version
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(Home.of(home).warehouse)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        capsys.readouterr()
+        assert cli.main(["status", "--home", str(home)]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"showing published version {version} (" in out
+    assert "a command is writing the warehouse now and publishes when it is done" in out
+    rows = published.read_manifest(home).rows("prices")
+    assert re.search(rf"prices rows tickers first_date last_date .* {rows} ", out)
+
+
+# A writer in another process, as `cae ingest` holding the warehouse.
+_HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+time.sleep(60)
+"""
