@@ -44,9 +44,10 @@ from cae.evaluation.windows import Window, WindowPlan, plan_windows, windows_fra
 from cae.home import Home, HomeLike
 from cae.models.base import FactorModel
 from cae.models.registry import BASELINES, MODELS, ModelSettings, build_model
-from cae.panel import read_panel, refresh_panels
+from cae.panel import refresh_panels
 from cae.panel import store as panel_store
 from cae.panel.frequency import PANEL_CHOICES, check_freq, own_panel_key
+from cae.panel.frozen import freeze_panel
 from cae.panel.ingest import USER_SOURCE_PREFIX, adopt_user_panel
 from cae.panel.tensors import Panel, panel_from_long
 from cae.runs import catalog, outputs, plots
@@ -286,9 +287,10 @@ def panel_step(
     it was loaded and the price panel at `freq` is then not refreshed. The frozen file
     `<home>/panels/<key>-<version>.parquet` (key `freq` or `own_<freq>`) holds the normalised
     universe rows (`cae.panel.read_panel`); it is written once per version (atomically), so
-    re-running on unchanged data reuses it. The version is the warehouse's data version, plus a
-    stamp of the load for a user's panel. Older frozen files are removed unless a running run
-    reads them.
+    re-running on unchanged data reuses it, and a new version keeps the last file's rows of the
+    dates whose stored rows did not change (`cae.panel.frozen`). The version is the
+    warehouse's data version, plus a stamp of the load for a user's panel. Older frozen files
+    are removed unless a running run reads them.
     """
     for name in (freq, *also):
         check_freq(name)
@@ -302,11 +304,9 @@ def panel_step(
             version += "-" + _load_stamp(panel_store.read_meta(con, key))
         target = Home.of(home).frozen_panel(key, version)
         if not target.is_file():
-            frame = read_panel(con, key)
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = outputs.scratch_path(home)
-            frame.write_parquet(tmp)
-            os.replace(tmp, target)
+            previous = _latest_frozen(target, key)
+            freeze_panel(con, key, target, previous, outputs.scratch_path(home))
         published.publish(con, home)
     _prune_panels(home, keep=target)
     return str(target)
@@ -362,6 +362,12 @@ def describe_panel(home: HomeLike, key: str) -> str:
         f"training on your panel characteristics_{key}, loaded from "
         f"{meta['source'].removeprefix(USER_SOURCE_PREFIX)} at {meta['built_at']:%Y-%m-%d %H:%M}"
     )
+
+
+def _latest_frozen(target: Path, key: str) -> Path | None:
+    # The newest other frozen file of this panel: the next one reuses its unchanged dates.
+    others = [p for p in target.parent.glob(f"{key}-*.parquet") if p != target]
+    return max(others, key=lambda p: p.stat().st_mtime, default=None)
 
 
 def _prune_panels(home: HomeLike, keep: Path) -> None:

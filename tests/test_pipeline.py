@@ -265,6 +265,33 @@ def test_old_frozen_panels_go_unless_a_running_run_reads_them(tmp_path):
     assert os.path.isfile(second)
 
 
+def test_a_frozen_panel_made_from_the_last_one_equals_one_made_from_scratch(tmp_path, monkeypatch):
+    from cae.panel import frozen
+
+    prices = market_prices()
+    dates = prices["date"].unique().sort()
+    read = []
+    real_read_panel = frozen.read_panel
+    monkeypatch.setattr(
+        frozen, "read_panel", lambda *a, **k: read.append(real_read_panel(*a, **k)) or read[-1]
+    )
+    pipeline.ingest_step(
+        tmp_path, str(write_prices(prices.filter(pl.col("date") < dates[-3]), tmp_path / "0.csv"))
+    )
+    path = pipeline.panel_step(tmp_path, "daily")
+    for i, day in enumerate(dates[-3:]):  # three daily updates, each frozen from the last
+        day_file = write_prices(prices.filter(pl.col("date") == day), tmp_path / f"{i + 1}.csv")
+        pipeline.ingest_step(tmp_path, str(day_file))
+        path = pipeline.panel_step(tmp_path, "daily")
+        assert read[-1].height < pl.read_parquet(path).height / 10  # the last dates only
+    incremental = pl.read_parquet(path)
+    os.remove(path)  # frozen again with no earlier file to start from
+    for other in (tmp_path / "panels").glob("*.parquet"):
+        os.remove(other)
+    assert pl.read_parquet(pipeline.panel_step(tmp_path, "daily")).equals(incremental)
+    assert read[-1].height == incremental.height
+
+
 def test_window_cache_key_follows_the_fitting_code(frozen, monkeypatch):
     home, panel_path = frozen
     before = pipeline.window_cache_dir(home, SMALL, panel_path, 0)

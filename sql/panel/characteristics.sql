@@ -14,6 +14,17 @@ where is_in_universe
     and ($end is null or date <= $end)
 order by date, ticker;
 
+-- name: date_fingerprints
+-- One row per date: a fingerprint of all the panel's rows at that date (count and the sum of
+-- each row's hash, order-free). A frozen panel keeps them, so the next one re-reads only the
+-- dates whose rows changed since (cae/panel/frozen.py).
+select
+    date,
+    count(*)::varchar || ':' || sum(hash(panel)::hugeint)::varchar as fingerprint,
+from characteristics_{freq} as panel
+group by date
+order by date;
+
 -- name: table_exists
 -- One row (count) telling whether a table named $name exists in the warehouse.
 select count(*) as n from duckdb_tables() where table_name = $name;
