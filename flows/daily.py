@@ -75,8 +75,9 @@ def _nothing_new(previous: str, version: str) -> PublishedRun:
 def _log_results(published: PublishedRun) -> None:
     logger = get_run_logger()
     pooled = published.published.pooled
-    frame = pooled_r2_table(pl.DataFrame(pooled))
-    table = text_table(frame.columns, frame.iter_rows())
-    logger.info("%s\n%s", pooled_title(published.published.run_id), table)
+    if pooled:
+        frame = pooled_r2_table(pl.DataFrame(pooled))
+        table = text_table(frame.columns, frame.iter_rows())
+        logger.info("%s\n%s", pooled_title(published.published.run_id), table)
     for line in published.warnings:
         logger.warning("warning: %s", line)

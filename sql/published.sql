@@ -43,7 +43,8 @@ select count(*)::varchar || ':' || coalesce(sum(hash(t)::hugeint), 0)::varchar a
 from query_table($table) as t;
 
 -- name: last_batch
--- The newest ingest batch: price rows and rejected rows of later batches are unpublished.
+-- The newest ingest batch: price rows and rejected rows of later batches are unpublished (a
+-- warehouse whose newest batch is older than the manifest's was replaced: all of it is).
 select coalesce(max(batch_id), 0) as last_batch,
 from ingest_batches;
 
@@ -53,12 +54,11 @@ select distinct strftime(date, '%Y-%m') as period,
 from prices
 where batch_id > $after_batch;
 
--- name: months_between
--- The months of $table holding rows from $first_day on, before $end_day (null: no bound).
+-- name: months_from
+-- The months of $table holding rows from $first_day on (null: all of them).
 select distinct strftime(date, '%Y-%m') as period,
 from query_table($table)
-where ($first_day is null or date >= $first_day)
-    and ($end_day is null or date < $end_day);
+where $first_day is null or date >= $first_day;
 
 -- name: copy_months
 -- Write $table's rows of the months $periods ('YYYY-MM') under $folder, one file per month in
@@ -118,13 +118,12 @@ from parquet_file_metadata($files);
 select
     table_name,
     first_period,
-    last_period,
 from publish_marks;
 
 -- name: mark
--- Record that $table changed from month $first_period to $last_period (null: unbounded).
-insert into publish_marks (table_name, first_period, last_period)
-values ($table, $first_period, $last_period);
+-- Record that $table changed from month $first_period on (null: all of it).
+insert into publish_marks (table_name, first_period)
+values ($table, $first_period);
 
 -- name: marks_clear
 -- Forget the marks once their months are published.

@@ -27,7 +27,7 @@ from cae.panel.frequency import OWN_PREFIX, check_freq, to_frequency
 from cae.panel.ingest import adopt_user_panel, ingest_panel, restore_panel
 from cae.panel.store import characteristic_names, validate_panel
 from cae.panel.universe import UniverseConfig, flag_universe, universe_counts
-from cae.warehouse import published, query_frame, run_sql, transaction
+from cae.warehouse import lookback_floor, published, query_frame, run_sql, transaction
 from cae.warehouse.actions import detect_actions
 from cae.warehouse.schemas import PANEL_KEY_COLUMNS
 
@@ -123,29 +123,9 @@ def _ticker_chunks(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str | None
 def _returns_floor(
     con: duckdb.DuckDBPyConnection, from_date: dt.date, lookback: int
 ) -> dt.date | None:
-    """Return the first date an incremental build must read returns from, None for all history.
-
-    Sessions from `FLOOR_DAYS_PER_SESSION * lookback` calendar days before `from_date` cover
-    every ticker's look-back, unless a ticker had long gaps there (`prices#short_before`): then
-    all history is read, which is always exact.
-    """
-    floor = from_date - dt.timedelta(days=math.ceil(FLOOR_DAYS_PER_SESSION * lookback))
-    check = {"since": from_date, "floor": floor, "sessions": lookback}
-    short = run_sql(con, "prices#short_before", check).fetchall()[0][0]
-    return floor if short == 0 else None
-
-
-@contextmanager
-def _returns_from(con: duckdb.DuckDBPyConnection, floor: dt.date | None) -> Iterator[None]:
-    """Make `daily_returns` start at `floor` on `con` for the block (migration 6)."""
-    if floor is None:
-        yield
-        return
-    run_sql(con, "settings#returns_floor_set", {"floor": floor})
-    try:
-        yield
-    finally:
-        run_sql(con, "settings#returns_floor_reset")
+    """Return the first date an incremental build must read returns from, None for all history."""
+    days = math.ceil(FLOOR_DAYS_PER_SESSION * lookback)
+    return lookback_floor(con, from_date, sessions=lookback, days=days)
 
 
 def _stage_zero_to_staging(
@@ -173,8 +153,9 @@ def _stage_zero_to_staging(
         "lookback": features.lookback_sessions(names),
     }
     floor = None if is_full else _returns_floor(con, params["from_date"], params["lookback"])
-    with _returns_from(con, floor):
-        return _stage_chunks(con, freq, start, stage_zero, inputs, params, universe)
+    if floor is not None:  # daily_returns starts there (migration 6); build_panel resets it
+        run_sql(con, "settings#returns_floor_set", {"floor": floor})
+    return _stage_chunks(con, freq, start, stage_zero, inputs, params, universe)
 
 
 def _stage_chunks(
@@ -245,6 +226,21 @@ def build_panel(
     universe = universe or UniverseConfig()
     names = features.names()
     first_price = query_frame(con, "prices#date_range")["first_date"][0]
+    try:
+        return _build(con, freq, names, universe, full, first_price)
+    finally:
+        # Outside the transaction: a reset inside one that failed would fail too.
+        run_sql(con, "settings#returns_floor_reset")
+
+
+def _build(
+    con: duckdb.DuckDBPyConnection,
+    freq: str,
+    names: Sequence[str],
+    universe: UniverseConfig,
+    full: bool,
+    first_price: dt.date | None,
+) -> BuildReport:
     with _duckdb_memory(con, BUILD_DUCKDB_MEMORY), transaction(con):
         from_date, moved_to = _recompute_from(con, freq, names, universe, full)
         is_full = from_date is None

@@ -17,6 +17,7 @@ separately, so while a run is being published a query may see its metrics before
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -129,19 +130,19 @@ def query(
     again on the current version.
     """
     for attempt in (1, 2):
-        with connect(home, warehouse=warehouse) as con:
-            try:
+        try:
+            with connect(home, warehouse=warehouse) as con:
                 result = con.sql(sql, params=params or None)
                 return pl.DataFrame() if result is None else result.pl()
-            except duckdb.IOException as error:
-                if attempt == 1 and "No such file" in str(error):
-                    continue
-                raise CaeError(f"query failed: {_one_line(error)}") from error
-            except duckdb.CatalogException as error:
-                hint = "" if warehouse == "live" else _PUBLISHED_HINT
-                raise CaeError(f"query failed: {_one_line(error)}{hint}") from error
-            except duckdb.Error as error:
-                raise CaeError(f"query failed: {_one_line(error)}") from error
+        except duckdb.IOException as error:
+            if attempt == 1 and "No such file" in str(error):
+                continue
+            raise CaeError(f"query failed: {_one_line(error)}") from error
+        except duckdb.CatalogException as error:
+            hint = "" if warehouse == "live" else _PUBLISHED_HINT
+            raise CaeError(f"query failed: {_one_line(error)}{hint}") from error
+        except duckdb.Error as error:
+            raise CaeError(f"query failed: {_one_line(error)}") from error
     raise AssertionError("unreachable")
 
 
@@ -153,7 +154,7 @@ def _publish_if_never(home: HomeLike) -> None:
         con = wh.connect(home)
     except (ConfigError, HomeError):  # a writer holds it (and publishes when done), or read-only
         return
-    with con:
+    with con, contextlib.suppress(HomeError):  # outputs not writable: nothing to show then
         published.publish(con, home)
 
 

@@ -210,6 +210,7 @@ def long_short_section(tables: RunTables) -> str:
         tables.home,
         "select * exclude (run_id) from long_short_summary where run_id = $run_id",
         params={"run_id": tables.run_id},
+        warehouse="none",  # an output view: no warehouse table needed
     )
     return figure + "\n" + table_html(summary.sort(family_rank(summary["model"])))
 

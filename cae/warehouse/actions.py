@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 
 from cae.errors import DataError, FileFormatError
-from cae.warehouse import query_frame, run_sql, transaction
+from cae.warehouse.db import lookback_floor, query_frame, run_sql, transaction
 
 __all__ = [
     "ActionsConfig",
@@ -33,9 +33,9 @@ __all__ = [
 ACTIONS_FILE_COLUMNS = ("ticker", "date", "ratio")
 # `detect_actions` from this date: over all history.
 FROM_THE_START = dt.date.min
-# Calendar days read per session of look-back before the first new day: 20 sessions span about
-# 28 days; a ticker with a longer gap there makes the detection read all history instead.
-FLOOR_DAYS_PER_SESSION = 3
+# Calendar days read per session of look-back before the first new day: the 11 sessions
+# detection reads (the day before and `volume_sessions` before that) span about 15 days.
+DETECTION_DAYS_PER_SESSION = 3
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,10 @@ def detect_actions(
         settings = json.dumps(dataclasses.asdict(config))
         since, last_batch = _changed_since(con, settings)
         # A root ticker's stitched prices change from the first day of an alias that changed.
-        restitched = pl.concat([aliases, list_aliases(con)]).unique(keep="none")["first_date"]
+        # last_date grows while an alias trades; it changes no stitched row already there.
+        keys = ["alias", "ticker", "first_date"]
+        changed = pl.concat([aliases.select(keys), list_aliases(con).select(keys)])
+        restitched = changed.unique(keep="none")["first_date"]
         if restitched.len():
             since = min(since or dt.date.max, restitched.min())
         if since is not None:
@@ -151,17 +154,15 @@ def _changed_since(con: duckdb.DuckDBPyConnection, settings: str) -> tuple[dt.da
 def _window(con: duckdb.DuckDBPyConnection, since: dt.date, config: ActionsConfig) -> dict:
     """Return the `since`/`floor` parameters of an incremental detection, or all history.
 
-    Detection on day d reads the session before d and the `volume_sessions` before that, so
-    sessions from `since - FLOOR_DAYS_PER_SESSION * volume_sessions` on are enough unless some
-    ticker had a long gap just before `since`; then everything is read again (rare, and exact).
+    Detection on day d reads the session before d and the `volume_sessions` before that
+    (`lookback_floor`); a ticker with a long gap just before `since` makes it read everything.
     """
     if since == FROM_THE_START:
         return {"since": None, "floor": None}
-    floor = since - dt.timedelta(days=FLOOR_DAYS_PER_SESSION * (config.volume_sessions + 1))
-    window = {"since": since, "floor": floor}
-    check = {**window, "sessions": config.volume_sessions + 1}
-    short = run_sql(con, "prices#short_before", check).fetchall()[0][0]
-    return window if short == 0 else {"since": None, "floor": None}
+    sessions = config.volume_sessions + 1
+    days = DETECTION_DAYS_PER_SESSION * sessions
+    floor = lookback_floor(con, since, sessions=sessions, days=days)
+    return {"since": None if floor is None else since, "floor": floor}
 
 
 def list_actions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -10,6 +10,7 @@ statements on one table as named blocks (aiosql's `-- name: pending_drop` conven
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
 import re
 from collections.abc import Iterator, Mapping
@@ -32,6 +33,7 @@ __all__ = [
     "home_error",
     "home_errors",
     "is_interrupted_query",
+    "lookback_floor",
     "params_used",
     "query_frame",
     "read_sql",
@@ -198,6 +200,21 @@ def check_intact(home: HomeLike = None) -> None:
         connect(home, read_only=True).close()
     except ConfigError:  # held by a writer, so in use and not damaged; the task retries
         return
+
+
+def lookback_floor(
+    con: duckdb.DuckDBPyConnection, since: dt.date, *, sessions: int, days: int
+) -> dt.date | None:
+    """Return `since - days`, from which each ticker has its `sessions` before `since`, or None.
+
+    For computations over prices that need a look-back: reading from the floor on is exact
+    unless a ticker had long gaps in those days (`prices#short_before`); None then says read
+    all history.
+    """
+    floor = since - dt.timedelta(days=days)
+    check = {"since": since, "floor": floor, "sessions": sessions}
+    short = run_sql(con, "prices#short_before", check).fetchall()[0][0]
+    return floor if short == 0 else None
 
 
 def is_interrupted_query(error: BaseException) -> bool:

@@ -33,6 +33,7 @@ from typing import Any
 
 import duckdb
 
+from cae.errors import HomeError
 from cae.home import Home, HomeLike
 from cae.warehouse.db import home_errors, run_sql
 
@@ -55,7 +56,6 @@ RETAIN_SECONDS = 3600
 # other table (a few thousand rows at most) as one file.
 MONTHLY_PREFIXES = ("prices", "characteristics_")
 BATCH_BLOCK_TABLE = "rejected_rows"
-PARTITION_FOLDER = {"month": "period", "batches": "batches"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,20 +81,33 @@ class Manifest:
         return [f["path"] for f in self.tables[table]["files"].values()]
 
 
+_EMPTY = Manifest(0, "", 0, {}, {}, [])
+
+
 def folder(home: HomeLike) -> Path:
     """Return `<home>/outputs/warehouse`, where published tables and their manifest live."""
     return Home.of(home).published
 
 
 def read_manifest(home: HomeLike) -> Manifest | None:
-    """Return the published version, or None when nothing was ever published."""
+    """Return the published version, or None when nothing was ever published.
+
+    Raises `HomeError` when the manifest cannot be read (cut short, another format): any
+    command that writes the warehouse publishes it whole again.
+    """
     path = folder(home) / "manifest.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if data.pop("format", None) != MANIFEST_FORMAT:
+            raise ValueError(f"format is not {MANIFEST_FORMAT}")
+        return Manifest(**data)
     except FileNotFoundError:
         return None
-    data.pop("format", None)
-    return Manifest(**data)
+    except (ValueError, TypeError) as error:
+        raise HomeError(
+            f"the published warehouse {path} is unreadable ({error}): run any command that "
+            "writes the warehouse (e.g. `cae ingest` with no new file) to publish it again"
+        ) from None
 
 
 def mark(con: duckdb.DuckDBPyConnection, table: str, since: dt.date | None = None) -> None:
@@ -103,7 +116,7 @@ def mark(con: duckdb.DuckDBPyConnection, table: str, since: dt.date | None = Non
     `since` None: the whole table. Only panel tables need marks; publishing finds the rest.
     """
     first = None if since is None else since.strftime("%Y-%m")
-    run_sql(con, "published#mark", {"table": table, "first_period": first, "last_period": None})
+    run_sql(con, "published#mark", {"table": table, "first_period": first})
 
 
 def publish(con: duckdb.DuckDBPyConnection, home: HomeLike) -> Manifest:
@@ -117,8 +130,10 @@ def publish(con: duckdb.DuckDBPyConnection, home: HomeLike) -> Manifest:
     base = folder(home)
     with home_errors(), con.cursor() as cur:
         base.mkdir(parents=True, exist_ok=True)
-        current = read_manifest(home) or Manifest(0, "", 0, {}, {}, [])
+        current = _current(home)
         last_batch = int(run_sql(cur, "published#last_batch").fetchall()[0][0])
+        if last_batch < current.last_batch:  # another warehouse since (replaced, restored)
+            current = dataclasses.replace(current, tables={}, last_batch=0)
         marks = _marks(cur)
         tables, replaced = {}, []
         for name, names, types in run_sql(cur, "published#tables").fetchall():
@@ -158,9 +173,20 @@ def publish(con: duckdb.DuckDBPyConnection, home: HomeLike) -> Manifest:
         )
         _swap_manifest(home, manifest)
         run_sql(cur, "published#marks_clear")
+    try:  # tidying: what is published stays published if it fails
         _remove_unlisted(base, manifest)
         Home.of(home).snapshot.unlink(missing_ok=True)  # the copy readers used before
+    except OSError:
+        pass
     return manifest
+
+
+def _current(home: Home) -> Manifest:
+    """Return the published version to publish from; empty if none or unreadable."""
+    try:
+        return read_manifest(home) or _EMPTY
+    except HomeError:
+        return _EMPTY
 
 
 def unpublished(con: duckdb.DuckDBPyConnection, manifest: Manifest) -> str | None:
@@ -237,7 +263,7 @@ def _publish_table(
     columns: list[tuple[str, str]],
     current: Manifest,
     last_batch: int,
-    marks: list[tuple[str | None, str | None]] | None,
+    marks: list[str | None] | None,
 ) -> dict[str, Any]:
     """Return the table's manifest entry, writing the files of what changed."""
     kind = _partitioning(name, columns)
@@ -275,33 +301,22 @@ def _publish_table(
 
 
 def _marked_months(
-    cur: duckdb.DuckDBPyConnection,
-    name: str,
-    marks: list[tuple[str | None, str | None]],
-    published: dict[str, Any],
+    cur: duckdb.DuckDBPyConnection, name: str, marks: list[str | None], published: dict[str, Any]
 ) -> list[str] | None:
-    """Return the months the marks cover, among those published or present; None: all."""
-    if any(first is None and last is None for first, last in marks):
+    """Return the months from the earliest mark on, published or present; None: all."""
+    if not marks:
+        return []
+    if any(first is None for first in marks):
         return None
-    periods: set[str] = set()
-    for first, last in marks:
-        periods |= {
-            p for p in published if (first is None or p >= first) and (last is None or p <= last)
-        }
-        bounds = {"table": name, "first_day": _month_start(first), "end_day": _month_end(last)}
-        periods |= set(_periods(run_sql(cur, "published#months_between", bounds)))
-    return sorted(periods)
+    first = min(marks)
+    stored = _periods(
+        run_sql(cur, "published#months_from", {"table": name, "first_day": _month_start(first)})
+    )
+    return sorted({p for p in published if p >= first} | set(stored))
 
 
 def _month_start(period: str | None) -> dt.date | None:
     return None if period is None else dt.date.fromisoformat(period + "-01")
-
-
-def _month_end(period: str | None) -> dt.date | None:
-    if period is None:
-        return None
-    start = _month_start(period)
-    return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def _periods(result: duckdb.DuckDBPyConnection) -> list[str]:
@@ -343,6 +358,8 @@ def _write(
     for path in written:
         relative = Path(path).relative_to(base).as_posix()
         period = "all" if kind == "whole" else Path(path).parent.name.split("=", 1)[1]
+        if period in out:  # DuckDB splits a partition only when asked to (file_size_bytes)
+            raise AssertionError(f"{name}: two files for {period}: {out[period]}, {relative}")
         out[period] = {"path": relative, "rows": int(rows[path])}
     return out
 
@@ -350,14 +367,13 @@ def _write(
 def _all_periods(cur: duckdb.DuckDBPyConnection, name: str, kind: str) -> list[str]:
     if kind == "batches":
         return _periods(run_sql(cur, "published#batch_blocks_since", {"after_batch": -1}))
-    unbounded = {"table": name, "first_day": None, "end_day": None}
-    return _periods(run_sql(cur, "published#months_between", unbounded))
+    return _periods(run_sql(cur, "published#months_from", {"table": name, "first_day": None}))
 
 
-def _marks(cur: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str | None, str | None]]]:
-    marks: dict[str, list[tuple[str | None, str | None]]] = {}
-    for table, first, last in run_sql(cur, "published#marks").fetchall():
-        marks.setdefault(table, []).append((first, last))
+def _marks(cur: duckdb.DuckDBPyConnection) -> dict[str, list[str | None]]:
+    marks: dict[str, list[str | None]] = {}
+    for table, first in run_sql(cur, "published#marks").fetchall():
+        marks.setdefault(table, []).append(first)
     return marks
 
 
@@ -365,7 +381,10 @@ def _swap_manifest(home: Home, manifest: Manifest) -> None:
     data = {"format": MANIFEST_FORMAT, **dataclasses.asdict(manifest)}
     target = folder(home) / "manifest.json"
     tmp = target.with_name(f".manifest.{os.getpid()}.json")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(data, indent=1))
+        out.flush()
+        os.fsync(out.fileno())  # on disk before it is named: a crash leaves old or new, whole
     os.replace(tmp, target)
 
 

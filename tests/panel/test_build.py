@@ -280,3 +280,24 @@ def test_daily_returns_from_a_floor_equal_the_full_view_from_that_date(tmp_path)
     )
     unset = con.sql("select * from daily_returns").pl().sort("ticker", "date")
     assert unset.equals(full.sort("ticker", "date"))  # unset: every session, as before
+
+
+def test_a_failed_incremental_build_leaves_daily_returns_whole(tmp_path, monkeypatch):
+    from cae.datasets.synth import SynthConfig, generate_market, write_market
+    from cae.panel import build
+
+    prices, tickers = generate_market(SynthConfig(n_tickers=6, n_days=1200, seed=4))
+    con = warehouse.connect(tmp_path)
+    write_market(con, prices.filter(pl.col("date") < prices["date"].max()), tickers)
+    detect_actions(con)
+    build_panel(con, "weekly")
+    insert_prices(con, prices.filter(pl.col("date") == prices["date"].max()))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the middle of a build")
+
+    monkeypatch.setattr(build.features, "compute_daily", broken)
+    with pytest.raises(RuntimeError, match="a bug in the middle"):
+        build_panel(con, "weekly")
+    floor = con.sql("select getvariable('daily_returns_floor')").fetchall()[0][0]
+    assert floor is None  # later reads of daily_returns on this connection see every session

@@ -264,3 +264,25 @@ con = duckdb.connect(sys.argv[1])
 print("holding", flush=True)
 time.sleep(60)
 """
+
+
+def test_a_damaged_manifest_is_one_line_and_the_next_writer_publishes_again(days, tmp_path, capsys):
+    home = tmp_path / "home"
+    _ingest(home, *days[:5])
+    manifest = Home.of(home).published / "manifest.json"
+    manifest.write_text(manifest.read_text()[:100])  # cut short
+    capsys.readouterr()
+    assert cli.main(["sql", "select count(*) from prices", "--home", str(home)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"the published warehouse {manifest} is unreadable" in err
+    _ingest(home, days[5])
+    _assert_published_equals_warehouse(home)
+
+
+def test_a_replaced_warehouse_is_published_whole_not_mixed_with_the_old_one(days, tmp_path):
+    home = tmp_path / "home"
+    _ingest(home, *days[:20])
+    Home.of(home).warehouse.unlink()  # a new warehouse (or a restored older one), same outputs
+    _ingest(home, *days[30:32])
+    _assert_published_equals_warehouse(home)
+    assert catalog.query(home, "select count(distinct date) from prices").item() == 2
