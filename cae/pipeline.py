@@ -51,7 +51,7 @@ from cae.panel.frozen import freeze_panel
 from cae.panel.ingest import USER_SOURCE_PREFIX, adopt_user_panel
 from cae.panel.tensors import Panel, panel_from_long
 from cae.runs import catalog, outputs, plots
-from cae.runs.versions import data_version, fit_code_version
+from cae.runs.versions import code_version, data_version, fit_code_version
 from cae.warehouse import published
 from cae.warehouse.ingest import ingest_dropdir, ingest_source
 
@@ -398,13 +398,15 @@ def start_step(
 
 
 def unchanged_run(home: HomeLike, config: RunConfig, panel_path: str) -> str | None:
-    """Return the latest succeeded run of `config` on this frozen panel's data, else None.
+    """Return the latest succeeded run of `config` by this code on this panel's data, else None.
 
     Such a run already holds every number a new run would compute (windows are deterministic
-    given their config and data), so the daily flow stops there: no new run, no new outputs.
+    given their config, code and data), so the daily flow stops there: no new run, no new
+    outputs. Another code version (an upgrade) runs again.
     """
     runs = outputs.read_table(home, "runs").filter(
         (pl.col("status") == "succeeded")
+        & (pl.col("code_version") == code_version())
         & (pl.col("data_version") == panel_version_of(panel_path))
         & (pl.col("config_json") == outputs.config_json(_recorded_config(config, panel_path)))
     )

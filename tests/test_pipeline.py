@@ -297,3 +297,12 @@ def test_window_cache_key_follows_the_fitting_code(frozen, monkeypatch):
     before = pipeline.window_cache_dir(home, SMALL, panel_path, 0)
     monkeypatch.setattr(pipeline, "fit_code_version", lambda: "another-model-code")
     assert pipeline.window_cache_dir(home, SMALL, panel_path, 0) != before
+
+
+def test_the_unchanged_run_is_the_last_one_of_this_config_code_and_data(frozen, monkeypatch):
+    home, panel_path = frozen
+    run_id = _run(home, SMALL, panel_path)[0]
+    assert pipeline.unchanged_run(home, SMALL, panel_path) == run_id
+    assert pipeline.unchanged_run(home, dataclasses.replace(SMALL, seed=5), panel_path) is None
+    monkeypatch.setattr(pipeline, "code_version", lambda: "0.2.0+gupgrade")
+    assert pipeline.unchanged_run(home, SMALL, panel_path) is None

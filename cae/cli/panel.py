@@ -81,9 +81,13 @@ def build_panel_command(
     for one in freq or ["daily", "weekly"]:
         report = build_panel(con, one, full=full, universe=universe)
         kind = "full build" if report.is_full else f"incremental from {report.from_date}"
-        console.print(
-            f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates ({kind})"
-        )
+        if report.up_to_date:
+            console.print(f"characteristics_{one}: up to date (nothing new since its last build)")
+        else:
+            console.print(
+                f"characteristics_{one}: {report.n_rows:,} rows over {report.n_dates} dates "
+                f"({kind})"
+            )
         if report.moved_to is not None:
             console.print(
                 f"your panel stored as characteristics_{one} moved to {report.moved_to}: "

@@ -71,6 +71,8 @@ class BuildReport:
     n_sessions_read: int = 0  # daily rows read from the warehouse (lookback included)
     # Where a user's panel stored at characteristics_<freq> (before own tables) was moved.
     moved_to: str | None = None
+    # Nothing read since the last build changed (`panel_state`): the panel was left as it was.
+    up_to_date: bool = False
 
 
 def _recompute_from(
@@ -118,6 +120,13 @@ def _ticker_chunks(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str | None
     tickers = query_frame(con, "prices#stitched_tickers")["ticker"].to_list()
     starts = tickers[::TICKERS_PER_CHUNK]
     return list(zip(starts, [*starts[1:], None], strict=True))
+
+
+def _read_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Return what a build reads besides its own table: the data version and other inputs."""
+    n_batches, max_batch, md5 = run_sql(con, "data_version").fetchall()[0]
+    inputs = run_sql(con, "panel/panel_meta#inputs").fetchall()[0][0]
+    return {"data_version": f"{n_batches}-{max_batch}-{md5}", "inputs": inputs}
 
 
 def _returns_floor(
@@ -246,6 +255,11 @@ def _build(
         is_full = from_date is None
         if first_price is None:
             return BuildReport(freq, from_date, 0, 0, is_full, moved_to=moved_to)
+        state = {"freq": freq, **_read_inputs(con)}
+        if not is_full and query_frame(con, "panel/panel_meta#state_read", state).rows() == [
+            (state["data_version"], state["inputs"])
+        ]:
+            return BuildReport(freq, from_date, 0, 0, False, up_to_date=True)
         start = first_price if is_full else from_date
         narrow, counts, sources, n_read = _stage_zero_to_staging(
             con, freq, start, names, universe, is_full=is_full
@@ -265,6 +279,7 @@ def _build(
             con.unregister("stage_one")
         store.execute(con, "characteristics#staging_drop", freq)
         published.mark(con, f"characteristics_{freq}", None if is_full else start)
+        run_sql(con, "panel/panel_meta#state_write", state)
         store.execute(
             con,
             "characteristics#universe_counts_delete_from",

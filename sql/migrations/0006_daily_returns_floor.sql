@@ -1,5 +1,6 @@
 -- Migration 6: daily_returns can start at a floor date, so an incremental panel build reads the
--- sessions its look-back needs instead of all history (issue 13).
+-- sessions its look-back needs instead of all history; panel_state lets a build with nothing
+-- new do nothing (issue 13).
 -- daily_returns: as in migration 3, one row per ticker and trading date. When the connection
 -- has set the variable `daily_returns_floor` (a date; cae.panel.build does, around one build),
 -- only sessions from that date on are returned, and what earlier sessions contribute comes from
@@ -86,3 +87,12 @@ select
     close * split_ratio / prev_close - 1 as ret,
     n_obs,
 from sessions;
+
+-- panel_state: one row per computed panel key: what its last build read, so a build on the same
+-- inputs (a scheduled run with no new data) skips: the data version (ingest batches that
+-- changed prices) and a fingerprint of the adjustments and ticker metadata it used.
+create table panel_state (
+    freq varchar primary key,
+    data_version varchar not null,
+    inputs varchar not null,
+);

@@ -41,3 +41,34 @@ select * from panel_meta_previous where freq = $freq;
 -- panel_meta_previous row, read before that row was overwritten).
 insert or replace into panel_meta by name
 select * from restoring_meta;
+
+-- name: state_read
+-- What the last build of the panel $freq read (no row: never built, or built before this).
+select
+    data_version,
+    inputs,
+from panel_state
+where freq = $freq;
+
+-- name: state_write
+-- Record what this build of the panel $freq read ($data_version, $inputs).
+insert or replace into panel_state (freq, data_version, inputs)
+values ($freq, $data_version, $inputs);
+
+-- name: inputs
+-- A fingerprint of the inputs of a build besides prices: the adjustments and the ticker metadata
+-- (sectors feed indmom), each as its row count and the sum of its rows' hashes.
+with
+
+adjusted as (
+    select count(*)::varchar || ':' || coalesce(sum(hash(a)::hugeint), 0)::varchar as part,
+    from adjustments as a
+),
+
+described as (
+    select count(*)::varchar || ':' || coalesce(sum(hash(t)::hugeint), 0)::varchar as part,
+    from tickers as t
+)
+
+select adjusted.part || '/' || described.part as inputs,
+from adjusted, described;

@@ -172,6 +172,12 @@ def _prices(seed=11):
 
 
 def _insert(con, prices):
+    # A batch of their own, as an ingest gives them (detection and builds look for new batches).
+    batch_id = con.execute(
+        "insert into ingest_batches (source, rows_new, rows_changed, started_at, status) "
+        "values ('test', ?, 0, now(), 'succeeded') returning batch_id",
+        [prices.height],
+    ).fetchall()[0][0]
     rows = prices.select(
         "ticker",
         "date",
@@ -183,7 +189,7 @@ def _insert(con, prices):
         pl.lit(1.0).alias("adj_factor"),
         "shares_out",
         pl.lit("test").alias("source"),
-        pl.lit(0, dtype=pl.Int64).alias("batch_id"),
+        pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
     )
     con.from_arrow(rows.to_arrow()).insert_into("prices")
 

@@ -286,3 +286,21 @@ def test_a_replaced_warehouse_is_published_whole_not_mixed_with_the_old_one(days
     _ingest(home, *days[30:32])
     _assert_published_equals_warehouse(home)
     assert catalog.query(home, "select count(distinct date) from prices").item() == 2
+
+
+def test_a_build_with_nothing_new_leaves_the_panel_and_the_published_version(
+    days, tmp_path, capsys
+):
+    home = tmp_path / "home"
+    _ingest(home, *days[:60])
+    build = ["build-panel", "--freq", "daily", "--home", str(home)]
+    assert cli.main(build) == 0
+    version = published.read_manifest(home).version
+    capsys.readouterr()
+    assert cli.main(build) == 0
+    assert "characteristics_daily: up to date" in capsys.readouterr().out
+    assert published.read_manifest(home).version == version
+    _ingest(home, days[60])  # something new: built and published again
+    assert cli.main(build) == 0
+    assert "rows over" in capsys.readouterr().out
+    _assert_published_equals_warehouse(home)
