@@ -54,7 +54,7 @@ MANIFEST_FORMAT = 1
 RETAIN_SECONDS = 3600
 # Tables published one file per month of `date`; rejected_rows one file per 100 batches; every
 # other table (a few thousand rows at most) as one file.
-MONTHLY_PREFIXES = ("prices", "characteristics_")
+PANEL_PREFIX = "characteristics_"
 BATCH_BLOCK_TABLE = "rejected_rows"
 
 
@@ -190,7 +190,11 @@ def _current(home: Home) -> Manifest:
 
 
 def unpublished(con: duckdb.DuckDBPyConnection, manifest: Manifest) -> str | None:
-    """Describe what the warehouse committed after `manifest` (None when nothing)."""
+    """Describe the ingest batches and panel changes committed after `manifest` (None: none).
+
+    Small tables changed by a stopped command (`cae actions`) are not seen here; the next
+    publish compares their fingerprints.
+    """
     with con.cursor() as cur:
         batches = int(run_sql(cur, "published#last_batch").fetchall()[0][0]) - manifest.last_batch
         tables = sorted({table for table, *_ in run_sql(cur, "published#marks").fetchall()})
@@ -249,7 +253,7 @@ def _table_select(base: Path, entry: dict[str, Any]) -> str:
 
 def _partitioning(name: str, columns: list[tuple[str, str]]) -> str:
     has_date = any(column == "date" for column, _ in columns)
-    if has_date and name.startswith(MONTHLY_PREFIXES):
+    if has_date and (name == "prices" or name.startswith(PANEL_PREFIX)):
         return "month"
     if name == BATCH_BLOCK_TABLE:
         return "batches"

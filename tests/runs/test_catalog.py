@@ -14,6 +14,7 @@ from cae.home import Home
 from cae.runs import catalog, outputs
 from cae.warehouse import published
 from tests.support import fake_outputs as fake
+from tests.support.holder import warehouse_held
 
 ROLES = Path(__file__).parents[1] / "support" / "concurrency_roles.py"
 
@@ -114,29 +115,11 @@ def test_a_first_query_publishes_a_never_published_idle_warehouse_then_leaves_it
 
 def test_a_never_published_warehouse_held_by_a_writer_is_not_waited_for(tmp_path):
     warehouse.connect(tmp_path).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_WAREHOUSE, str(Home.of(tmp_path).warehouse)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "holding"
+    with warehouse_held(Home.of(tmp_path).warehouse):
         assert catalog.query(tmp_path, "select count(*) from runs").item() == 0
         assert published.read_manifest(tmp_path) is None
-    finally:
-        holder.kill()
-        holder.wait()
     assert catalog.query(tmp_path, "select count(*) as n from prices")["n"].to_list() == [0]
     assert published.read_manifest(tmp_path).version == 1
-
-
-# A writer in another process (in one process DuckDB shares the open file instead of locking).
-_HOLD_WAREHOUSE = """
-import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])
-print("holding", flush=True)
-time.sleep(60)
-"""
 
 
 def test_live_mode_fails_clearly_while_a_writer_holds_the_warehouse(tmp_path):

@@ -18,6 +18,7 @@ from cae.home import Home
 from cae.runs import catalog
 from cae.warehouse import published
 from cae.warehouse.ingest import ingest_source
+from tests.support.holder import warehouse_held
 from tests.support.pipeline_fixtures import market_prices, write_prices
 
 REPO = Path(__file__).resolve().parents[2]
@@ -238,32 +239,14 @@ def test_status_while_a_writer_holds_the_warehouse_shows_the_published_version(
     home = tmp_path / "home"
     _ingest(home, *days[:5])
     version = published.read_manifest(home).version
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, str(Home.of(home).warehouse)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "holding"
+    with warehouse_held(Home.of(home).warehouse):
         capsys.readouterr()
         assert cli.main(["status", "--home", str(home)]) == 0
         out = " ".join(capsys.readouterr().out.split())
-    finally:
-        holder.kill()
-        holder.wait()
     assert f"showing published version {version} (" in out
     assert "a command is writing the warehouse now and publishes when it is done" in out
     rows = published.read_manifest(home).rows("prices")
     assert re.search(rf"prices rows tickers first_date last_date .* {rows} ", out)
-
-
-# A writer in another process, as `cae ingest` holding the warehouse.
-_HOLD = """
-import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])
-print("holding", flush=True)
-time.sleep(60)
-"""
 
 
 def test_a_damaged_manifest_is_one_line_and_the_next_writer_publishes_again(days, tmp_path, capsys):
