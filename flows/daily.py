@@ -23,7 +23,16 @@ from flows.train import train
 __all__ = ["daily"]
 
 
-@flow(name="daily")
+DAILY_PREFIX = "daily "
+
+
+def _daily_run_name() -> str:
+    # Prefect names the flow run with this when it starts, so even its first log line carries
+    # the cae run id; the flow reads the id back from its name.
+    return DAILY_PREFIX + outputs.new_run_id()
+
+
+@flow(name="daily", flow_run_name=_daily_run_name)
 def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -> PublishedRun:
     """Run the whole pipeline once: new prices in, the run's outputs and artifacts out.
 
@@ -33,7 +42,9 @@ def daily(home: str, config: RunConfig | None = None, runner: str = "threads") -
     the pooled R2 table and the warnings end this run's log.
     """
     config = config or RunConfig()
-    run_id = outputs.new_run_id()
+    name = flow_run.name or ""
+    run_id = name.removeprefix(DAILY_PREFIX) if name.startswith(DAILY_PREFIX) else None
+    run_id = run_id or outputs.new_run_id()  # a deployment may name its runs otherwise
     name_flow_run(f"daily {run_id}", run_tags(run_id))
     with tags(*run_tags(run_id)):
         ingest_report = ingest.with_options(flow_run_name=f"ingest {run_id}")(home, config.source)
