@@ -20,6 +20,7 @@ from cae.panel.features import (
 )
 from cae.panel.proxy_sources import source_label
 from cae.warehouse.actions import detect_actions
+from tests.support.prices import new_batch
 
 SHARES_NAMES = ["turn", "std_turn", "mvel1"]
 START = dt.date(2021, 1, 4)
@@ -172,12 +173,7 @@ def _prices(seed=11):
 
 
 def _insert(con, prices):
-    # A batch of their own, as an ingest gives them (detection and builds look for new batches).
-    batch_id = con.execute(
-        "insert into ingest_batches (source, rows_new, rows_changed, started_at, status) "
-        "values ('test', ?, 0, now(), 'succeeded') returning batch_id",
-        [prices.height],
-    ).fetchall()[0][0]
+    batch_id = new_batch(con, prices.height)
     rows = prices.select(
         "ticker",
         "date",

@@ -3,19 +3,24 @@
 PRICE_COLUMNS = ("ticker", "date", "open", "high", "low", "close", "volume")
 
 
-def insert_prices(con, prices, tickers=None):
-    """Append a Polars frame of daily prices (and optional ticker metadata) to the warehouse.
+def new_batch(con, n_rows):
+    """Record an ingest batch of `n_rows` new rows and return its id, as an ingest would.
 
-    The rows get a batch of their own, as an ingest gives them: detection and publishing find
-    what is new by batch.
+    Detection, panel builds and publishing find what is new by batch, so rows inserted by a
+    test need one of their own.
     """
-    import polars as pl
-
-    batch_id = con.execute(
+    return con.execute(
         "insert into ingest_batches (source, rows_new, rows_changed, started_at, status) "
         "values ('test', ?, 0, now(), 'succeeded') returning batch_id",
-        [prices.height],
+        [n_rows],
     ).fetchall()[0][0]
+
+
+def insert_prices(con, prices, tickers=None):
+    """Append daily prices (and optional ticker metadata) to the warehouse, as one new batch."""
+    import polars as pl
+
+    batch_id = new_batch(con, prices.height)
     adj_factor = pl.col("adj_factor") if "adj_factor" in prices.columns else pl.lit(1.0)
     rows = prices.select(
         *PRICE_COLUMNS,
