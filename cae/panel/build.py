@@ -27,7 +27,14 @@ from cae.panel.frequency import OWN_PREFIX, check_freq, to_frequency
 from cae.panel.ingest import adopt_user_panel, ingest_panel, restore_panel
 from cae.panel.store import characteristic_names, validate_panel
 from cae.panel.universe import UniverseConfig, flag_universe, universe_counts
-from cae.warehouse import lookback_floor, published, query_frame, run_sql, transaction
+from cae.warehouse import (
+    data_version,
+    lookback_floor,
+    published,
+    query_frame,
+    run_sql,
+    transaction,
+)
 from cae.warehouse.actions import detect_actions
 from cae.warehouse.schemas import PANEL_KEY_COLUMNS
 
@@ -124,9 +131,10 @@ def _ticker_chunks(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str | None
 
 def _read_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Return what a build reads besides its own table: the data version and other inputs."""
-    n_batches, max_batch, md5 = run_sql(con, "data_version").fetchall()[0]
+    with con.cursor() as cursor:  # `data_version` fetches one row and leaves its result open
+        version = data_version(cursor)
     inputs = run_sql(con, "panel/panel_meta#inputs").fetchall()[0][0]
-    return {"data_version": f"{n_batches}-{max_batch}-{md5}", "inputs": inputs}
+    return {"data_version": version, "inputs": inputs}
 
 
 def _returns_floor(

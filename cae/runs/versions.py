@@ -11,11 +11,12 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-import duckdb
-
 from cae import warehouse
 
 __all__ = ["code_version", "data_version", "fit_code_version"]
+
+# Defined with the warehouse it describes (panel builds read it too); runs record it.
+data_version = warehouse.data_version
 
 _GIT_TIMEOUT_S = 5  # a git call that takes longer is a broken checkout; fall back to the version
 
@@ -61,16 +62,6 @@ def fit_code_version() -> str:
             digest.update(source.relative_to(package).as_posix().encode())
             digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
-
-
-def data_version(con: duckdb.DuckDBPyConnection) -> str:
-    """Return the warehouse's ingest state as `batch-<max batch_id>-n<count>-<md5 prefix>`.
-
-    Any new, re-run or changed ingest batch changes it, so caches keyed on it expire exactly when
-    the data does.
-    """
-    n_batches, max_batch_id, batches_md5 = warehouse.run_sql(con, "data_version").fetchone()
-    return f"batch-{max_batch_id}-n{n_batches}-{batches_md5[:12]}"
 
 
 def _git(repo: Path, *args: str) -> str:

@@ -30,6 +30,7 @@ __all__ = [
     "apply_migrations",
     "check_intact",
     "connect",
+    "data_version",
     "home_error",
     "home_errors",
     "is_interrupted_query",
@@ -200,6 +201,16 @@ def check_intact(home: HomeLike = None) -> None:
         connect(home, read_only=True).close()
     except ConfigError:  # held by a writer, so in use and not damaged; the task retries
         return
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> str:
+    """Return the warehouse's ingest state as `batch-<max batch_id>-n<count>-<md5 prefix>`.
+
+    Any new or changed batch that added or changed prices changes it, so caches keyed on it
+    expire exactly when the data does.
+    """
+    n_batches, max_batch_id, batches_md5 = run_sql(con, "data_version").fetchone()
+    return f"batch-{max_batch_id}-n{n_batches}-{batches_md5[:12]}"
 
 
 def lookback_floor(
